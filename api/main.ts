@@ -1,0 +1,40 @@
+import { loadConfig } from '../common/config';
+import { createDb } from '../common/db';
+import { CancelflowError } from '../common/errors';
+import { createLogger } from '../common/logger';
+import { connectClient } from '../common/temporal-connection';
+import { buildServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'cancelflow-api');
+  if (!config.databaseUrl) {
+    throw new CancelflowError(
+      'CONFIG_INVALID',
+      'DATABASE_URL is not set (npm run dev starts an embedded Postgres and sets it)',
+    );
+  }
+  const db = createDb(config.databaseUrl);
+  const temporal = await connectClient(config);
+  const app = await buildServer({ config, db, temporal, logger });
+  const close = async (): Promise<void> => {
+    await app.close();
+    await temporal.close();
+    await db.destroy();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'api stopping');
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+  await app.listen({ host: config.http.host, port: config.http.port });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,365 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors';
+import { Secret } from './secret';
+
+/**
+ * The configuration contract of ARCHITECTURE.md: environment variables plus one JSON file.
+ * Parsed and validated once at start (`loadConfig`), then passed down; nothing else reads
+ * `process.env`. A bad file is refused with the path of every bad field and the reason.
+ */
+
+const secretRef = z.union([
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+  z.string().min(1, 'must not be empty'),
+]);
+type SecretRef = z.infer<typeof secretRef>;
+
+const mchNo = z.string().min(1).max(30);
+const appId = z.string().min(1).max(24);
+const httpUrl = z.string().refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http(s) URL');
+
+const appSchema = z
+  .object({
+    mchNo,
+    appId,
+    key: secretRef,
+    account: z.string().min(1),
+    /** Optional Standard Webhooks secret (`whsec_<base64>`) for notification headers. */
+    webhookSecret: secretRef.optional(),
+  })
+  .strict();
+
+const paybyAccountSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 letters, digits, _ or -'),
+    provider: z.literal('payby'),
+    baseUrl: httpUrl,
+    partnerId: z.string().regex(/^\d{1,12}$/, 'must be 1-12 digits'),
+    privateKey: secretRef,
+    providerPublicKey: secretRef,
+    /** Requests per second this account may send to the provider during reconciliation. */
+    rateLimitPerSecond: z.number().positive().optional(),
+  })
+  .strict();
+
+const unifiedAccountSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 letters, digits, _ or -'),
+    provider: z.literal('unified'),
+    baseUrl: httpUrl,
+    mchNo,
+    appId,
+    key: secretRef,
+    rateLimitPerSecond: z.number().positive().optional(),
+  })
+  .strict();
+
+const accountSchema = z.discriminatedUnion('provider', [paybyAccountSchema, unifiedAccountSchema], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'provider must be "payby" or "unified"' : undefined),
+});
+
+const notificationsSchema = z
+  .object({
+    /** Hosts (exact names or `*.suffix`) and CIDR networks notifications may be sent to. */
+    allowHosts: z.array(z.string().min(1)).default([]),
+    /** Loopback and private addresses are refused unless this is set (development, tests). */
+    allowPrivateNetworks: z.boolean().default(false),
+    timeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+const apiSchema = z
+  .object({
+    /** Accepted distance of a request's `reqTime` from our clock, in seconds. */
+    reqTimeWindowSeconds: z.number().int().positive().default(600),
+    /** How long `/api/pay/cancel` waits for an accepted or terminal state before answering. */
+    cancelWaitMs: z.number().int().nonnegative().default(5_000),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024),
+  })
+  .strict();
+
+const reconciliationSchema = z
+  .object({
+    /** Cron expression and IANA time zone of the nightly run. */
+    cron: z.string().min(1).default('30 2 * * *'),
+    timeZone: z.string().min(1).default('UTC'),
+    /** Non-terminal cancellations older than this are re-examined by every run. */
+    staleAfterHours: z.number().positive().default(24),
+  })
+  .strict();
+
+const fileSchema = z
+  .object({
+    apps: z.array(appSchema).default([]),
+    accounts: z.array(accountSchema).default([]),
+    notifications: notificationsSchema.default({
+      allowHosts: [],
+      allowPrivateNetworks: false,
+      timeoutMs: 10_000,
+    }),
+    api: apiSchema.default({ reqTimeWindowSeconds: 600, cancelWaitMs: 5_000, bodyLimitBytes: 65536 }),
+    reconciliation: reconciliationSchema.default({
+      cron: '30 2 * * *',
+      timeZone: 'UTC',
+      staleAfterHours: 24,
+    }),
+  })
+  .strict();
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
+    .optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port')
+    .default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  CANCELFLOW_TASK_QUEUE: z.string().min(1).default('cancellations'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  CANCELFLOW_CONFIG: z.string().min(1).default('./cancelflow.config.json'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface AppConfig {
+  mchNo: string;
+  appId: string;
+  key: Secret;
+  account: string;
+  webhookSecret?: Secret;
+}
+
+export interface PaybyAccount {
+  id: string;
+  provider: 'payby';
+  baseUrl: string;
+  partnerId: string;
+  privateKey: Secret;
+  providerPublicKey: Secret;
+  rateLimitPerSecond?: number;
+}
+
+export interface UnifiedAccount {
+  id: string;
+  provider: 'unified';
+  baseUrl: string;
+  mchNo: string;
+  appId: string;
+  key: Secret;
+  rateLimitPerSecond?: number;
+}
+
+export type AccountConfig = PaybyAccount | UnifiedAccount;
+export type ProviderName = AccountConfig['provider'];
+
+export interface Config {
+  databaseUrl?: string;
+  temporal: { address: string; namespace: string; apiKey?: Secret; tls: boolean; taskQueue: string };
+  http: { host: string; port: number; publicBaseUrl: string };
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  configPath: string;
+  apps: AppConfig[];
+  accounts: AccountConfig[];
+  notifications: z.infer<typeof notificationsSchema>;
+  api: z.infer<typeof apiSchema>;
+  reconciliation: z.infer<typeof reconciliationSchema>;
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments
+    .map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i === 0 ? '' : '.'}${String(s)}`))
+    .join('');
+}
+
+function zodIssues(error: z.ZodError, prefix = ''): ConfigIssue[] {
+  return error.issues.map((issue) => ({
+    path: prefix + formatPath(issue.path),
+    message: issue.message,
+  }));
+}
+
+interface SecretContext {
+  env: NodeJS.ProcessEnv;
+  baseDir: string;
+  issues: ConfigIssue[];
+}
+
+function resolveSecret(ref: SecretRef, at: string, ctx: SecretContext): Secret | undefined {
+  if (typeof ref === 'string') return new Secret(ref);
+  if ('env' in ref) {
+    const value = ctx.env[ref.env];
+    if (value === undefined || value === '') {
+      ctx.issues.push({ path: at, message: `environment variable ${ref.env} is not set` });
+      return undefined;
+    }
+    return new Secret(value);
+  }
+  const file = path.resolve(ctx.baseDir, ref.file);
+  try {
+    return new Secret(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    ctx.issues.push({ path: at, message: `cannot read secret file ${file} (${reason})` });
+    return undefined;
+  }
+}
+
+function checkPem(
+  secret: Secret | undefined,
+  kind: 'private' | 'public',
+  at: string,
+  ctx: SecretContext,
+): void {
+  if (!secret) return;
+  try {
+    const key = kind === 'private' ? createPrivateKey(secret.reveal()) : createPublicKey(secret.reveal());
+    if (key.asymmetricKeyType !== 'rsa') {
+      ctx.issues.push({ path: at, message: `must be an RSA key, got ${key.asymmetricKeyType}` });
+    }
+  } catch {
+    // The parser's message may quote key material: say only what is wrong.
+    ctx.issues.push({ path: at, message: `is not a valid PEM ${kind} key` });
+  }
+}
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Used when the config file does not exist (development defaults). */
+  allowMissingFile?: boolean;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const parsedEnv = envSchema.safeParse(env);
+  if (!parsedEnv.success) throw new ConfigError('environment', zodIssues(parsedEnv.error));
+  const e = parsedEnv.data;
+
+  const configPath = path.resolve(e.CANCELFLOW_CONFIG);
+  let raw: unknown = {};
+  let text: string | undefined;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!(code === 'ENOENT' && options.allowMissingFile)) {
+      throw new ConfigError(configPath, [
+        { path: '', message: `cannot read the file (${code ?? 'error'}); set CANCELFLOW_CONFIG` },
+      ]);
+    }
+  }
+  if (text !== undefined) {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(configPath, [
+        { path: '', message: `is not valid JSON: ${(err as Error).message}` },
+      ]);
+    }
+  }
+  return parseConfigDocument(raw, { env, source: configPath, envValues: e });
+}
+
+function parseConfigDocument(
+  raw: unknown,
+  {
+    env,
+    source,
+    envValues: e,
+  }: { env: NodeJS.ProcessEnv; source: string; envValues: z.infer<typeof envSchema> },
+): Config {
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, zodIssues(parsed.error));
+  const file = parsed.data;
+
+  const ctx: SecretContext = { env, baseDir: path.dirname(source), issues: [] };
+
+  const accounts: AccountConfig[] = [];
+  const accountIds = new Set<string>();
+  file.accounts.forEach((a, i) => {
+    const at = `accounts[${i}]`;
+    if (accountIds.has(a.id))
+      ctx.issues.push({ path: `${at}.id`, message: `duplicate account id "${a.id}"` });
+    accountIds.add(a.id);
+    if (a.provider === 'payby') {
+      const privateKey = resolveSecret(a.privateKey, `${at}.privateKey`, ctx);
+      const providerPublicKey = resolveSecret(a.providerPublicKey, `${at}.providerPublicKey`, ctx);
+      checkPem(privateKey, 'private', `${at}.privateKey`, ctx);
+      checkPem(providerPublicKey, 'public', `${at}.providerPublicKey`, ctx);
+      if (privateKey && providerPublicKey) {
+        accounts.push({ ...a, privateKey, providerPublicKey });
+      }
+    } else {
+      const key = resolveSecret(a.key, `${at}.key`, ctx);
+      if (key) accounts.push({ ...a, key });
+    }
+  });
+
+  const apps: AppConfig[] = [];
+  const appKeys = new Set<string>();
+  file.apps.forEach((a, i) => {
+    const at = `apps[${i}]`;
+    if (!accountIds.has(a.account)) {
+      ctx.issues.push({ path: `${at}.account`, message: `no account with id "${a.account}"` });
+    }
+    if (appKeys.has(a.appId))
+      ctx.issues.push({ path: `${at}.appId`, message: `duplicate appId "${a.appId}"` });
+    appKeys.add(a.appId);
+    const key = resolveSecret(a.key, `${at}.key`, ctx);
+    const webhookSecret = a.webhookSecret
+      ? resolveSecret(a.webhookSecret, `${at}.webhookSecret`, ctx)
+      : undefined;
+    if (webhookSecret && !/^whsec_[A-Za-z0-9+/=]+$/.test(webhookSecret.reveal())) {
+      ctx.issues.push({ path: `${at}.webhookSecret`, message: 'must look like whsec_<base64>' });
+    }
+    if (key)
+      apps.push({
+        mchNo: a.mchNo,
+        appId: a.appId,
+        account: a.account,
+        key,
+        ...(webhookSecret ? { webhookSecret } : {}),
+      });
+  });
+
+  if (ctx.issues.length > 0) throw new ConfigError(source, ctx.issues);
+
+  return {
+    ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      ...(e.TEMPORAL_API_KEY ? { apiKey: new Secret(e.TEMPORAL_API_KEY) } : {}),
+      tls: e.TEMPORAL_TLS === 'true',
+      taskQueue: e.CANCELFLOW_TASK_QUEUE,
+    },
+    http: { host: e.HOST, port: e.PORT, publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}` },
+    logLevel: e.LOG_LEVEL,
+    configPath: source,
+    apps,
+    accounts,
+    notifications: file.notifications,
+    api: file.api,
+    reconciliation: file.reconciliation,
+  };
+}
+
+export function findApp(config: Pick<Config, 'apps'>, appId: string): AppConfig | undefined {
+  return config.apps.find((a) => a.appId === appId);
+}
+
+export function findAccount(config: Pick<Config, 'accounts'>, accountId: string): AccountConfig | undefined {
+  return config.accounts.find((a) => a.id === accountId);
+}

@@ -1,0 +1,83 @@
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+
+export default tseslint.config(
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'scratch/**',
+      'eslint.config.mjs',
+      'jest.config.js',
+      'test/count-reporter.js',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
+    },
+  },
+  {
+    // Workflow code is replayed deterministically inside Temporal's sandbox: no I/O, no Node
+    // built-ins, no database or HTTP clients, and only activity *types* from activities/.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'Node built-ins are not allowed in workflow code.',
+            })),
+            { name: 'pg', message: 'Database access belongs in activities.' },
+            { name: 'knex', message: 'Database access belongs in activities.' },
+            { name: 'got', message: 'HTTP belongs in activities.' },
+          ],
+          patterns: [
+            { regex: '^(\\.\\.?/)+common(/|$)', message: 'common/ does I/O; workflows may not import it.' },
+            {
+              regex: '^(\\.\\.?/)+(providers|api|client|worker|sandbox|scripts)(/|$)',
+              message: 'Not allowed in workflow code.',
+            },
+            {
+              regex: '^(\\.\\.?/)+activities(/|$)',
+              allowTypeImports: true,
+              message: 'Import activity types only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'scripts/**/*.ts', 'sandbox/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // Tests build deliberately malformed documents.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
+);

@@ -1,0 +1,39 @@
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+
+/**
+ * Worker sizing for a 2-core machine: the workflow cache is bounded (each cached run costs
+ * memory, a miss costs a history replay); activities are I/O-bound (HTTP, Postgres), so many
+ * may run at once. SIGTERM/SIGINT start a graceful shutdown that lets running activities finish
+ * within `shutdownGraceTime`.
+ */
+export const WORKER_DEFAULTS = {
+  maxCachedWorkflows: 2_000,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  maxConcurrentActivityTaskExecutions: 200,
+  shutdownGraceTime: '30 seconds',
+} as const satisfies Partial<WorkerOptions>;
+
+export interface CreateWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt bundle (tests bundle once per run); otherwise the workflows are bundled now. */
+  workflowBundle?: { code: string };
+  overrides?: Partial<WorkerOptions>;
+}
+
+export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities(options.deps),
+    ...WORKER_DEFAULTS,
+    ...options.overrides,
+  });
+}

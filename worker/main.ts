@@ -1,0 +1,53 @@
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfig } from '../common/config';
+import { createDb, describeDatabaseUrl } from '../common/db';
+import { CancelflowError } from '../common/errors';
+import { createLogger } from '../common/logger';
+import { connectWorker } from '../common/temporal-connection';
+import { createWorker } from './create-worker';
+import { PinoTemporalLogger } from './temporal-logger';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'cancelflow-worker');
+  if (!config.databaseUrl) {
+    throw new CancelflowError(
+      'CONFIG_INVALID',
+      'DATABASE_URL is not set (npm run dev starts an embedded Postgres and sets it)',
+    );
+  }
+  Runtime.install({
+    logger: new PinoTemporalLogger(logger),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  });
+  const db = createDb(config.databaseUrl, { max: 20 });
+  const connection = await connectWorker(config);
+  try {
+    const worker = await createWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      deps: { db, config, logger },
+    });
+    logger.info(
+      {
+        temporal: config.temporal.address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        database: describeDatabaseUrl(config.databaseUrl),
+      },
+      'worker started',
+    );
+    // Resolves after SIGINT/SIGTERM once running activities have finished (or the grace time ran out).
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+    await db.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

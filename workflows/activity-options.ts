@@ -1,0 +1,40 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/**
+ * Every activity's timeouts and retry policy, in one place.
+ *
+ * - `persistence`: database writes are idempotent, so Temporal may retry them freely.
+ * - `providerQuery`: asking a provider is safe to repeat.
+ * - `providerSubmit`: sending a cancel is NOT safe to repeat blindly: one attempt only; a failed
+ *   attempt is an unknown outcome that the workflow resolves by querying first.
+ * - `notificationAttempt`: one HTTP attempt; the notification schedule is the retry policy.
+ */
+export const persistence = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+} as const satisfies ActivityOptions;
+
+export const providerQuery = {
+  startToCloseTimeout: '45 seconds',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
+} as const satisfies ActivityOptions;
+
+export const providerSubmit = {
+  startToCloseTimeout: '45 seconds',
+  retry: { maximumAttempts: 1 },
+} as const satisfies ActivityOptions;
+
+export const notificationAttempt = {
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+} as const satisfies ActivityOptions;
+
+export const selfCheck = {
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3 },
+} as const satisfies ActivityOptions;

@@ -1,0 +1,97 @@
+import type { Got } from 'got' with { 'resolution-mode': 'import' };
+
+/**
+ * One HTTP POST to a provider with got: explicit connect/response timeouts, no got retries
+ * (Temporal owns retries), no redirects, a capped response body, and transport failures returned
+ * as values so every exchange can be recorded.
+ */
+
+let gotInstance: Promise<Got> | undefined;
+
+/** got is ESM-only; this CommonJS build loads it once with a dynamic import. */
+export function loadGot(): Promise<Got> {
+  gotInstance ??= import('got').then((m) => m.default);
+  return gotInstance;
+}
+
+export interface HttpTimeouts {
+  connectMs: number;
+  responseMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 5_000, responseMs: 20_000 };
+export const MAX_RESPONSE_BYTES = 256 * 1024;
+
+export type HttpAnswer =
+  | {
+      ok: true;
+      status: number;
+      headers: Record<string, string | string[] | undefined>;
+      body: string;
+      latencyMs: number;
+    }
+  | { ok: false; error: string; code: string; latencyMs: number };
+
+export async function postRaw(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
+): Promise<HttpAnswer> {
+  const got = await loadGot();
+  const started = performance.now();
+  const latency = (): number => Math.round(performance.now() - started);
+  try {
+    const request = got.post(url, {
+      headers,
+      body,
+      retry: { limit: 0 },
+      followRedirect: false,
+      throwHttpErrors: false,
+      decompress: true,
+      responseType: 'buffer',
+      timeout: {
+        lookup: timeouts.connectMs,
+        connect: timeouts.connectMs,
+        secureConnect: timeouts.connectMs,
+        send: timeouts.responseMs,
+        response: timeouts.responseMs,
+        socket: timeouts.responseMs,
+      },
+    });
+    void request.on('downloadProgress', (progress: { transferred: number }) => {
+      if (progress.transferred > MAX_RESPONSE_BYTES) request.cancel('response body too large');
+    });
+    const response = await request;
+    return {
+      ok: true,
+      status: response.statusCode,
+      headers: response.headers,
+      body: response.body.toString('utf8'),
+      latencyMs: latency(),
+    };
+  } catch (err) {
+    const e = err as { code?: string; name?: string; message?: string };
+    const code = e.name === 'CancelError' ? 'ERR_RESPONSE_TOO_LARGE' : (e.code ?? e.name ?? 'ERR_HTTP');
+    return {
+      ok: false,
+      code,
+      error: `${code}: ${e.message ?? String(err)}`.slice(0, 500),
+      latencyMs: latency(),
+    };
+  }
+}
+
+/** A header value as one string (got gives arrays for repeated headers). */
+export function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** At most `max` characters of a body, for the audit log. */
+export function excerpt(body: string, max = 4_000): string {
+  return body.length > max ? `${body.slice(0, max)}…[${body.length - max} more]` : body;
+}

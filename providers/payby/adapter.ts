@@ -1,0 +1,86 @@
+import type { KeyObject } from 'node:crypto';
+import type { PaybyAccount } from '../../common/config';
+import { excerpt, headerValue, postRaw, type HttpTimeouts } from '../http';
+import type {
+  ExchangeRecord,
+  OrderRef,
+  ProviderAdapter,
+  ProviderOperation,
+  ProviderResult,
+  SignatureVerdict,
+} from '../types';
+import { classifyPaybyAnswer } from './classify';
+import { privateKeyFrom, publicKeyFrom, rsaSign, rsaVerify } from './sign';
+
+export interface PaybyRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** `bizContent` names the order by PayBy's `orderNo` or our `merchantOrderNo`, never both. */
+export function bizContentFor(order: OrderRef): { orderNo: string } | { merchantOrderNo: string } {
+  if (order.payOrderId) return { orderNo: order.payOrderId };
+  if (order.mchOrderNo) return { merchantOrderNo: order.mchOrderNo };
+  throw new Error('an order reference (payOrderId or mchOrderNo) is required');
+}
+
+/** Serialises the body once and signs exactly those bytes; a fresh requestTime on every call. */
+export function buildPaybyRequest(
+  partnerId: string,
+  privateKey: KeyObject,
+  order: OrderRef,
+  now: number = Date.now(),
+): PaybyRequest {
+  const body = JSON.stringify({ requestTime: now, bizContent: bizContentFor(order) });
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'content-language': 'en',
+      'partner-id': partnerId,
+      sign: rsaSign(body, privateKey),
+    },
+  };
+}
+
+export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeouts): ProviderAdapter {
+  const base = account.baseUrl.replace(/\/+$/, '');
+  const privateKey = privateKeyFrom(account.privateKey.reveal());
+  const publicKey = publicKeyFrom(account.providerPublicKey.reveal());
+
+  async function exchange(
+    operation: ProviderOperation,
+    path: string,
+    order: OrderRef,
+  ): Promise<ProviderResult> {
+    const url = `${base}${path}`;
+    const request = buildPaybyRequest(account.partnerId, privateKey, order);
+    const answer = await postRaw(url, request.headers, request.body, timeouts);
+    let signature: SignatureVerdict = 'not-checked';
+    if (answer.ok) {
+      const sign = headerValue(answer.headers, 'sign');
+      // Verified over the raw body text, before anything is parsed.
+      signature =
+        sign === undefined ? 'missing' : rsaVerify(answer.body, sign, publicKey) ? 'valid' : 'invalid';
+    }
+    const outcome = classifyPaybyAnswer(operation, answer, signature);
+    const record: ExchangeRecord = {
+      operation,
+      url,
+      request: { headers: request.headers, body: JSON.parse(request.body) as unknown },
+      signature,
+      outcome,
+      latencyMs: answer.latencyMs,
+      ...(answer.ok
+        ? { httpStatus: answer.status, responseBody: excerpt(answer.body) }
+        : { error: answer.error }),
+    };
+    return { outcome, exchange: record };
+  }
+
+  return {
+    provider: 'payby',
+    submitCancel: (request) => exchange('cancel', '/acquire2/cancelOrder', request.order),
+    queryCancel: (request) => exchange('query', '/acquire2/getOrder', request.order),
+  };
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { verifyMd5Sign } from './sign';
+import { outcomeOfCancelData } from './classify';
+import type { CancelOutcome } from '../types';
+
+const notificationFields = z.object({
+  cancelOrderId: z.string().min(1).max(30),
+  payOrderId: z.string().max(30).optional(),
+  mchNo: z.string().min(1).max(30),
+  appId: z.string().min(1).max(24),
+  state: z
+    .string()
+    .regex(/^[0-4]$/)
+    .transform(Number),
+  payAmount: z.string().regex(/^\d+$/).transform(Number).optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
+  channelOrderNo: z.string().optional(),
+  errCode: z.string().optional(),
+  errMsg: z.string().optional(),
+  successTime: z
+    .string()
+    .regex(/^\d{10,13}$/)
+    .optional()
+    .or(z.literal('')),
+  reqTime: z.string().regex(/^\d{10,13}$/),
+  sign: z.string(),
+});
+
+export type NotificationVerdict =
+  | { verdict: 'valid'; cancelOrderId: string; state: number; outcome: CancelOutcome }
+  | { verdict: 'invalid-signature' | 'malformed'; reason: string; cancelOrderId?: string };
+
+/**
+ * Verifies an inbound seed-000 Cancel Notification. The signature covers every posted parameter
+ * except `sign`, so it is checked over what was received, not over a fixed field list.
+ */
+export function verifyCancelNotification(params: Record<string, string>, key: string): NotificationVerdict {
+  const cancelOrderId = typeof params.cancelOrderId === 'string' ? params.cancelOrderId : undefined;
+  if (!verifyMd5Sign(params, params.sign, key)) {
+    return {
+      verdict: 'invalid-signature',
+      reason: params.sign ? 'signature does not verify' : 'no sign',
+      ...(cancelOrderId ? { cancelOrderId } : {}),
+    };
+  }
+  const parsed = notificationFields.safeParse(params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      verdict: 'malformed',
+      reason: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
+      ...(cancelOrderId ? { cancelOrderId } : {}),
+    };
+  }
+  const n = parsed.data;
+  const outcome = outcomeOfCancelData({
+    cancelOrderId: n.cancelOrderId,
+    state: n.state,
+    channelOrderNo: n.channelOrderNo || undefined,
+    errCode: n.errCode || undefined,
+    errMsg: n.errMsg || undefined,
+    payOrderId: n.payOrderId,
+    ...(n.payAmount !== undefined ? { payAmount: n.payAmount } : {}),
+    ...(n.currency ? { currency: n.currency } : {}),
+    successTime: n.successTime || undefined,
+  });
+  return { verdict: 'valid', cancelOrderId: n.cancelOrderId, state: n.state, outcome };
+}

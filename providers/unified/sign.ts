@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Seed 000's MD5 signature (PROVIDERS.md): drop `sign` and null/undefined/empty values, make
+ * `name=value&` fragments, sort them with Java's String.CASE_INSENSITIVE_ORDER, append
+ * `key=<app key>`, MD5 the UTF-8 bytes, upper-case hex.
+ */
+
+export type SignableParams = Record<string, unknown>;
+
+function plain(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  return JSON.stringify(value);
+}
+
+/** Java's `String.CASE_INSENSITIVE_ORDER`: char by char, upper-cased then lower-cased. */
+export function compareCaseInsensitive(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let c1 = a[i]!;
+    let c2 = b[i]!;
+    if (c1 !== c2) {
+      c1 = c1.toUpperCase();
+      c2 = c2.toUpperCase();
+      if (c1 !== c2) {
+        c1 = c1.toLowerCase();
+        c2 = c2.toLowerCase();
+        if (c1 !== c2) return c1.charCodeAt(0) - c2.charCodeAt(0);
+      }
+    }
+  }
+  return a.length - b.length;
+}
+
+export function signingString(params: SignableParams, key: string): string {
+  const fragments = Object.entries(params)
+    .filter(([name, value]) => name !== 'sign' && value !== null && value !== undefined && value !== '')
+    .map(([name, value]) => `${name}=${plain(value)}&`)
+    .sort(compareCaseInsensitive);
+  return `${fragments.join('')}key=${key}`;
+}
+
+export function md5Sign(params: SignableParams, key: string): string {
+  return createHash('md5').update(signingString(params, key), 'utf8').digest('hex').toUpperCase();
+}
+
+/** Case-insensitive, constant-time comparison of a received signature with the expected one. */
+export function verifyMd5Sign(params: SignableParams, sign: unknown, key: string): boolean {
+  if (typeof sign !== 'string' || !/^[0-9a-fA-F]{32}$/.test(sign)) return false;
+  const expected = Buffer.from(md5Sign(params, key), 'ascii');
+  const received = Buffer.from(sign.toUpperCase(), 'ascii');
+  return timingSafeEqual(expected, received);
+}

@@ -355,11 +355,3 @@ function parseConfigDocument(
     reconciliation: file.reconciliation,
   };
 }
-
-export function findApp(config: Pick<Config, 'apps'>, appId: string): AppConfig | undefined {
-  return config.apps.find((a) => a.appId === appId);
-}
-
-export function findAccount(config: Pick<Config, 'accounts'>, accountId: string): AccountConfig | undefined {
-  return config.accounts.find((a) => a.id === accountId);
-}

@@ -31,13 +31,3 @@ export class ConfigError extends CancelflowError {
     this.issues = issues;
   }
 }
-
-export class ValidationError extends CancelflowError {
-  override readonly name = 'ValidationError';
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super('INVALID_FIELD', `${field}: ${message}`);
-    this.field = field;
-  }
-}

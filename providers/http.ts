@@ -1,4 +1,5 @@
 import type { Got } from 'got' with { 'resolution-mode': 'import' };
+import type { CancelOutcome, ExchangeRecord, ProviderOperation, SignatureVerdict } from './types';
 
 /**
  * One HTTP POST to a provider with got: explicit connect/response timeouts, no got retries
@@ -94,4 +95,26 @@ export function headerValue(
 /** At most `max` characters of a body, for the audit log. */
 export function excerpt(body: string, max = 4_000): string {
   return body.length > max ? `${body.slice(0, max)}…[${body.length - max} more]` : body;
+}
+
+/** The audit record of one exchange (what `provider_calls` stores): request, answer, verdict, outcome. */
+export function exchangeRecord(
+  operation: ProviderOperation,
+  url: string,
+  request: ExchangeRecord['request'],
+  answer: HttpAnswer,
+  signature: SignatureVerdict,
+  outcome: CancelOutcome,
+): ExchangeRecord {
+  return {
+    operation,
+    url,
+    request,
+    signature,
+    outcome,
+    latencyMs: answer.latencyMs,
+    ...(answer.ok
+      ? { httpStatus: answer.status, responseBody: excerpt(answer.body) }
+      : { error: answer.error }),
+  };
 }

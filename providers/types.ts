@@ -82,5 +82,3 @@ export interface ProviderAdapter {
   submitCancel(request: SubmitCancelRequest): Promise<ProviderResult>;
   queryCancel(request: QueryCancelRequest): Promise<ProviderResult>;
 }
-
-export const TERMINAL_KINDS: ReadonlySet<OutcomeKind> = new Set(['cancelled', 'refused', 'misconfigured']);

@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { PaybyAccount } from '../../common/config';
-import { excerpt, headerValue, postRaw, type HttpTimeouts } from '../http';
+import { exchangeRecord, headerValue, postRaw, type HttpTimeouts } from '../http';
 import type {
-  ExchangeRecord,
   OrderRef,
   ProviderAdapter,
   ProviderOperation,
@@ -64,18 +63,17 @@ export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeout
         sign === undefined ? 'missing' : rsaVerify(answer.body, sign, publicKey) ? 'valid' : 'invalid';
     }
     const outcome = classifyPaybyAnswer(operation, answer, signature);
-    const record: ExchangeRecord = {
-      operation,
-      url,
-      request: { headers: request.headers, body: JSON.parse(request.body) as unknown },
-      signature,
+    return {
       outcome,
-      latencyMs: answer.latencyMs,
-      ...(answer.ok
-        ? { httpStatus: answer.status, responseBody: excerpt(answer.body) }
-        : { error: answer.error }),
+      exchange: exchangeRecord(
+        operation,
+        url,
+        { headers: request.headers, body: JSON.parse(request.body) as unknown },
+        answer,
+        signature,
+        outcome,
+      ),
     };
-    return { outcome, exchange: record };
   }
 
   return {

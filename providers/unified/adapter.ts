@@ -1,7 +1,6 @@
 import type { UnifiedAccount } from '../../common/config';
-import { excerpt, postRaw, type HttpTimeouts } from '../http';
+import { exchangeRecord, postRaw, type HttpTimeouts } from '../http';
 import type {
-  ExchangeRecord,
   ProviderAdapter,
   ProviderOperation,
   ProviderResult,
@@ -41,18 +40,10 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
     const headers = { 'content-type': 'application/json' };
     const answer = await postRaw(url, headers, body, timeouts);
     const { outcome, signature } = classifyUnifiedAnswer(operation, answer, account.key.reveal());
-    const record: ExchangeRecord = {
-      operation,
-      url,
-      request: { headers, body: params },
-      signature,
+    return {
       outcome,
-      latencyMs: answer.latencyMs,
-      ...(answer.ok
-        ? { httpStatus: answer.status, responseBody: excerpt(answer.body) }
-        : { error: answer.error }),
+      exchange: exchangeRecord(operation, url, { headers, body: params }, answer, signature, outcome),
     };
-    return { outcome, exchange: record };
   }
 
   return {

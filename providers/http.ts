@@ -73,11 +73,15 @@ export async function postRaw(
     };
   } catch (err) {
     const e = err as { code?: string; name?: string; message?: string };
-    const code = e.name === 'CancelError' ? 'ERR_RESPONSE_TOO_LARGE' : (e.code ?? e.name ?? 'ERR_HTTP');
+    const tooLarge = e.name === 'CancelError';
+    const code = tooLarge ? 'ERR_RESPONSE_TOO_LARGE' : (e.code ?? e.name ?? 'ERR_HTTP');
+    const message = tooLarge
+      ? `response body too large (over ${MAX_RESPONSE_BYTES} bytes), not read`
+      : (e.message ?? String(err));
     return {
       ok: false,
       code,
-      error: `${code}: ${e.message ?? String(err)}`.slice(0, 500),
+      error: `${code}: ${message}`.slice(0, 500),
       latencyMs: latency(),
     };
   }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import { rsaSign, rsaVerify } from '../providers/payby/sign';
+import { OVERSIZED_BODY, readBody, type SandboxFault } from './http';
 
 /**
  * A PayBy simulator that speaks seed 002: `POST /acquire2/cancelOrder` and `/acquire2/getOrder`,
@@ -11,7 +12,7 @@ import { rsaSign, rsaVerify } from '../providers/payby/sign';
  */
 
 export type PaybyOrderStatus = 'CREATED' | 'PAID_SUCCESS' | 'SETTLED' | 'FAILURE';
-export type PaybyFault = 'http402' | 'http500' | 'http504' | 'timeout' | 'reset' | 'empty';
+export type PaybyFault = SandboxFault;
 
 export interface PaybyOrderBehaviour {
   status: PaybyOrderStatus;
@@ -33,7 +34,10 @@ export interface PaybySandboxOptions {
   providerPrivateKey: KeyObject;
   /** Used when `badSignature` is set. */
   wrongPrivateKey: KeyObject;
-  timeoutMs?: number;
+  /** Behaviour of orders nobody set up (standalone mode); undefined → "order not found". */
+  defaultBehaviour?: (ref: { merchantOrderNo?: string; orderNo?: string }) => PaybyOrderBehaviour | undefined;
+  port?: number;
+  host?: string;
 }
 
 interface OrderState extends PaybyOrderBehaviour {
@@ -53,16 +57,29 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
   const orders = new Map<string, OrderState & { calls: Array<'cancel' | 'query'> }>();
   let nextOrderNo = 131422372621000000n;
 
-  const find = (biz: { merchantOrderNo?: string; orderNo?: string }) =>
-    [...orders.values()].find((o) =>
-      biz.orderNo ? o.orderNo === biz.orderNo : o.merchantOrderNo === biz.merchantOrderNo,
-    );
+  const register = (merchantOrderNo: string, behaviour: PaybyOrderBehaviour, orderNo?: string) => {
+    const state = {
+      ...behaviour,
+      merchantOrderNo,
+      orderNo: orderNo ?? String(nextOrderNo++),
+      requests: 0,
+      calls: [] as Array<'cancel' | 'query'>,
+    };
+    orders.set(merchantOrderNo, state);
+    return state;
+  };
+  const find = (biz: { merchantOrderNo?: string; orderNo?: string }) => {
+    const known = biz.orderNo
+      ? [...orders.values()].find((o) => o.orderNo === biz.orderNo)
+      : orders.get(biz.merchantOrderNo ?? '');
+    if (known) return known;
+    const fallback = options.defaultBehaviour?.(biz);
+    if (!fallback) return undefined;
+    return register(biz.merchantOrderNo ?? `M${biz.orderNo}`, fallback, biz.orderNo);
+  };
 
   const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+    void readBody(req).then((raw) => {
       const answer = (
         head: Record<string, string>,
         body?: unknown,
@@ -147,6 +164,9 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
         case 'empty':
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end();
+        case 'oversized':
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(OVERSIZED_BODY);
         case undefined:
           break;
       }
@@ -187,18 +207,13 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
     });
   });
   server.requestTimeout = 0;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     setOrder(merchantOrderNo, behaviour, orderNo) {
-      orders.set(merchantOrderNo, {
-        ...behaviour,
-        merchantOrderNo,
-        orderNo: orderNo ?? String(nextOrderNo++),
-        requests: 0,
-        calls: [],
-      });
+      register(merchantOrderNo, behaviour, orderNo);
     },
     order: (merchantOrderNo) => orders.get(merchantOrderNo),
     close: () =>

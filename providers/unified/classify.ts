@@ -122,19 +122,23 @@ export function classifyUnifiedAnswer(
     const message = msg ?? `error code ${code}`;
     if (answer.status >= 400 && answer.status !== 400)
       return unknown(`HTTP ${answer.status}: ${message}`, 'not-required', `HTTP_${answer.status}`);
-    // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
-    if (operation === 'query')
-      return unknown(`query refused: code ${code} ${message}`, 'not-required', `UNIFIED_${code}`);
-    if (/sign/i.test(message)) {
+    // A stale reqTime is retried with a fresh one, like PayBy's REQUESTTIME_TOO_EARLY/LATER.
+    if (/req\s*time|request time/i.test(message))
+      return unknown(`reqTime refused: ${message}`, 'not-required', 'REQTIME');
+    // Our signature, merchant/app identity or parameters refused: no retry fixes that.
+    if (/sign|merchant|\bapp|mchNo|parameter|version/i.test(message)) {
       return {
         outcome: {
           kind: 'misconfigured',
           code: `UNIFIED_${code}`,
-          message: `the gateway refused our signature: ${message}`,
+          message: `the gateway refused our request: ${message}`,
         },
         signature: 'not-required',
       };
     }
+    // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
+    if (operation === 'query')
+      return unknown(`query refused: code ${code} ${message}`, 'not-required', `UNIFIED_${code}`);
     return {
       outcome: { kind: 'refused', state: 3, code: `UNIFIED_${code}`, message },
       signature: 'not-required',

@@ -76,18 +76,23 @@ describe('PayBy adapter against the PayBy sandbox', () => {
     });
   });
 
-  test.each([['http402'], ['http500'], ['http504'], ['timeout'], ['reset'], ['empty']] as const)(
-    'transient %s → unknown, then fine on the next attempt',
-    async (fault) => {
-      const ref = `M-${fault}`;
-      sandbox.setOrder(ref, { status: 'CREATED', faults: [fault] });
-      const first = await cancel(ref);
-      expect(first.outcome.kind).toBe('unknown');
-      expect(first.exchange?.latencyMs).toBeGreaterThanOrEqual(0);
-      expect((await query(ref)).outcome).toMatchObject({ kind: 'resubmit' });
-      expect((await cancel(ref)).outcome).toMatchObject({ kind: 'cancelled' });
-    },
-  );
+  test.each([
+    ['http402'],
+    ['http500'],
+    ['http504'],
+    ['timeout'],
+    ['reset'],
+    ['empty'],
+    ['oversized'],
+  ] as const)('transient %s → unknown, then fine on the next attempt', async (fault) => {
+    const ref = `M-${fault}`;
+    sandbox.setOrder(ref, { status: 'CREATED', faults: [fault] });
+    const first = await cancel(ref);
+    expect(first.outcome.kind).toBe('unknown');
+    expect(first.exchange?.latencyMs).toBeGreaterThanOrEqual(0);
+    expect((await query(ref)).outcome).toMatchObject({ kind: 'resubmit' });
+    expect((await cancel(ref)).outcome).toMatchObject({ kind: 'cancelled' });
+  });
 
   test('cancel applied but the response lost → unknown; the query shows it cancelled', async () => {
     sandbox.setOrder('M-lost', { status: 'CREATED', loseCancelResponse: true });

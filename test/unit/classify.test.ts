@@ -276,6 +276,14 @@ describe('Unified classification', () => {
     expect(
       classifyUnifiedAnswer('cancel', http({ code: 9998, msg: 'Signature failed' }), KEY).outcome,
     ).toMatchObject({ kind: 'misconfigured' });
+    expect(
+      classifyUnifiedAnswer('query', http({ code: 9999, msg: 'merchant app does not exist' }), KEY).outcome,
+    ).toMatchObject({ kind: 'misconfigured' });
+  });
+  test('a refused reqTime is retryable with a fresh one, never a refusal of the cancel', () => {
+    expect(
+      classifyUnifiedAnswer('cancel', http({ code: 9999, msg: 'reqTime expired' }), KEY).outcome,
+    ).toMatchObject({ kind: 'unknown', code: 'REQTIME' });
   });
 });
 

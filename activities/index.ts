@@ -1,10 +1,15 @@
 import type { ActivityDeps } from './deps';
+import { createCancellationActivities } from './cancellation';
+import { createNotificationActivities } from './notification';
 import { createSelfCheckActivities } from './self-check';
 
 export type { ActivityDeps };
+export type { CancelOutcome } from '../providers/types';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSelfCheckActivities(deps),
+    ...createCancellationActivities(deps),
+    ...createNotificationActivities(deps),
   };
 }

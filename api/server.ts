@@ -1,8 +1,9 @@
-import type { Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import Fastify from 'fastify';
 import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
 import type { Logger } from '../common/logger';
+import { callbackRoutes } from './callbacks';
 
 export interface ApiDeps {
   config: Config;
@@ -44,6 +45,9 @@ export async function buildServer(deps: ApiDeps) {
     const ready = postgres === 'ok' && temporal === 'ok';
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', postgres, temporal });
   });
+
+  const client = new Client({ connection: deps.temporal, namespace: deps.config.temporal.namespace });
+  await app.register((scope) => callbackRoutes(scope, { config: deps.config, db: deps.db, client }));
 
   return app;
 }

@@ -33,6 +33,12 @@ const appSchema = z
   })
   .strict();
 
+/** HTTP timeouts towards the provider (defaults: 5 s to connect, 20 s for the answer). */
+const timeoutFields = {
+  connectTimeoutMs: z.number().int().positive().max(60_000).optional(),
+  responseTimeoutMs: z.number().int().positive().max(120_000).optional(),
+};
+
 const paybyAccountSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 letters, digits, _ or -'),
@@ -43,6 +49,7 @@ const paybyAccountSchema = z
     providerPublicKey: secretRef,
     /** Requests per second this account may send to the provider during reconciliation. */
     rateLimitPerSecond: z.number().positive().optional(),
+    ...timeoutFields,
   })
   .strict();
 
@@ -55,6 +62,7 @@ const unifiedAccountSchema = z
     appId,
     key: secretRef,
     rateLimitPerSecond: z.number().positive().optional(),
+    ...timeoutFields,
   })
   .strict();
 
@@ -150,6 +158,8 @@ export interface PaybyAccount {
   privateKey: Secret;
   providerPublicKey: Secret;
   rateLimitPerSecond?: number;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
 }
 
 export interface UnifiedAccount {
@@ -160,6 +170,8 @@ export interface UnifiedAccount {
   appId: string;
   key: Secret;
   rateLimitPerSecond?: number;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
 }
 
 export type AccountConfig = PaybyAccount | UnifiedAccount;

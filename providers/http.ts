@@ -33,12 +33,22 @@ export type HttpAnswer =
     }
   | { ok: false; error: string; code: string; latencyMs: number };
 
+export interface PostOptions {
+  /** Bodies larger than this are not read (default 256 KiB). */
+  maxBytes?: number;
+  /** A DNS lookup that refuses forbidden addresses (notifications). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- got's own LookupFunction type
+  dnsLookup?: (hostname: string, options: object, callback: (...args: any[]) => void) => void;
+}
+
 export async function postRaw(
   url: string,
   headers: Record<string, string>,
   body: string,
   timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
+  options: PostOptions = {},
 ): Promise<HttpAnswer> {
+  const maxBytes = options.maxBytes ?? MAX_RESPONSE_BYTES;
   const got = await loadGot();
   const started = performance.now();
   const latency = (): number => Math.round(performance.now() - started);
@@ -51,6 +61,7 @@ export async function postRaw(
       throwHttpErrors: false,
       decompress: true,
       responseType: 'buffer',
+      ...(options.dnsLookup ? { dnsLookup: options.dnsLookup as never } : {}),
       timeout: {
         lookup: timeouts.connectMs,
         connect: timeouts.connectMs,
@@ -61,7 +72,7 @@ export async function postRaw(
       },
     });
     void request.on('downloadProgress', (progress: { transferred: number }) => {
-      if (progress.transferred > MAX_RESPONSE_BYTES) request.cancel('response body too large');
+      if (progress.transferred > maxBytes) request.cancel('response body too large');
     });
     const response = await request;
     return {
@@ -76,7 +87,7 @@ export async function postRaw(
     const tooLarge = e.name === 'CancelError';
     const code = tooLarge ? 'ERR_RESPONSE_TOO_LARGE' : (e.code ?? e.name ?? 'ERR_HTTP');
     const message = tooLarge
-      ? `response body too large (over ${MAX_RESPONSE_BYTES} bytes), not read`
+      ? `response body too large (over ${maxBytes} bytes), not read`
       : (e.message ?? String(err));
     return {
       ok: false,

@@ -1,5 +1,5 @@
 import type { AccountConfig } from '../common/config';
-import type { HttpTimeouts } from './http';
+import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './http';
 import { createPaybyAdapter } from './payby/adapter';
 import type { ProviderAdapter } from './types';
 import { createUnifiedAdapter } from './unified/adapter';
@@ -8,6 +8,10 @@ export type * from './types';
 
 /** The adapter for an account's protocol. The account union is closed: a new provider is a compile error here. */
 export function createAdapter(account: AccountConfig, timeouts?: HttpTimeouts): ProviderAdapter {
+  timeouts ??= {
+    connectMs: account.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
+    responseMs: account.responseTimeoutMs ?? DEFAULT_TIMEOUTS.responseMs,
+  };
   switch (account.provider) {
     case 'payby':
       return createPaybyAdapter(account, timeouts);

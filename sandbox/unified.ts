@@ -33,6 +33,8 @@ export interface UnifiedOrderBehaviour {
   badSignature?: boolean;
   /** Answer with broken JSON. */
   malformedJson?: boolean;
+  /** Send no Cancel Notification for this order. */
+  silent?: boolean;
 }
 
 export interface UnifiedCancelOrder {
@@ -167,7 +169,7 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
 
   /** The seed's schedule: the same signed parameters, up to 6 attempts, until one answers `success`. */
   const notify = (order: OrderState, cancel: UnifiedCancelOrder) => {
-    if (!cancel.notifyUrl) return;
+    if (!cancel.notifyUrl || order.silent) return;
     const url = cancel.notifyUrl;
     const params = notificationParams(order, cancel);
     const attempt = (n: number) => {

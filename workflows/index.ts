@@ -1,1 +1,3 @@
 export { selfCheckWorkflow } from './self-check';
+export { cancellationWorkflow, providerOutcomeSignal, statusQuery } from './cancellation';
+export { notificationWorkflow } from './notification';

@@ -10,6 +10,8 @@ export const CancelProvider = defineSearchAttributeKey('CancelProvider', SearchA
 export const CancelState = defineSearchAttributeKey('CancelState', SearchAttributeType.KEYWORD);
 export const CancelOrderRef = defineSearchAttributeKey('CancelOrderRef', SearchAttributeType.KEYWORD);
 export const CancelMchNo = defineSearchAttributeKey('CancelMchNo', SearchAttributeType.KEYWORD);
+/** Our cancel order id (`C…`), so a cancellation can be found from it. */
+export const CancelOrderId = defineSearchAttributeKey('CancelOrderId', SearchAttributeType.KEYWORD);
 /** On notification workflows: pending, delivered or failed. */
 export const CancelNotification = defineSearchAttributeKey('CancelNotification', SearchAttributeType.KEYWORD);
 
@@ -19,6 +21,7 @@ export const SEARCH_ATTRIBUTE_KEYS = [
   CancelState,
   CancelOrderRef,
   CancelMchNo,
+  CancelOrderId,
   CancelNotification,
 ] as const;
 

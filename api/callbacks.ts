@@ -1,0 +1,115 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../common/config';
+import type { Knex } from '../common/db';
+import { parseParams } from '../common/params';
+import { verifyCancelNotification } from '../providers/unified/notification';
+import type { ProviderOutcomeSignal } from '../workflows/types';
+
+export interface CallbackDeps {
+  config: Config;
+  db: Knex;
+  client: Client;
+}
+
+/**
+ * `POST /callbacks/unified/:accountId`: an upstream gateway's seed-000 Cancel Notification.
+ * Every callback is stored raw with its verdict before anything else. A verified one signals the
+ * matching cancellation and is answered `success`; a forged, unknown or malformed one changes
+ * nothing and is answered with an error (the gateway will retry on its schedule).
+ */
+export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
+  // Keep the body as received: it is stored verbatim and verified over what was sent.
+  app.addContentTypeParser(
+    ['application/json', 'application/x-www-form-urlencoded'],
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.post<{ Params: { accountId: string } }>('/callbacks/unified/:accountId', async (req, reply) => {
+    const raw = typeof req.body === 'string' ? req.body : '';
+    const accountId = req.params.accountId.slice(0, 40);
+    const contentType = req.headers['content-type']?.slice(0, 128) ?? null;
+    const store = async (row: {
+      verdict: string;
+      reason?: string;
+      cancelOrderId?: string;
+      providerCancelId?: string;
+      state?: number;
+      workflowId?: string;
+    }) => {
+      const [inserted]: Array<{ id: number }> = await deps
+        .db('provider_callbacks')
+        .insert({
+          account_id: accountId,
+          content_type: contentType,
+          raw_body: raw,
+          verdict: row.verdict,
+          reason: row.reason?.slice(0, 256) ?? null,
+          cancel_order_id: row.cancelOrderId ?? null,
+          provider_cancel_id: row.providerCancelId?.slice(0, 64) ?? null,
+          state: row.state ?? null,
+          workflow_id: row.workflowId ?? null,
+        })
+        .returning('id');
+      return inserted!.id;
+    };
+    const refuse = (status: number, text: string) =>
+      reply.code(status).type('text/plain').send(`fail: ${text}`);
+
+    const account = deps.config.accounts.find((a) => a.id === accountId);
+    if (!account || account.provider !== 'unified') {
+      await store({ verdict: 'unknown-account', reason: `no unified account "${accountId}"` });
+      return refuse(404, 'unknown account');
+    }
+    const params = parseParams(raw, contentType ?? undefined);
+    if (!params) {
+      await store({ verdict: 'malformed', reason: 'body is neither JSON nor a form' });
+      return refuse(400, 'body is neither JSON nor a form');
+    }
+    const verdict = verifyCancelNotification(params, account.key.reveal());
+    if (verdict.verdict !== 'valid') {
+      await store({
+        verdict: verdict.verdict,
+        reason: verdict.reason,
+        ...(verdict.cancelOrderId ? { providerCancelId: verdict.cancelOrderId } : {}),
+      });
+      return refuse(verdict.verdict === 'invalid-signature' ? 401 : 400, verdict.reason);
+    }
+
+    // The gateway's cancelOrderId is our provider_cancel_id; before we learnt it, the pay order.
+    type Match = { cancel_order_id: string; workflow_id: string } | undefined;
+    const columns = ['cancel_order_id', 'workflow_id'];
+    let match = await deps
+      .db('cancellations')
+      .where({ account_id: account.id, provider_cancel_id: verdict.cancelOrderId })
+      .first<Match>(columns);
+    if (!match && params.payOrderId)
+      match = await deps
+        .db('cancellations')
+        .where({ account_id: account.id, pay_order_id: params.payOrderId })
+        .first<Match>(columns);
+    const id = await store({
+      verdict: match ? 'valid' : 'unmatched',
+      ...(match ? {} : { reason: 'no cancellation matches this cancel order' }),
+      ...(match ? { cancelOrderId: match.cancel_order_id, workflowId: match.workflow_id } : {}),
+      providerCancelId: verdict.cancelOrderId,
+      state: verdict.state,
+    });
+    if (!match) return refuse(404, 'unknown cancel order');
+
+    const signal: ProviderOutcomeSignal = {
+      source: 'callback',
+      outcome: verdict.outcome,
+      reference: String(id),
+    };
+    try {
+      await deps.client.workflow.getHandle(match.workflow_id).signal('providerOutcome', signal);
+      await deps.db('provider_callbacks').where({ id }).update({ signalled: true });
+    } catch (err) {
+      // The cancellation already finished: the callback is stored, there is nothing to wake.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    return reply.type('text/plain').send('success');
+  });
+}

@@ -1,0 +1,229 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { buildServer } from '../../api/server';
+import { createCancelflowClient, type CancelflowClient } from '../../client';
+import { loadConfig, type Config } from '../../common/config';
+import { createLogger } from '../../common/logger';
+import { privateKeyFrom, publicKeyFrom } from '../../providers/payby/sign';
+import { freePort } from '../../scripts/ports';
+import { startPaybySandbox, type PaybySandbox } from '../../sandbox/payby';
+import { startUnifiedSandbox, type UnifiedSandbox } from '../../sandbox/unified';
+import type { CancellationTimings } from '../../workflows/types';
+import {
+  connectTemporal,
+  createTestDatabase,
+  createTestWorker,
+  type TestDatabase,
+  type TestTemporal,
+} from './stack';
+
+/**
+ * Everything a cancellation touches, for real, on loopback: Postgres, Temporal with a worker of
+ * this suite's own task queue, both provider sandboxes, the API (for provider callbacks), and
+ * merchant receivers for notifications.
+ */
+
+const KEYS = path.resolve(__dirname, '..', 'fixtures', 'keys');
+export const PAYBY_APP = { mchNo: 'M1623984572', appId: '60cc09bce4b0f1c0b83761c1', key: 'payby-app-key' };
+export const UNIFIED_APP = {
+  mchNo: 'M1623984573',
+  appId: '60cc09bce4b0f1c0b83761c2',
+  key: 'unified-app-key',
+};
+export const HOOKED_APP = {
+  mchNo: 'M1623984574',
+  appId: '60cc09bce4b0f1c0b83761c3',
+  key: 'hooked-app-key',
+  webhookSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+};
+export const GATEWAY = { mchNo: 'M1621873433953', appId: '60cc09bce4b0f1c0b83761c9', key: 'gateway-key-123' };
+
+/** Fast but real: every wait is a durable timer on the real server. */
+export const FAST_TIMINGS: Partial<CancellationTimings> = {
+  pollInitialMs: 20,
+  pollMaxMs: 200,
+  pollMultiplier: 2,
+  deadlineMs: 60_000,
+  unresolvedHoldMs: 1_000,
+  notificationScheduleMs: [0, 30, 60, 90, 120, 150],
+};
+
+export interface Receiver {
+  url: string;
+  received: Array<{
+    at: number;
+    params: Record<string, string>;
+    headers: http.IncomingHttpHeaders;
+    raw: string;
+  }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A merchant endpoint. `answer(n)` gives the n-th (0-based) response body; the words `hang` and
+ * `reset` mean no answer and a dropped connection.
+ */
+export async function startReceiver(answer: (n: number) => string): Promise<Receiver> {
+  const received: Receiver['received'] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const n = received.length;
+      received.push({
+        at: Date.now(),
+        params: Object.fromEntries(new URLSearchParams(raw)),
+        headers: req.headers,
+        raw,
+      });
+      const a = answer(n);
+      if (a === 'hang') return;
+      if (a === 'reset') return req.socket.destroy();
+      res.end(a);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface World {
+  database: TestDatabase;
+  temporal: TestTemporal;
+  config: Config;
+  payby: PaybySandbox;
+  unified: UnifiedSandbox;
+  cancelflow: CancelflowClient;
+  apiUrl: string;
+  worker: Worker;
+  /** Starts another worker on the same task queue (the first one may have been stopped). */
+  startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createWorld(options: { notificationTimeoutMs?: number } = {}): Promise<World> {
+  const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
+  const [database, temporal, payby, unified, apiPort] = await Promise.all([
+    createTestDatabase(),
+    connectTemporal(),
+    startPaybySandbox({
+      merchantPublicKey: publicKeyFrom(pem('merchant-public.pem')),
+      providerPrivateKey: privateKeyFrom(pem('provider-private.pem')),
+      wrongPrivateKey: privateKeyFrom(pem('other-private.pem')),
+    }),
+    startUnifiedSandbox({ ...GATEWAY, notifyScale: 0.001 }),
+    freePort(),
+  ]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cancelflow-world-'));
+  const configPath = path.join(dir, 'cancelflow.config.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      apps: [
+        { ...PAYBY_APP, account: 'payby-test' },
+        { ...UNIFIED_APP, account: 'unified-test' },
+        { ...HOOKED_APP, account: 'payby-test' },
+      ],
+      accounts: [
+        {
+          id: 'payby-test',
+          provider: 'payby',
+          baseUrl: payby.url,
+          partnerId: '200000000888',
+          privateKey: { file: path.join(KEYS, 'merchant-private.pem') },
+          providerPublicKey: { file: path.join(KEYS, 'provider-public.pem') },
+          responseTimeoutMs: 1_000,
+        },
+        {
+          id: 'unified-test',
+          provider: 'unified',
+          baseUrl: unified.url,
+          ...GATEWAY,
+          responseTimeoutMs: 1_000,
+        },
+      ],
+      notifications: { allowPrivateNetworks: true, timeoutMs: options.notificationTimeoutMs ?? 1_000 },
+    }),
+  );
+  const config = loadConfig({
+    env: {
+      CANCELFLOW_CONFIG: configPath,
+      DATABASE_URL: database.url,
+      CANCELFLOW_TASK_QUEUE: temporal.taskQueue,
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+      LOG_LEVEL: 'silent',
+    },
+  });
+  const logger = createLogger('silent');
+  const activities = createActivities({ db: database.db, config, logger });
+
+  const startWorker = async () => {
+    const worker = await createTestWorker(temporal, { activities });
+    const running = worker.run();
+    return {
+      worker,
+      stop: async () => {
+        worker.shutdown();
+        await running;
+      },
+    };
+  };
+  let current = await startWorker();
+  const api = await buildServer({ config, db: database.db, temporal: temporal.connection, logger });
+  await api.listen({ port: apiPort, host: '127.0.0.1' });
+
+  const world: World = {
+    database,
+    temporal,
+    config,
+    payby,
+    unified,
+    cancelflow: createCancelflowClient({ client: temporal.client, config, timings: FAST_TIMINGS }),
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    get worker() {
+      return current.worker;
+    },
+    startWorker: async () => {
+      const started = await startWorker();
+      current = started;
+      return started;
+    },
+    stopWorker: () => current.stop(),
+    close: async () => {
+      await api.close();
+      if (current.worker.getState() === 'RUNNING') await current.stop();
+      await Promise.all([payby.close(), unified.close()]);
+      await temporal.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+/** Polls `check` until it returns a truthy value. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,71 @@
+import { proxyActivities, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { notificationAttempt, persistence } from './activity-options';
+import {
+  CancelAccount,
+  CancelMchNo,
+  CancelNotification,
+  CancelOrderId,
+  CancelOrderRef,
+} from './search-attributes';
+import {
+  DEFAULT_TIMINGS,
+  type NotificationAttemptResult,
+  type NotificationInput,
+  type NotificationResult,
+} from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+const { prepareNotification, beginNotificationRound, finishNotificationRound } =
+  proxyActivities<Activities>(persistence);
+const { deliverNotificationAttempt } = proxyActivities<Activities>(notificationAttempt);
+
+/**
+ * One round of delivery of a cancellation's seed-000 Cancel Notification. The schedule is the
+ * retry policy: each attempt is one activity with no retries of its own, and the delays between
+ * them are durable timers, so a worker lost between attempts loses no attempt. Started by the
+ * cancellation workflow; started again by hand for a redelivery (same id, same signed payload).
+ */
+export async function notificationWorkflow(input: NotificationInput): Promise<NotificationResult> {
+  const schedule = input.scheduleMs ?? DEFAULT_TIMINGS.notificationScheduleMs;
+  const prepared = await prepareNotification({ cancelOrderId: input.cancelOrderId });
+  upsertSearchAttributes([
+    { key: CancelAccount, value: prepared.accountId },
+    { key: CancelMchNo, value: prepared.mchNo },
+    { key: CancelOrderRef, value: prepared.orderRef },
+    { key: CancelOrderId, value: input.cancelOrderId },
+    { key: CancelNotification, value: 'pending' },
+  ]);
+  const round = await beginNotificationRound({
+    notificationId: prepared.notificationId,
+    runId: workflowInfo().runId,
+  });
+
+  let delivered = false;
+  let attempts = 0;
+  for (const [index, delay] of schedule.entries()) {
+    if (delay > 0) await sleep(delay);
+    attempts = index + 1;
+    const result = await deliverNotificationAttempt({
+      notificationId: prepared.notificationId,
+      round,
+      attemptNo: attempts,
+    }).catch((err: unknown): NotificationAttemptResult => ({
+      success: false,
+      error: err instanceof Error ? err.message : String(err),
+    }));
+    if (result.success) {
+      delivered = true;
+      break;
+    }
+  }
+  await finishNotificationRound({ notificationId: prepared.notificationId, round, delivered });
+  upsertSearchAttributes([{ key: CancelNotification, value: delivered ? 'delivered' : 'failed' }]);
+  return {
+    notificationId: prepared.notificationId,
+    cancelOrderId: input.cancelOrderId,
+    round,
+    delivered,
+    attempts,
+  };
+}

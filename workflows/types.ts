@@ -1,0 +1,148 @@
+import type { CancelOutcome } from '../activities';
+
+/**
+ * The contract between the cancellation workflow, its activities and its callers. Nothing here
+ * is a secret: activities resolve credentials from config by account id.
+ */
+
+export type { CancelOutcome };
+
+/** Our internal status; seed 000's `state` (0..4) is kept beside it. */
+export type CancellationStatus =
+  'RECEIVED' | 'SUBMITTED' | 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'CLOSED' | 'UNRESOLVED';
+
+export type SeedState = 0 | 1 | 2 | 3 | 4;
+
+export const TERMINAL_STATUSES: readonly CancellationStatus[] = ['SUCCEEDED', 'FAILED', 'CLOSED'];
+
+export interface OrderRefs {
+  payOrderId?: string;
+  mchOrderNo?: string;
+}
+
+/** Every timing of a cancellation, in milliseconds; production defaults, scaled down by tests. */
+export interface CancellationTimings {
+  /** First wait between provider queries; multiplied by `pollMultiplier` up to `pollMaxMs`. */
+  pollInitialMs: number;
+  pollMaxMs: number;
+  pollMultiplier: number;
+  /** Past this (from the request), a cancellation still not terminal becomes UNRESOLVED. */
+  deadlineMs: number;
+  /** After UNRESOLVED, how long the run keeps waiting for a provider callback or a repair. */
+  unresolvedHoldMs: number;
+  /** Delay before each notification attempt (seed 000: 0/30/60/90/120/150 s). */
+  notificationScheduleMs: number[];
+}
+
+export const DEFAULT_TIMINGS: CancellationTimings = {
+  pollInitialMs: 2_000,
+  pollMaxMs: 5 * 60_000,
+  pollMultiplier: 2,
+  deadlineMs: 24 * 60 * 60_000,
+  unresolvedHoldMs: 7 * 24 * 60 * 60_000,
+  notificationScheduleMs: [0, 30_000, 60_000, 90_000, 120_000, 150_000],
+};
+
+export interface CancellationInput {
+  cancelOrderId: string;
+  accountId: string;
+  provider: 'payby' | 'unified';
+  mchNo: string;
+  appId: string;
+  order: OrderRefs;
+  /** `pay:<payOrderId>` or `mch:<mchOrderNo>`. */
+  orderRef: string;
+  notifyUrl?: string;
+  extParam?: string;
+  clientIp?: string;
+  channelExtra?: string;
+  /** Epoch ms of the request; the deadline counts from here. */
+  requestedAt: number;
+  timings?: Partial<CancellationTimings>;
+  /** Set by continue-as-new: where the previous run stopped. */
+  resume?: CancellationResume;
+}
+
+export interface CancellationResume {
+  seq: number;
+  status: CancellationStatus;
+  state: SeedState;
+  providerCancelId?: string;
+  nextOp: 'submit' | 'query';
+  round: number;
+  submits: number;
+  queries: number;
+}
+
+export interface CancellationSnapshot {
+  cancelOrderId: string;
+  workflowId: string;
+  accountId: string;
+  provider: 'payby' | 'unified';
+  mchNo: string;
+  appId: string;
+  order: OrderRefs;
+  status: CancellationStatus;
+  state: SeedState;
+  providerCancelId?: string;
+  providerOrderNo?: string;
+  channelOrderNo?: string;
+  errCode?: string;
+  errMsg?: string;
+  amount?: { minor: number; currency: string };
+  successTime?: number;
+  submits: number;
+  queries: number;
+  /** The notification delivery workflow, once started. */
+  notificationWorkflowId?: string;
+  requestedAt: number;
+  deadlineAt: number;
+}
+
+/** A verified provider answer delivered from outside the run: a callback or a reconciliation. */
+export interface ProviderOutcomeSignal {
+  source: 'callback' | 'reconciliation';
+  outcome: CancelOutcome;
+  /** `provider_callbacks.id` or the reconciliation run id, for the audit trail. */
+  reference?: string;
+}
+
+/** A transition as persisted by the `recordTransition` activity. */
+export interface TransitionRecord {
+  cancelOrderId: string;
+  seq: number;
+  status: CancellationStatus;
+  state: SeedState;
+  reason?: string;
+  providerCancelId?: string;
+  providerOrderNo?: string;
+  channelOrderNo?: string;
+  errCode?: string;
+  errMsg?: string;
+  amount?: { minor: number; currency: string };
+  successTime?: number;
+}
+
+export interface NotificationInput {
+  cancelOrderId: string;
+  /** Delay before each attempt; default seed 000's 0/30/60/90/120/150 s. */
+  scheduleMs?: number[];
+}
+
+export interface NotificationResult {
+  notificationId: string;
+  cancelOrderId: string;
+  round: number;
+  delivered: boolean;
+  attempts: number;
+}
+
+export interface NotificationAttemptResult {
+  success: boolean;
+  httpStatus?: number;
+  error?: string;
+}
+
+export function notificationWorkflowId(cancelOrderId: string): string {
+  return `notify/${cancelOrderId}`;
+}

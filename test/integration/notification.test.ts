@@ -1,0 +1,262 @@
+import { createHmac } from 'node:crypto';
+import { createCancelflowClient } from '../../client';
+import { refusedAddress } from '../../common/url-policy';
+import { verifyMd5Sign } from '../../providers/unified/sign';
+import { CancelNotification } from '../../workflows/search-attributes';
+import { notificationWorkflowId, type NotificationResult } from '../../workflows/types';
+import { freePort } from '../../scripts/ports';
+import {
+  createWorld,
+  eventually,
+  FAST_TIMINGS,
+  HOOKED_APP,
+  PAYBY_APP,
+  startReceiver,
+  type Receiver,
+  type World,
+} from '../helpers/world';
+
+let world: World;
+const receivers: Receiver[] = [];
+let seq = 0;
+
+beforeAll(async () => {
+  world = await createWorld({ notificationTimeoutMs: 300 });
+});
+afterAll(async () => {
+  await Promise.all(receivers.map((r) => r.close()));
+  await world?.close();
+});
+
+async function receiver(answer: (n: number) => string): Promise<Receiver> {
+  const r = await startReceiver(answer);
+  receivers.push(r);
+  return r;
+}
+
+/** A PayBy cancellation that succeeds at once and notifies `notifyUrl`; resolves with the round's result. */
+async function cancelAndNotify(
+  notifyUrl: string,
+  options: { app?: typeof PAYBY_APP; scheduleMs?: number[] } = {},
+): Promise<{ cancelOrderId: string; notification: NotificationResult }> {
+  const mchOrderNo = `NT-${++seq}`;
+  world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
+  const client = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: {
+      ...FAST_TIMINGS,
+      ...(options.scheduleMs ? { notificationScheduleMs: options.scheduleMs } : {}),
+    },
+  });
+  const app = options.app ?? PAYBY_APP;
+  const started = await client.startCancellation({
+    mchNo: app.mchNo,
+    appId: app.appId,
+    mchOrderNo,
+    notifyUrl,
+  });
+  const result = await client.waitForResult(started.workflowId);
+  expect(result.status).toBe('SUCCEEDED');
+  const notification = await world.temporal.client.workflow
+    .getHandle(notificationWorkflowId(started.cancelOrderId))
+    .result();
+  return { cancelOrderId: started.cancelOrderId, notification: notification as NotificationResult };
+}
+
+const attempts = (notificationId: string) =>
+  world.database
+    .db('notification_attempts')
+    .where({ notification_id: notificationId })
+    .orderBy(['round', 'attempt_no']);
+const notificationRow = (notificationId: string) =>
+  world.database.db('notifications').where({ notification_id: notificationId }).first();
+
+describe('notification delivery', () => {
+  test('fails twice then "success": delivered on attempt 3, same signed payload every time, spaced by the schedule', async () => {
+    const merchant = await receiver((n) => (n < 2 ? 'fail' : 'success'));
+    const { cancelOrderId, notification } = await cancelAndNotify(merchant.url);
+    expect(notification).toMatchObject({ delivered: true, attempts: 3, round: 1 });
+    expect(merchant.received).toHaveLength(3);
+    const [a, b, c] = merchant.received;
+    expect(b!.at - a!.at).toBeGreaterThanOrEqual(30);
+    expect(c!.at - b!.at).toBeGreaterThanOrEqual(60);
+    for (const r of merchant.received) {
+      expect(r.raw).toBe(a!.raw);
+      expect(r.headers['content-type']).toBe('application/x-www-form-urlencoded');
+      expect(r.headers['x-notification-id']).toBe(notification.notificationId);
+    }
+    // Seed 000's fields, signed with the calling app's key.
+    expect(Object.keys(a!.params).sort()).toEqual(
+      [
+        'cancelOrderId',
+        'payOrderId',
+        'mchNo',
+        'appId',
+        'payAmount',
+        'currency',
+        'state',
+        'channelOrderNo',
+        'errCode',
+        'errMsg',
+        'extraParam',
+        'createdAt',
+        'successTime',
+        'reqTime',
+        'sign',
+      ].sort(),
+    );
+    expect(a!.params).toMatchObject({ cancelOrderId, state: '2', payAmount: '115', currency: 'AED' });
+    expect(verifyMd5Sign(a!.params, a!.params.sign, PAYBY_APP.key)).toBe(true);
+    const rows = await attempts(notification.notificationId);
+    expect(rows.map((r) => [r.attempt_no, r.success, r.http_status])).toEqual([
+      [1, false, 200],
+      [2, false, 200],
+      [3, true, 200],
+    ]);
+    expect(rows[0]).toMatchObject({ body_excerpt: 'fail', error: expect.stringContaining('not "success"') });
+    expect(await notificationRow(notification.notificationId)).toMatchObject({
+      status: 'delivered',
+      attempts: 3,
+    });
+  });
+
+  test('"SUCCESS" in capitals is a success', async () => {
+    const merchant = await receiver(() => 'SUCCESS');
+    const { notification } = await cancelAndNotify(merchant.url);
+    expect(notification).toMatchObject({ delivered: true, attempts: 1 });
+  });
+
+  for (const [label, body] of [
+    ['a leading space', ' success'],
+    ['a trailing line break', 'success\n'],
+    ['"ok"', 'ok'],
+  ] as const) {
+    test(`an answer with ${label} is a failure: 6 attempts, then failed`, async () => {
+      const merchant = await receiver(() => body);
+      const { cancelOrderId, notification } = await cancelAndNotify(merchant.url);
+      expect(notification).toMatchObject({ delivered: false, attempts: 6 });
+      expect(merchant.received).toHaveLength(6);
+      expect(await notificationRow(notification.notificationId)).toMatchObject({
+        status: 'failed',
+        attempts: 6,
+      });
+      // The cancellation keeps its terminal state; the failure is visible in the UI.
+      expect(
+        await world.database.db('cancellations').where({ cancel_order_id: cancelOrderId }).first(),
+      ).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+      const d = await world.temporal.client.workflow
+        .getHandle(notificationWorkflowId(cancelOrderId))
+        .describe();
+      expect(d.typedSearchAttributes.get(CancelNotification)).toBe('failed');
+    });
+  }
+
+  test('a receiver that hangs, and one that refuses connections, fail every attempt', async () => {
+    const hanging = await receiver(() => 'hang');
+    const closedPort = await freePort();
+    const [hang, refused] = await Promise.all([
+      cancelAndNotify(hanging.url, { scheduleMs: [0, 10, 10] }),
+      cancelAndNotify(`http://127.0.0.1:${closedPort}/notify`, { scheduleMs: [0, 10, 10] }),
+    ]);
+    expect(hang.notification).toMatchObject({ delivered: false, attempts: 3 });
+    expect(refused.notification).toMatchObject({ delivered: false, attempts: 3 });
+    expect((await attempts(hang.notification.notificationId)).map((r) => r.error)).toEqual([
+      expect.stringMatching(/ETIMEDOUT|timeout/i),
+      expect.stringMatching(/ETIMEDOUT|timeout/i),
+      expect.stringMatching(/ETIMEDOUT|timeout/i),
+    ]);
+    expect((await attempts(refused.notification.notificationId))[0]!.error).toMatch(/ECONNREFUSED/);
+  });
+
+  test('redelivery by hand: a fresh round with the same id and the same signed payload', async () => {
+    let healthy = false;
+    const merchant = await receiver(() => (healthy ? 'success' : 'down'));
+    const { cancelOrderId, notification } = await cancelAndNotify(merchant.url, { scheduleMs: [0, 10] });
+    expect(notification.delivered).toBe(false);
+    healthy = true;
+    const client = createCancelflowClient({ client: world.temporal.client, config: world.config });
+    await client.redeliverNotification(cancelOrderId, [0, 10]);
+    const second = (await world.temporal.client.workflow
+      .getHandle(notificationWorkflowId(cancelOrderId))
+      .result()) as NotificationResult;
+    expect(second).toMatchObject({
+      delivered: true,
+      round: 2,
+      attempts: 1,
+      notificationId: notification.notificationId,
+    });
+    expect(merchant.received).toHaveLength(3);
+    expect(merchant.received[2]!.raw).toBe(merchant.received[0]!.raw);
+    expect(merchant.received[2]!.headers['x-notification-id']).toBe(notification.notificationId);
+    expect((await attempts(notification.notificationId)).map((r) => `${r.round}.${r.attempt_no}`)).toEqual([
+      '1.1',
+      '1.2',
+      '2.1',
+    ]);
+    expect(await notificationRow(notification.notificationId)).toMatchObject({
+      status: 'delivered',
+      rounds: 2,
+    });
+    await expect(client.redeliverNotification('C000000000000000000000')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  test('apps with a webhook secret also get Standard Webhooks headers that verify', async () => {
+    const merchant = await receiver(() => 'success');
+    const { notification } = await cancelAndNotify(merchant.url, { app: HOOKED_APP });
+    const r = merchant.received[0]!;
+    expect(r.headers['webhook-id']).toBe(notification.notificationId);
+    const timestamp = String(r.headers['webhook-timestamp']);
+    expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
+    const key = Buffer.from(HOOKED_APP.webhookSecret.slice('whsec_'.length), 'base64');
+    const expected = createHmac('sha256', key)
+      .update(`${notification.notificationId}.${timestamp}.${r.raw}`)
+      .digest('base64');
+    expect(r.headers['webhook-signature']).toBe(`v1,${expected}`);
+    expect(verifyMd5Sign(r.params, r.params.sign, HOOKED_APP.key)).toBe(true);
+  });
+
+  test('metadata and link-local addresses are refused without a request', async () => {
+    const { notification } = await cancelAndNotify('http://169.254.169.254/latest/meta-data', {
+      scheduleMs: [0],
+    });
+    expect(notification.delivered).toBe(false);
+    expect((await attempts(notification.notificationId))[0]!.error).toMatch(/refused: .*link-local/);
+    const strict = { allowHosts: [], allowPrivateNetworks: false };
+    expect(refusedAddress('localhost', '127.0.0.1', strict)).toMatch(/loopback or private/);
+    expect(refusedAddress('x', '10.1.2.3', strict)).toMatch(/private/);
+    expect(refusedAddress('x', '::ffff:169.254.169.254', { ...strict, allowPrivateNetworks: true })).toMatch(
+      /link-local/,
+    );
+    expect(refusedAddress('hooks.example.com', '93.184.216.34', strict)).toBeUndefined();
+    const listed = { allowHosts: ['*.example.com', '10.0.0.0/8'], allowPrivateNetworks: false };
+    expect(refusedAddress('a.example.com', '93.184.216.34', listed)).toBeUndefined();
+    expect(refusedAddress('evil.test', '93.184.216.34', listed)).toMatch(/not in notifications.allowHosts/);
+    expect(refusedAddress('internal', '10.9.9.9', listed)).toBeUndefined();
+  });
+
+  test('a worker stopped between attempts: the schedule continues, no attempt lost or doubled', async () => {
+    const merchant = await receiver((n) => (n < 2 ? 'fail' : 'success'));
+    const mchOrderNo = `NT-${++seq}`;
+    world.payby.setOrder(mchOrderNo, { status: 'CREATED' });
+    const client = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, notificationScheduleMs: [0, 1_500, 100] },
+    });
+    const started = await client.startCancellation({ ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url });
+    await eventually(async () => merchant.received.length === 1);
+    await world.stopWorker();
+    await new Promise((r) => setTimeout(r, 2_000)); // attempt 2 falls due while no worker runs
+    expect(merchant.received).toHaveLength(1);
+    await world.startWorker();
+    const result = (await world.temporal.client.workflow
+      .getHandle(notificationWorkflowId(started.cancelOrderId))
+      .result()) as NotificationResult;
+    expect(result).toMatchObject({ delivered: true, attempts: 3 });
+    expect(merchant.received).toHaveLength(3);
+    expect((await attempts(result.notificationId)).map((r) => r.attempt_no)).toEqual([1, 2, 3]);
+  });
+});

@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { temporal as proto } from '@temporalio/proto';
+
+/**
+ * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation) replayed with the
+ * current workflow code: a change that is not deterministic against running workflows fails here.
+ */
+const DIR = path.join(__dirname, 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.binpb'));
+
+describe('replay of committed histories', () => {
+  test('fixtures exist for the cancellation and the notification workflows', () => {
+    expect(files.some((f) => f.startsWith('cancel_payby'))).toBe(true);
+    expect(files.some((f) => f.startsWith('cancel_unified'))).toBe(true);
+    expect(files.some((f) => f.startsWith('notify_'))).toBe(true);
+  });
+
+  for (const file of files) {
+    test(`${file} replays without non-determinism`, async () => {
+      const history = proto.api.history.v1.History.decode(readFileSync(path.join(DIR, file)));
+      await Worker.runReplayHistory(
+        { workflowBundle: { code: readFileSync(process.env.CANCELFLOW_TEST_WORKFLOW_BUNDLE!, 'utf8') } },
+        history,
+        file,
+      );
+    });
+  }
+});

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { AccountConfig } from '../common/config';
+import { cancellationsTotal, providerCallSeconds } from '../common/metrics';
 import { createAdapter } from '../providers';
 import type { CancelOutcome, ExchangeRecord, ProviderAdapter } from '../providers/types';
 import type { CancellationInput, OrderRefs, TransitionRecord } from '../workflows/types';
@@ -83,6 +84,9 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
           });
     if (result.exchange) {
+      providerCallSeconds
+        .labels(account.provider, operation, result.outcome.kind)
+        .observe(result.exchange.latencyMs / 1000);
       try {
         await recordExchange(input.cancelOrderId, account, result.exchange);
       } catch (err) {
@@ -162,7 +166,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           .ignore()
           .returning('id');
         if (inserted.length === 0) return;
-        await trx('cancellations')
+        const updated = await trx('cancellations')
           .where({ cancel_order_id: t.cancelOrderId })
           .update({
             status: t.status,
@@ -175,7 +179,11 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             ...(t.errMsg !== undefined ? { err_msg: t.errMsg } : {}),
             ...(t.amount ? { amount_minor: t.amount.minor, currency: t.amount.currency } : {}),
             ...(t.successTime ? { success_time: new Date(t.successTime) } : {}),
-          });
+          })
+          .returning('provider');
+        if (['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED'].includes(t.status))
+          for (const row of updated as Array<{ provider: string }>)
+            cancellationsTotal.labels(t.status, row.provider).inc();
       });
     },
   };

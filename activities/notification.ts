@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
+import { notificationAttemptsTotal } from '../common/metrics';
 import { checkUrl, policyLookup } from '../common/url-policy';
 import { postRaw } from '../providers/http';
 import { md5Sign } from '../providers/unified/sign';
@@ -242,6 +243,7 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
               updated_at: trx.fn.now(),
             });
       });
+      notificationAttemptsTotal.labels(result.success ? 'success' : 'failure').inc();
       logger.info(
         {
           notificationId: input.notificationId,

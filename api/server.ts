@@ -3,13 +3,21 @@ import Fastify from 'fastify';
 import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
 import type { Logger } from '../common/logger';
+import rateLimit from '@fastify/rate-limit';
+import { createCancelflowClient } from '../client';
+import { registry } from '../common/metrics';
+import type { CancellationSnapshot, CancellationTimings } from '../workflows/types';
 import { callbackRoutes } from './callbacks';
+import { northboundRoutes } from './northbound';
+import { opsRoutes } from './ops';
 
 export interface ApiDeps {
   config: Config;
   db: Knex;
   temporal: Connection;
   logger: Logger;
+  /** Timings for the cancellations this API starts (tests, demo); production defaults otherwise. */
+  timings?: Partial<CancellationTimings>;
 }
 
 async function probe(check: () => Promise<unknown>, timeoutMs = 2_000): Promise<string> {
@@ -47,7 +55,24 @@ export async function buildServer(deps: ApiDeps) {
   });
 
   const client = new Client({ connection: deps.temporal, namespace: deps.config.temporal.namespace });
+  const cancelflow = createCancelflowClient({
+    client,
+    config: deps.config,
+    ...(deps.timings ? { timings: deps.timings } : {}),
+  });
+
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   await app.register((scope) => callbackRoutes(scope, { config: deps.config, db: deps.db, client }));
+  await app.register(async (scope) => {
+    await scope.register(rateLimit, { max: deps.config.api.rateLimitPerMinute, timeWindow: 60_000 });
+    await northboundRoutes(scope, {
+      config: deps.config,
+      db: deps.db,
+      cancelflow,
+      result: (workflowId) => client.workflow.getHandle(workflowId).result() as Promise<CancellationSnapshot>,
+    });
+  });
+  await app.register((scope) => opsRoutes(scope, { config: deps.config, cancelflow }));
 
   return app;
 }

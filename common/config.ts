@@ -91,6 +91,8 @@ const apiSchema = z
       .int()
       .positive()
       .default(64 * 1024),
+    /** Northbound requests per minute from one client address. */
+    rateLimitPerMinute: z.number().int().positive().default(60_000),
   })
   .strict();
 
@@ -113,7 +115,12 @@ const fileSchema = z
       allowPrivateNetworks: false,
       timeoutMs: 10_000,
     }),
-    api: apiSchema.default({ reqTimeWindowSeconds: 600, cancelWaitMs: 5_000, bodyLimitBytes: 65536 }),
+    api: apiSchema.default({
+      reqTimeWindowSeconds: 600,
+      cancelWaitMs: 5_000,
+      bodyLimitBytes: 65536,
+      rateLimitPerMinute: 60_000,
+    }),
     reconciliation: reconciliationSchema.default({
       cron: '30 2 * * *',
       timeZone: 'UTC',
@@ -139,6 +146,8 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PUBLIC_BASE_URL: httpUrl.optional(),
   CANCELFLOW_CONFIG: z.string().min(1).default('./cancelflow.config.json'),
+  /** Bearer token for the /ops endpoints; unset: they answer loopback clients only. */
+  CANCELFLOW_OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -180,7 +189,7 @@ export type ProviderName = AccountConfig['provider'];
 export interface Config {
   databaseUrl?: string;
   temporal: { address: string; namespace: string; apiKey?: Secret; tls: boolean; taskQueue: string };
-  http: { host: string; port: number; publicBaseUrl: string };
+  http: { host: string; port: number; publicBaseUrl: string; opsToken?: Secret };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   configPath: string;
   apps: AppConfig[];
@@ -357,7 +366,12 @@ function parseConfigDocument(
       tls: e.TEMPORAL_TLS === 'true',
       taskQueue: e.CANCELFLOW_TASK_QUEUE,
     },
-    http: { host: e.HOST, port: e.PORT, publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}` },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`,
+      ...(e.CANCELFLOW_OPS_TOKEN ? { opsToken: new Secret(e.CANCELFLOW_OPS_TOKEN) } : {}),
+    },
     logLevel: e.LOG_LEVEL,
     configPath: source,
     apps,

@@ -185,7 +185,13 @@ export async function createWorld(options: { notificationTimeoutMs?: number } = 
     };
   };
   let current = await startWorker();
-  const api = await buildServer({ config, db: database.db, temporal: temporal.connection, logger });
+  const api = await buildServer({
+    config,
+    db: database.db,
+    temporal: temporal.connection,
+    logger,
+    timings: FAST_TIMINGS,
+  });
   await api.listen({ port: apiPort, host: '127.0.0.1' });
 
   const world: World = {

@@ -1,0 +1,316 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CancelflowClient } from '../client';
+import type { AppConfig, Config } from '../common/config';
+import type { Knex } from '../common/db';
+import { apiRequestsTotal } from '../common/metrics';
+import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
+import type { CancellationSnapshot } from '../workflows/types';
+
+/**
+ * The Unified Cancel protocol of seed 000, served: `POST /api/pay/cancel` and
+ * `POST /api/cancel/query`, JSON or form bodies, every field rule of the seed's tables, MD5
+ * signatures with the app's key, a `reqTime` window against replays. Every refusal says what is
+ * wrong; a refused request never starts anything.
+ */
+
+/** Answer codes (also in the README). */
+export const CODES = {
+  OK: 0,
+  BAD_BODY: 1001,
+  BAD_FIELD: 1002,
+  UNKNOWN_APP: 1003,
+  BAD_SIGN: 1004,
+  STALE_REQ_TIME: 1005,
+  NOT_FOUND: 1006,
+  TOO_MANY_REQUESTS: 1007,
+  BODY_TOO_LARGE: 1008,
+  UNAVAILABLE: 9999,
+} as const;
+
+const HTTP_STATUS: Record<number, number> = {
+  [CODES.OK]: 200,
+  [CODES.BAD_BODY]: 400,
+  [CODES.BAD_FIELD]: 400,
+  [CODES.UNKNOWN_APP]: 403,
+  [CODES.BAD_SIGN]: 401,
+  [CODES.STALE_REQ_TIME]: 400,
+  [CODES.NOT_FOUND]: 404,
+  [CODES.TOO_MANY_REQUESTS]: 429,
+  [CODES.BODY_TOO_LARGE]: 413,
+  [CODES.UNAVAILABLE]: 503,
+};
+
+class Refusal extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface FieldRule {
+  required: boolean;
+  max: number;
+  /** `long` fields may be JSON numbers. */
+  long?: boolean;
+}
+
+const COMMON: Record<string, FieldRule> = {
+  mchNo: { required: true, max: 30 },
+  appId: { required: true, max: 24 },
+  reqTime: { required: true, max: 13, long: true },
+  version: { required: true, max: 3 },
+  sign: { required: true, max: 32 },
+  signType: { required: true, max: 32 },
+};
+
+const CANCEL_FIELDS: Record<string, FieldRule> = {
+  ...COMMON,
+  payOrderId: { required: false, max: 30 },
+  mchOrderNo: { required: false, max: 30 },
+  clientIp: { required: false, max: 32 },
+  notifyUrl: { required: false, max: 128 },
+  channelExtra: { required: false, max: 256 },
+  extParam: { required: false, max: 512 },
+};
+
+const QUERY_FIELDS: Record<string, FieldRule> = { ...COMMON, cancelOrderId: { required: true, max: 30 } };
+
+/** The body as received, as flat strings (what the signature covers), with seed 000's field rules checked. */
+function readFields(
+  raw: string,
+  contentType: string | undefined,
+  rules: Record<string, FieldRule>,
+): Record<string, string> {
+  let entries: Array<[string, unknown]>;
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
+    entries = [...new URLSearchParams(raw).entries()];
+  } else {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new Refusal(CODES.BAD_BODY, 'body is not valid JSON');
+    }
+    if (!json || typeof json !== 'object' || Array.isArray(json))
+      throw new Refusal(CODES.BAD_BODY, 'body must be a JSON object');
+    entries = Object.entries(json as Record<string, unknown>);
+  }
+  const params: Record<string, string> = {};
+  for (const [name, value] of entries) {
+    if (value === null || value === undefined) continue;
+    const rule = rules[name];
+    if (typeof value === 'string') params[name] = value;
+    else if (typeof value === 'number' && rule?.long && Number.isSafeInteger(value))
+      params[name] = String(value);
+    else if (rule)
+      throw new Refusal(
+        CODES.BAD_FIELD,
+        `${name}: must be a ${rule.long ? 'number or digit string' : 'string'}`,
+      );
+    else params[name] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  for (const [name, rule] of Object.entries(rules)) {
+    const value = params[name];
+    if (value === undefined || value === '') {
+      if (rule.required) throw new Refusal(CODES.BAD_FIELD, `${name}: is required`);
+      continue;
+    }
+    if (value.length > rule.max)
+      throw new Refusal(CODES.BAD_FIELD, `${name}: must be at most ${rule.max} characters`);
+  }
+  if (params.version !== '1.0') throw new Refusal(CODES.BAD_FIELD, 'version: must be "1.0"');
+  if (params.signType !== 'MD5') throw new Refusal(CODES.BAD_FIELD, 'signType: must be "MD5"');
+  if (!/^\d{10}$|^\d{13}$/.test(params.reqTime!))
+    throw new Refusal(CODES.BAD_FIELD, 'reqTime: must be a 13-digit millisecond timestamp');
+  return params;
+}
+
+export interface NorthboundDeps {
+  config: Config;
+  db: Knex;
+  cancelflow: CancelflowClient;
+  /** Waits for a cancellation's result; the API's own Temporal client. */
+  result(workflowId: string): Promise<CancellationSnapshot>;
+}
+
+interface CancellationRow {
+  cancel_order_id: string;
+  pay_order_id: string | null;
+  provider_order_no: string | null;
+  mch_no: string;
+  app_id: string;
+  amount_minor: number | null;
+  currency: string | null;
+  state: number;
+  channel_order_no: string | null;
+  err_code: string | null;
+  err_msg: string | null;
+  ext_param: string | null;
+  success_time: Date | null;
+  created_at: Date;
+}
+
+export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDeps): Promise<void> {
+  const { config } = deps;
+  app.addContentTypeParser(
+    ['application/json', 'application/x-www-form-urlencoded'],
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, body),
+  );
+
+  const send = (
+    reply: FastifyReply,
+    route: string,
+    code: number,
+    msg: string,
+    data?: Record<string, unknown>,
+    key?: string,
+  ) => {
+    apiRequestsTotal.labels(route, String(code)).inc();
+    const body: Record<string, unknown> = { code, msg };
+    if (data && key) {
+      body.data = data;
+      body.sign = md5Sign(data, key);
+    }
+    return reply.code(HTTP_STATUS[code] ?? 400).send(body);
+  };
+
+  // Errors Fastify raises before our handler (content type, body size, rate limit) in the same shape.
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    const route = req.routeOptions.url ?? req.url;
+    if (err.statusCode === 413)
+      return send(reply, route, CODES.BODY_TOO_LARGE, `body larger than ${config.api.bodyLimitBytes} bytes`);
+    if (err.statusCode === 415)
+      return send(
+        reply,
+        route,
+        CODES.BAD_BODY,
+        'Content-Type must be application/json or application/x-www-form-urlencoded',
+      );
+    if (err.statusCode === 429)
+      return send(reply, route, CODES.TOO_MANY_REQUESTS, 'too many requests, retry later');
+    if (err.statusCode && err.statusCode < 500) return send(reply, route, CODES.BAD_BODY, err.message);
+    req.log.error({ err }, 'northbound request failed');
+    return send(reply, route, CODES.UNAVAILABLE, 'temporarily unavailable, retry later');
+  });
+
+  /** Fields, app, signature and freshness: everything that must hold before anything happens. */
+  const authenticate = (
+    req: FastifyRequest,
+    rules: Record<string, FieldRule>,
+  ): { params: Record<string, string>; app: AppConfig } => {
+    const raw = typeof req.body === 'string' ? req.body : '';
+    if (raw.trim() === '') throw new Refusal(CODES.BAD_BODY, 'body is empty');
+    const params = readFields(raw, req.headers['content-type'], rules);
+    const app = config.apps.find((a) => a.mchNo === params.mchNo && a.appId === params.appId);
+    if (!app)
+      throw new Refusal(CODES.UNKNOWN_APP, `unknown app: mchNo ${params.mchNo} has no appId ${params.appId}`);
+    if (!verifyMd5Sign(params, params.sign, app.key.reveal()))
+      throw new Refusal(CODES.BAD_SIGN, 'signature verification failed');
+    const reqTime = params.reqTime!.length === 10 ? Number(params.reqTime) * 1000 : Number(params.reqTime);
+    const skew = Math.abs(Date.now() - reqTime);
+    if (skew > config.api.reqTimeWindowSeconds * 1000)
+      throw new Refusal(
+        CODES.STALE_REQ_TIME,
+        `reqTime is ${Math.round(skew / 1000)} s away from our clock (allowed ±${config.api.reqTimeWindowSeconds} s)`,
+      );
+    return { params, app };
+  };
+
+  const handle =
+    (
+      route: string,
+      rules: Record<string, FieldRule>,
+      fn: (params: Record<string, string>, app: AppConfig) => Promise<Record<string, unknown>>,
+    ) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        const auth = authenticate(req, rules);
+        const data = await fn(auth.params, auth.app);
+        return send(reply, route, CODES.OK, 'SUCCESS', data, auth.app.key.reveal());
+      } catch (err) {
+        if (err instanceof Refusal) return send(reply, route, err.code, err.message);
+        throw err;
+      }
+    };
+
+  app.post(
+    '/api/pay/cancel',
+    handle('/api/pay/cancel', CANCEL_FIELDS, async (p) => {
+      if (!p.payOrderId && !p.mchOrderNo)
+        throw new Refusal(CODES.BAD_FIELD, 'payOrderId: payOrderId or mchOrderNo is required');
+      if (p.notifyUrl && !/^https?:\/\/\S+$/i.test(p.notifyUrl))
+        throw new Refusal(CODES.BAD_FIELD, 'notifyUrl: must be an http(s) URL');
+      const started = await deps.cancelflow.startCancellation({
+        mchNo: p.mchNo!,
+        appId: p.appId!,
+        ...(p.payOrderId ? { payOrderId: p.payOrderId } : {}),
+        ...(p.mchOrderNo ? { mchOrderNo: p.mchOrderNo } : {}),
+        ...(p.notifyUrl ? { notifyUrl: p.notifyUrl } : {}),
+        ...(p.extParam ? { extParam: p.extParam } : {}),
+        ...(p.clientIp ? { clientIp: p.clientIp } : {}),
+        ...(p.channelExtra ? { channelExtra: p.channelExtra } : {}),
+      });
+      // Wait a bounded time for the final answer; otherwise answer with where it stands.
+      let timer: NodeJS.Timeout | undefined;
+      const final = await Promise.race([
+        deps.result(started.workflowId).catch(() => undefined),
+        new Promise<undefined>(
+          (resolve) => (timer = setTimeout(() => resolve(undefined), config.api.cancelWaitMs)),
+        ),
+      ]);
+      clearTimeout(timer);
+      if (final && final.cancelOrderId === started.cancelOrderId)
+        return {
+          cancelOrderId: final.cancelOrderId,
+          state: final.state,
+          channelOrderNo: final.channelOrderNo ?? '',
+          errCode: final.errCode ?? '',
+          errMsg: final.errMsg ?? '',
+        };
+      const row = await deps
+        .db('cancellations')
+        .where({ cancel_order_id: started.cancelOrderId })
+        .first<CancellationRow | undefined>();
+      return {
+        cancelOrderId: started.cancelOrderId,
+        state: row?.state ?? 0,
+        channelOrderNo: row?.channel_order_no ?? '',
+        errCode: row?.err_code ?? '',
+        errMsg: row?.err_msg ?? '',
+      };
+    }),
+  );
+
+  app.post(
+    '/api/cancel/query',
+    handle('/api/cancel/query', QUERY_FIELDS, async (p) => {
+      const row = await deps
+        .db('cancellations')
+        .where({ cancel_order_id: p.cancelOrderId, mch_no: p.mchNo, app_id: p.appId })
+        .first<CancellationRow | undefined>();
+      if (!row)
+        throw new Refusal(
+          CODES.NOT_FOUND,
+          `order not found: no cancel order ${p.cancelOrderId} for this app`,
+        );
+      return {
+        cancelOrderId: row.cancel_order_id,
+        payOrderId: row.pay_order_id ?? row.provider_order_no ?? '',
+        mchNo: row.mch_no,
+        appId: row.app_id,
+        ...(row.amount_minor !== null ? { payAmount: row.amount_minor } : {}),
+        currency: row.currency ?? '',
+        state: row.state,
+        channelOrderNo: row.channel_order_no ?? '',
+        errCode: row.err_code ?? '',
+        errMsg: row.err_msg ?? '',
+        extraParam: row.ext_param ?? '',
+        ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
+        createdAt: row.created_at.getTime(),
+      };
+    }),
+  );
+}

@@ -55,11 +55,8 @@ export async function buildServer(deps: ApiDeps) {
   });
 
   const client = new Client({ connection: deps.temporal, namespace: deps.config.temporal.namespace });
-  const cancelflow = createCancelflowClient({
-    client,
-    config: deps.config,
-    ...(deps.timings ? { timings: deps.timings } : {}),
-  });
+  const timings = deps.timings ?? deps.config.timings;
+  const cancelflow = createCancelflowClient({ client, config: deps.config, ...(timings ? { timings } : {}) });
 
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   await app.register((scope) => callbackRoutes(scope, { config: deps.config, db: deps.db, client }));

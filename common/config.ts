@@ -106,8 +106,22 @@ const reconciliationSchema = z
   })
   .strict();
 
+/** Timings of the cancellations this process starts; production defaults when absent. */
+const timingsSchema = z
+  .object({
+    pollInitialMs: z.number().int().positive(),
+    pollMaxMs: z.number().int().positive(),
+    pollMultiplier: z.number().min(1).max(10),
+    deadlineMs: z.number().int().positive(),
+    unresolvedHoldMs: z.number().int().nonnegative(),
+    notificationScheduleMs: z.array(z.number().int().nonnegative()).min(1).max(20),
+  })
+  .partial()
+  .strict();
+
 const fileSchema = z
   .object({
+    timings: timingsSchema.optional(),
     apps: z.array(appSchema).default([]),
     accounts: z.array(accountSchema).default([]),
     notifications: notificationsSchema.default({
@@ -197,6 +211,7 @@ export interface Config {
   notifications: z.infer<typeof notificationsSchema>;
   api: z.infer<typeof apiSchema>;
   reconciliation: z.infer<typeof reconciliationSchema>;
+  timings?: z.infer<typeof timingsSchema>;
 }
 
 function formatPath(segments: readonly PropertyKey[]): string {
@@ -379,5 +394,6 @@ function parseConfigDocument(
     notifications: file.notifications,
     api: file.api,
     reconciliation: file.reconciliation,
+    ...(file.timings ? { timings: file.timings } : {}),
   };
 }

@@ -5,6 +5,7 @@ import { CancelflowError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { connectWorker } from '../common/temporal-connection';
 import { createWorker } from './create-worker';
+import { startMetricsServer } from './metrics-server';
 import { PinoTemporalLogger } from './temporal-logger';
 
 async function main(): Promise<void> {
@@ -16,10 +17,32 @@ async function main(): Promise<void> {
       'DATABASE_URL is not set (npm run dev starts an embedded Postgres and sets it)',
     );
   }
+  // CANCELFLOW_METRICS_PORT (default 9464, 0 = off) serves /metrics; the SDK's own exporter
+  // listens on 127.0.0.1:CANCELFLOW_SDK_METRICS_PORT (default 9465) and is folded into it.
+  const metricsPort = Number(process.env.CANCELFLOW_METRICS_PORT ?? 9464);
+  const sdkMetricsPort = Number(process.env.CANCELFLOW_SDK_METRICS_PORT ?? 9465);
   Runtime.install({
     logger: new PinoTemporalLogger(logger),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(metricsPort > 0
+        ? {
+            metrics: {
+              prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` },
+              metricPrefix: 'temporal_',
+            },
+          }
+        : {}),
+    },
   });
+  const metrics =
+    metricsPort > 0
+      ? await startMetricsServer({
+          port: metricsPort,
+          sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+        })
+      : undefined;
+  if (metrics) logger.info({ url: metrics.url }, 'worker metrics');
   const db = createDb(config.databaseUrl, { max: 20 });
   const connection = await connectWorker(config);
   try {
@@ -44,6 +67,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await db.destroy();
+    await metrics?.close();
   }
 }
 

@@ -104,6 +104,7 @@ export interface World {
   database: TestDatabase;
   temporal: TestTemporal;
   config: Config;
+  configPath: string;
   payby: PaybySandbox;
   unified: UnifiedSandbox;
   cancelflow: CancelflowClient;
@@ -198,6 +199,7 @@ export async function createWorld(options: { notificationTimeoutMs?: number } = 
     database,
     temporal,
     config,
+    configPath,
     payby,
     unified,
     cancelflow: createCancelflowClient({ client: temporal.client, config, timings: FAST_TIMINGS }),

@@ -1,0 +1,228 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { md5Sign } from '../providers/unified/sign';
+import { SANDBOX_APPS, startStandaloneSandboxes } from '../sandbox/standalone';
+import { REPO_ROOT } from './stack';
+
+/**
+ * `npm run demo`: the whole stack (Temporal + UI, Postgres, worker, API) with both provider
+ * sandboxes, a batch of cancellations sent through the northbound Unified Cancel API the way a
+ * merchant would, progress while they run, a final table, and a Temporal UI link with a filter.
+ * `--exit` stops everything after the table (CI); otherwise the stack stays up for exploring.
+ */
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Each order's behaviour is in its reference (sandbox/scenarios.ts); `nack` makes our receiver refuse. */
+const ORDERS: Array<{ provider: 'payby' | 'unified'; scenario: string; what: string }> = [
+  { provider: 'payby', scenario: 'ok', what: 'cancelled at once' },
+  { provider: 'payby', scenario: 'paid', what: 'already paid' },
+  { provider: 'payby', scenario: 'settled', what: 'already settled' },
+  { provider: 'payby', scenario: 'failed', what: 'already failed, confirmed by getOrder' },
+  { provider: 'payby', scenario: 'notfound', what: 'unknown order' },
+  { provider: 'payby', scenario: 'e500x2', what: 'HTTP 500 twice, then fine' },
+  { provider: 'payby', scenario: 'timeoutx1', what: 'no answer once' },
+  { provider: 'payby', scenario: 'lost', what: 'cancel applied, response lost' },
+  { provider: 'payby', scenario: 'badsig', what: 'answers signed with a wrong key' },
+  { provider: 'unified', scenario: 'ok', what: 'cancelled at once' },
+  { provider: 'unified', scenario: 'pending3', what: 'in progress for 3 queries' },
+  { provider: 'unified', scenario: 'slow1500', what: 'in progress 1.5 s, gateway callback' },
+  { provider: 'unified', scenario: 'paid', what: 'already paid' },
+  { provider: 'unified', scenario: 'failed', what: 'already failed (closed)' },
+  { provider: 'unified', scenario: 'lost', what: 'cancel applied, response lost' },
+  { provider: 'unified', scenario: 'garbage', what: 'malformed JSON answers' },
+  { provider: 'payby', scenario: 'ok-nack', what: 'merchant endpoint refuses notifications' },
+];
+
+const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED']);
+
+async function main(): Promise<void> {
+  const exitAfter = process.argv.includes('--exit');
+  const dir = path.resolve(process.env.CANCELFLOW_DATA_DIR ?? path.join(REPO_ROOT, '.data', 'demo'));
+  const port = Number(process.env.PORT ?? 8080);
+  const apiUrl = `http://127.0.0.1:${port}`;
+
+  const sandboxes = await startStandaloneSandboxes({ dir, notifyScale: 0.02 });
+  say(`PayBy sandbox ${sandboxes.payby.url}, Unified sandbox ${sandboxes.unified.url}`);
+
+  // The merchant's notification endpoint.
+  const notifications = new Map<string, { attempts: number; delivered: boolean }>();
+  const receiver = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
+    req.on('end', () => {
+      const params = Object.fromEntries(new URLSearchParams(raw));
+      const id = params.cancelOrderId ?? '?';
+      const entry = notifications.get(id) ?? { attempts: 0, delivered: false };
+      entry.attempts += 1;
+      const refuse = (params.extraParam ?? '').includes('nack');
+      entry.delivered ||= !refuse;
+      notifications.set(id, entry);
+      res.end(refuse ? 'fail' : 'success');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`;
+
+  // Demo timings: everything real, just faster than production.
+  const configPath = path.join(dir, 'cancelflow.demo.json');
+  const config = {
+    ...sandboxes.config,
+    accounts: (sandboxes.config.accounts as object[]).map((a) => ({ ...a, responseTimeoutMs: 3_000 })),
+    timings: {
+      pollInitialMs: 500,
+      pollMaxMs: 2_000,
+      deadlineMs: 15_000,
+      unresolvedHoldMs: 5 * 60_000,
+      notificationScheduleMs: [0, 1_000, 2_000, 3_000, 4_000, 5_000],
+    },
+    api: { cancelWaitMs: 2_000 },
+  };
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+
+  say('starting the stack (npm run dev) ...');
+  const dev = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'dev.ts')], {
+    env: {
+      ...process.env,
+      CANCELFLOW_CONFIG: configPath,
+      CANCELFLOW_DATA_DIR: dir,
+      PORT: String(port),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  let devOut = '';
+  dev.stdout.on('data', (c: Buffer) => {
+    devOut += c.toString('utf8');
+    process.stdout.write(c);
+  });
+  const stop = async (code: number) => {
+    if (dev.exitCode === null && dev.signalCode === null) {
+      const exited = new Promise((resolve) => dev.once('exit', resolve));
+      dev.kill('SIGTERM');
+      await exited;
+    }
+    receiver.close();
+    await sandboxes.close();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+  dev.once('exit', (code) => {
+    if (!devOut.includes('stack is up')) {
+      say(`the stack did not start (exit ${code ?? '?'})`);
+      void stop(1);
+    }
+  });
+  const started = Date.now();
+  while (!devOut.includes('stack is up')) {
+    if (Date.now() - started > 10 * 60_000) throw new Error('the stack did not come up in 10 minutes');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const uiUrl = /Temporal UI\s+(http\S+)/.exec(devOut)?.[1];
+
+  // Send the batch as a merchant would: signed seed-000 requests.
+  const run = Date.now().toString(36).toUpperCase();
+  const keyOf = (provider: 'payby' | 'unified') =>
+    readFileSync(path.join(dir, 'keys', `${provider}-app.key`), 'utf8').trim();
+  const rows: Array<{ ref: string; provider: string; what: string; cancelOrderId?: string; error?: string }> =
+    [];
+  for (const [i, order] of ORDERS.entries()) {
+    const app = SANDBOX_APPS[order.provider];
+    const ref = `D${run}${i}-${order.scenario}`;
+    const params: Record<string, string> = {
+      mchNo: app.mchNo,
+      appId: app.appId,
+      mchOrderNo: ref,
+      notifyUrl,
+      extParam: order.scenario,
+      reqTime: String(Date.now()),
+      version: '1.0',
+      signType: 'MD5',
+    };
+    params.sign = md5Sign(params, keyOf(order.provider));
+    const res = await fetch(`${apiUrl}/api/pay/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+    });
+    const answer = (await res.json()) as { code: number; msg: string; data?: { cancelOrderId: string } };
+    rows.push({
+      ref,
+      provider: order.provider,
+      what: order.what,
+      ...(answer.data
+        ? { cancelOrderId: answer.data.cancelOrderId }
+        : { error: `${answer.code} ${answer.msg}` }),
+    });
+    say(
+      `  sent ${ref.padEnd(22)} → ${answer.data ? answer.data.cancelOrderId : `${answer.code} ${answer.msg}`}`,
+    );
+  }
+
+  // Progress until every cancellation is final and every notification settled.
+  const status = new Map<string, { status: string; state: number; errCode?: string }>();
+  const deadline = Date.now() + 3 * 60_000;
+  for (;;) {
+    for (const row of rows) {
+      if (!row.cancelOrderId || FINAL.has(status.get(row.cancelOrderId)?.status ?? '')) continue;
+      const res = await fetch(`${apiUrl}/ops/cancellations/${row.cancelOrderId}`);
+      if (res.ok) status.set(row.cancelOrderId, (await res.json()) as { status: string; state: number });
+    }
+    const ids = rows.flatMap((r) => (r.cancelOrderId ? [r.cancelOrderId] : []));
+    const final = ids.filter((id) => FINAL.has(status.get(id)?.status ?? '')).length;
+    const settled = ids.filter((id) => {
+      const s = status.get(id)?.status;
+      const n = notifications.get(id);
+      return s === 'UNRESOLVED' || n?.delivered || (n?.attempts ?? 0) >= 6;
+    }).length;
+    process.stdout.write(
+      `\r  progress: ${final}/${ids.length} final, ${settled}/${ids.length} notifications settled   `,
+    );
+    if ((final === ids.length && settled === ids.length) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say('');
+
+  const table = new Table({
+    head: ['order', 'provider', 'scenario', 'final state', 'errCode', 'notification'],
+  });
+  for (const row of rows) {
+    const s = row.cancelOrderId ? status.get(row.cancelOrderId) : undefined;
+    const n = row.cancelOrderId ? notifications.get(row.cancelOrderId) : undefined;
+    table.push([
+      row.ref,
+      row.provider,
+      row.what,
+      row.error ?? (s ? `${s.status} (state ${s.state})` : 'unknown'),
+      s?.errCode ?? '',
+      s?.status === 'UNRESOLVED'
+        ? 'none (not final)'
+        : n?.delivered
+          ? `delivered (attempt ${n.attempts})`
+          : n
+            ? `failed after ${n.attempts} attempts`
+            : 'not yet',
+    ]);
+  }
+  say(table.toString());
+  if (uiUrl) {
+    const query = `CancelState = "UNRESOLVED"`;
+    say(`Temporal UI: ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
+    say(
+      `            all of them: ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('WorkflowType = "cancellationWorkflow"')}`,
+    );
+  }
+  if (exitAfter) return stop(0);
+  say('The stack stays up; Ctrl-C stops it.');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,10 +1,53 @@
 import { Context } from '@temporalio/activity';
 import type { AccountConfig } from '../common/config';
-import { cancellationsTotal, providerCallSeconds } from '../common/metrics';
-import { createAdapter } from '../providers';
-import type { CancelOutcome, ExchangeRecord, ProviderAdapter } from '../providers/types';
+import { cancellationsTotal } from '../common/metrics';
+import type { CancelOutcome, ExchangeRecord } from '../providers/types';
+import { adapterCache, recordProviderCall } from './adapters';
 import type { CancellationInput, OrderRefs, TransitionRecord } from '../workflows/types';
+import type { Knex } from '../common/db';
 import type { ActivityDeps } from './deps';
+
+const FINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED'];
+
+/**
+ * Writes one transition: the `cancellation_transitions` row (unique by seq, so a retried write
+ * is a no-op) and, only when that row is new, the `cancellations` row. Shared by the workflow's
+ * activity and by reconciliation's repair of a record whose workflow is gone.
+ */
+export async function applyTransition(db: Knex, t: TransitionRecord): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const inserted = await trx('cancellation_transitions')
+      .insert({
+        cancel_order_id: t.cancelOrderId,
+        seq: t.seq,
+        status: t.status,
+        state: t.state,
+        reason: t.reason ?? null,
+      })
+      .onConflict(['cancel_order_id', 'seq'])
+      .ignore()
+      .returning('id');
+    if (inserted.length === 0) return false;
+    const updated: Array<{ provider: string }> = await trx('cancellations')
+      .where({ cancel_order_id: t.cancelOrderId })
+      .update({
+        status: t.status,
+        state: t.state,
+        updated_at: trx.fn.now(),
+        ...(t.providerCancelId ? { provider_cancel_id: t.providerCancelId } : {}),
+        ...(t.providerOrderNo ? { provider_order_no: t.providerOrderNo } : {}),
+        ...(t.channelOrderNo ? { channel_order_no: t.channelOrderNo } : {}),
+        ...(t.errCode !== undefined ? { err_code: t.errCode } : {}),
+        ...(t.errMsg !== undefined ? { err_msg: t.errMsg } : {}),
+        ...(t.amount ? { amount_minor: t.amount.minor, currency: t.amount.currency } : {}),
+        ...(t.successTime ? { success_time: new Date(t.successTime) } : {}),
+      })
+      .returning('provider');
+    if (FINAL_STATUSES.includes(t.status))
+      for (const row of updated) cancellationsTotal.labels(t.status, row.provider).inc();
+    return true;
+  });
+}
 
 export interface ProviderCallInput {
   cancelOrderId: string;
@@ -18,43 +61,10 @@ export interface ProviderCallInput {
 
 /** Activities of the cancellation workflow: the provider calls and every write to Postgres. */
 export function createCancellationActivities({ db, config, logger }: ActivityDeps) {
-  const adapters = new Map<string, { account: AccountConfig; adapter: ProviderAdapter }>();
-  const adapterFor = (accountId: string) => {
-    let entry = adapters.get(accountId);
-    if (!entry) {
-      const account = config.accounts.find((a) => a.id === accountId);
-      if (!account) return undefined;
-      entry = { account, adapter: createAdapter(account) };
-      adapters.set(accountId, entry);
-    }
-    return entry;
-  };
+  const adapterFor = adapterCache(config);
 
-  /** One `provider_calls` row per real exchange: the key is this activity attempt's identity. */
-  const recordExchange = async (cancelOrderId: string, account: AccountConfig, exchange: ExchangeRecord) => {
-    const info = Context.current().info;
-    const run = info.workflowExecution;
-    const key = `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}`;
-    await db('provider_calls')
-      .insert({
-        exchange_key: key,
-        cancel_order_id: cancelOrderId,
-        account_id: account.id,
-        provider: account.provider,
-        operation: exchange.operation,
-        url: exchange.url.slice(0, 512),
-        request: JSON.stringify(exchange.request),
-        http_status: exchange.httpStatus ?? null,
-        response_body: exchange.responseBody ?? null,
-        signature: exchange.signature,
-        outcome: exchange.outcome.kind,
-        outcome_detail: JSON.stringify(exchange.outcome),
-        error: exchange.error?.slice(0, 512) ?? null,
-        latency_ms: exchange.latencyMs,
-      })
-      .onConflict('exchange_key')
-      .ignore();
-  };
+  const recordExchange = (cancelOrderId: string, account: AccountConfig, exchange: ExchangeRecord) =>
+    recordProviderCall(db, cancelOrderId, account, exchange);
 
   const call = async (operation: 'cancel' | 'query', input: ProviderCallInput): Promise<CancelOutcome> => {
     const entry = adapterFor(input.accountId);
@@ -84,9 +94,6 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
           });
     if (result.exchange) {
-      providerCallSeconds
-        .labels(account.provider, operation, result.outcome.kind)
-        .observe(result.exchange.latencyMs / 1000);
       try {
         await recordExchange(input.cancelOrderId, account, result.exchange);
       } catch (err) {
@@ -153,38 +160,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
 
     /** A status change: the transition row (unique by seq) and, only if it is new, the row update. */
     async recordTransition(t: TransitionRecord): Promise<void> {
-      await db.transaction(async (trx) => {
-        const inserted = await trx('cancellation_transitions')
-          .insert({
-            cancel_order_id: t.cancelOrderId,
-            seq: t.seq,
-            status: t.status,
-            state: t.state,
-            reason: t.reason ?? null,
-          })
-          .onConflict(['cancel_order_id', 'seq'])
-          .ignore()
-          .returning('id');
-        if (inserted.length === 0) return;
-        const updated = await trx('cancellations')
-          .where({ cancel_order_id: t.cancelOrderId })
-          .update({
-            status: t.status,
-            state: t.state,
-            updated_at: trx.fn.now(),
-            ...(t.providerCancelId ? { provider_cancel_id: t.providerCancelId } : {}),
-            ...(t.providerOrderNo ? { provider_order_no: t.providerOrderNo } : {}),
-            ...(t.channelOrderNo ? { channel_order_no: t.channelOrderNo } : {}),
-            ...(t.errCode !== undefined ? { err_code: t.errCode } : {}),
-            ...(t.errMsg !== undefined ? { err_msg: t.errMsg } : {}),
-            ...(t.amount ? { amount_minor: t.amount.minor, currency: t.amount.currency } : {}),
-            ...(t.successTime ? { success_time: new Date(t.successTime) } : {}),
-          })
-          .returning('provider');
-        if (['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED'].includes(t.status))
-          for (const row of updated as Array<{ provider: string }>)
-            cancellationsTotal.labels(t.status, row.provider).inc();
-      });
+      await applyTransition(db, t);
     },
   };
 }

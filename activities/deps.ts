@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
 import type { Logger } from '../common/logger';
@@ -7,4 +8,6 @@ export interface ActivityDeps {
   db: Knex;
   config: Config;
   logger: Logger;
+  /** Needed by activities that signal or start workflows (reconciliation repairs). */
+  temporal?: Client;
 }

@@ -1,6 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { createCancellationActivities } from './cancellation';
 import { createNotificationActivities } from './notification';
+import { createReconciliationActivities } from './reconciliation';
 import { createSelfCheckActivities } from './self-check';
 
 export type { ActivityDeps };
@@ -11,5 +12,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createSelfCheckActivities(deps),
     ...createCancellationActivities(deps),
     ...createNotificationActivities(deps),
+    ...createReconciliationActivities(deps),
   };
 }

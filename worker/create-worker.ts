@@ -1,5 +1,6 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { reconcileTaskQueue } from '../workflows/types';
 
 /**
  * Worker sizing for a 2-core machine: the workflow cache is bounded (each cached run costs
@@ -36,4 +37,32 @@ export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
     ...WORKER_DEFAULTS,
     ...options.overrides,
   });
+}
+
+/** Provider requests per second during reconciliation when an account sets no `rateLimitPerSecond`. */
+export const DEFAULT_RECONCILE_RATE = 20;
+
+/**
+ * One activity-only worker per provider account for reconciliation checks, so a slow provider
+ * holds only its own slots. The account's task queue carries Temporal's server-side rate limit
+ * (`maxTaskQueueActivitiesPerSecond` = the account's `rateLimitPerSecond`), which holds across
+ * every worker process: the pace towards a provider does not grow with the number of workers.
+ */
+export function createReconcileWorkers(
+  options: Omit<CreateWorkerOptions, 'workflowBundle'>,
+): Promise<Worker[]> {
+  return Promise.all(
+    options.deps.config.accounts.map((account) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: reconcileTaskQueue(options.taskQueue, account.id),
+        activities: createActivities(options.deps),
+        maxTaskQueueActivitiesPerSecond: account.rateLimitPerSecond ?? DEFAULT_RECONCILE_RATE,
+        maxConcurrentActivityTaskExecutions: 100,
+        shutdownGraceTime: WORKER_DEFAULTS.shutdownGraceTime,
+        ...options.overrides,
+      }),
+    ),
+  );
 }

@@ -3,8 +3,10 @@ import { loadConfig } from '../common/config';
 import { createDb, describeDatabaseUrl } from '../common/db';
 import { CancelflowError } from '../common/errors';
 import { createLogger } from '../common/logger';
-import { connectWorker } from '../common/temporal-connection';
-import { createWorker } from './create-worker';
+import { Client } from '@temporalio/client';
+import { ensureReconciliationSchedule } from '../client/schedules';
+import { connectClient, connectWorker } from '../common/temporal-connection';
+import { createReconcileWorkers, createWorker } from './create-worker';
 import { startMetricsServer } from './metrics-server';
 import { PinoTemporalLogger } from './temporal-logger';
 
@@ -45,13 +47,28 @@ async function main(): Promise<void> {
   if (metrics) logger.info({ url: metrics.url }, 'worker metrics');
   const db = createDb(config.databaseUrl, { max: 20 });
   const connection = await connectWorker(config);
+  const clientConnection = await connectClient(config);
   try {
-    const worker = await createWorker({
+    const temporal = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+    const deps = { db, config, logger, temporal };
+    const common = {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      deps: { db, config, logger },
+      deps,
+    };
+    const worker = await createWorker(common);
+    const reconcileWorkers = await createReconcileWorkers(common);
+    const scheduleId = await ensureReconciliationSchedule(temporal, {
+      taskQueue: config.temporal.taskQueue,
+      cron: config.reconciliation.cron,
+      timeZone: config.reconciliation.timeZone,
+      staleAfterHours: config.reconciliation.staleAfterHours,
     });
+    logger.info(
+      { scheduleId, cron: config.reconciliation.cron, timeZone: config.reconciliation.timeZone },
+      'reconciliation schedule',
+    );
     logger.info(
       {
         temporal: config.temporal.address,
@@ -62,10 +79,11 @@ async function main(): Promise<void> {
       'worker started',
     );
     // Resolves after SIGINT/SIGTERM once running activities have finished (or the grace time ran out).
-    await worker.run();
+    await Promise.all([worker.run(), ...reconcileWorkers.map((w) => w.run())]);
     logger.info('worker stopped');
   } finally {
     await connection.close();
+    await clientConnection.close();
     await db.destroy();
     await metrics?.close();
   }

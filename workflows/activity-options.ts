@@ -38,3 +38,20 @@ export const selfCheck = {
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
 } as const satisfies ActivityOptions;
+
+/**
+ * One reconciliation check (query the provider, compare, record, repair). Retries cover
+ * transport trouble; an answer still unknown on the last attempt is recorded as ERROR.
+ */
+export const reconcileCheck = {
+  // Longer than one provider call (connect 5 s + answer 20 s by default), short enough that a
+  // check held by a crashed worker is retried soon.
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '30 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 3,
+  },
+} as const satisfies ActivityOptions;

@@ -1,3 +1,4 @@
 export { selfCheckWorkflow } from './self-check';
 export { cancellationWorkflow, providerOutcomeSignal, statusQuery } from './cancellation';
 export { notificationWorkflow } from './notification';
+export { reconciliationWorkflow, progressQuery } from './reconciliation';

@@ -146,3 +146,56 @@ export interface NotificationAttemptResult {
 export function notificationWorkflowId(cancelOrderId: string): string {
   return `notify/${cancelOrderId}`;
 }
+
+export const RECONCILIATION_CLASSES = [
+  'MATCHED',
+  'REPAIRED',
+  'MISMATCHED',
+  'MISSING_AT_PROVIDER',
+  'STILL_PENDING',
+  'ERROR',
+] as const;
+export type ReconciliationClass = (typeof RECONCILIATION_CLASSES)[number];
+export type ReconciliationCounts = Record<ReconciliationClass, number>;
+
+export interface ReconciliationInput {
+  /** Window of created/updated cancellations; absent (scheduled runs): the 24 h before the run. */
+  from?: number;
+  to?: number;
+  accountId?: string;
+  dryRun?: boolean;
+  /** Non-terminal or UNRESOLVED cancellations older than this are always examined. */
+  staleAfterHours?: number;
+  pageSize?: number;
+  /** Provider checks in flight at once, over all accounts. */
+  concurrency?: number;
+  /** Pages per run before continuing as new (keeps history small). */
+  pagesPerRun?: number;
+  /** Carried by continue-as-new. */
+  resume?: {
+    runId: string;
+    from: number;
+    to: number;
+    after: string;
+    counts: ReconciliationCounts;
+    pages: number;
+  };
+}
+
+export interface ReconciliationResult {
+  runId: string;
+  from: number;
+  to: number;
+  dryRun: boolean;
+  counts: ReconciliationCounts;
+  total: number;
+}
+
+export interface ReconciliationPageItem {
+  cancelOrderId: string;
+  accountId: string;
+}
+
+export function reconcileTaskQueue(taskQueue: string, accountId: string): string {
+  return `${taskQueue}/reconcile/${accountId}`;
+}

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { createReconcileWorkers } from '../../worker/create-worker';
 import { buildServer } from '../../api/server';
 import { createCancelflowClient, type CancelflowClient } from '../../client';
 import { loadConfig, type Config } from '../../common/config';
@@ -116,7 +117,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function createWorld(options: { notificationTimeoutMs?: number } = {}): Promise<World> {
+export async function createWorld(
+  options: { notificationTimeoutMs?: number; rateLimitPerSecond?: number } = {},
+): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
   const [database, temporal, payby, unified, apiPort] = await Promise.all([
     createTestDatabase(),
@@ -148,6 +151,7 @@ export async function createWorld(options: { notificationTimeoutMs?: number } = 
           privateKey: { file: path.join(KEYS, 'merchant-private.pem') },
           providerPublicKey: { file: path.join(KEYS, 'provider-public.pem') },
           responseTimeoutMs: 1_000,
+          rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
         {
           id: 'unified-test',
@@ -155,6 +159,7 @@ export async function createWorld(options: { notificationTimeoutMs?: number } = 
           baseUrl: unified.url,
           ...GATEWAY,
           responseTimeoutMs: 1_000,
+          rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
       ],
       notifications: { allowPrivateNetworks: true, timeoutMs: options.notificationTimeoutMs ?? 1_000 },
@@ -172,15 +177,24 @@ export async function createWorld(options: { notificationTimeoutMs?: number } = 
     },
   });
   const logger = createLogger('silent');
-  const activities = createActivities({ db: database.db, config, logger });
+  const deps = { db: database.db, config, logger, temporal: temporal.client };
+  const activities = createActivities(deps);
 
+  // The cancellation worker plus one rate-limited reconciliation worker per account, like worker/main.ts.
   const startWorker = async () => {
     const worker = await createTestWorker(temporal, { activities });
-    const running = worker.run();
+    const reconcilers = await createReconcileWorkers({
+      connection: temporal.nativeConnection,
+      namespace: temporal.namespace,
+      taskQueue: temporal.taskQueue,
+      deps,
+    });
+    const running = Promise.all([worker.run(), ...reconcilers.map((w) => w.run())]);
     return {
       worker,
       stop: async () => {
         worker.shutdown();
+        for (const r of reconcilers) r.shutdown();
         await running;
       },
     };

@@ -1,0 +1,324 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { CancelOutcome } from '../providers/types';
+import {
+  notificationWorkflowId,
+  type ProviderOutcomeSignal,
+  type ReconciliationClass,
+  type ReconciliationCounts,
+  type ReconciliationPageItem,
+  type SeedState,
+} from '../workflows/types';
+import { adapterCache, recordProviderCall } from './adapters';
+import { applyTransition } from './cancellation';
+import type { ActivityDeps } from './deps';
+
+const TERMINAL = ['SUCCEEDED', 'FAILED', 'CLOSED'];
+const NOT_FOUND_CODES = ['MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
+/** The last attempt of a check records ERROR instead of failing (see reconcileCheck). */
+const LAST_ATTEMPT = 3;
+
+interface Row {
+  cancel_order_id: string;
+  workflow_id: string;
+  account_id: string;
+  pay_order_id: string | null;
+  mch_order_no: string | null;
+  notify_url: string | null;
+  status: string;
+  state: number;
+  err_code: string | null;
+  provider_cancel_id: string | null;
+  created_at: Date;
+}
+
+/** What the provider's answer says about the cancel: its seed state, or why there is none. */
+function providerView(
+  o: CancelOutcome,
+):
+  | { kind: 'terminal'; state: 2 | 3 | 4 }
+  | { kind: 'open' }
+  | { kind: 'missing' }
+  | { kind: 'unknown'; reason: string } {
+  switch (o.kind) {
+    case 'cancelled':
+      return { kind: 'terminal', state: 2 };
+    case 'refused':
+      return NOT_FOUND_CODES.includes(o.code) ? { kind: 'missing' } : { kind: 'terminal', state: o.state };
+    case 'pending':
+    case 'resubmit':
+      return { kind: 'open' };
+    case 'unknown':
+      return /does not exist|not exist|not found/i.test(o.reason)
+        ? { kind: 'missing' }
+        : { kind: 'unknown', reason: o.reason };
+    case 'misconfigured':
+      return { kind: 'unknown', reason: `${o.code}: ${o.message}` };
+  }
+}
+
+/** Reconciliation: page through the scope, check each cancellation against its provider, repair what is safe. */
+export function createReconciliationActivities({ db, config, logger, temporal }: ActivityDeps) {
+  const adapterFor = adapterCache(config);
+
+  /** Ours not terminal, the provider's answer final: wake the workflow, or complete the record it left. */
+  const repair = async (
+    row: Row,
+    outcome: CancelOutcome & { kind: 'cancelled' | 'refused' },
+    runId: string,
+  ) => {
+    const signal: ProviderOutcomeSignal = { source: 'reconciliation', outcome, reference: runId };
+    if (!temporal) throw new Error('reconciliation repairs need a Temporal client in the activity deps');
+    try {
+      await temporal.workflow.getHandle(row.workflow_id).signal('providerOutcome', signal);
+      return 'signalled';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    // The workflow is gone (finished UNRESOLVED, or never ran): the same transition write it would
+    // have made, then the same notification workflow.
+    const { max } = (await db('cancellation_transitions')
+      .where({ cancel_order_id: row.cancel_order_id })
+      .max({ max: 'seq' })
+      .first()) as { max: number | null };
+    const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
+    await applyTransition(db, {
+      cancelOrderId: row.cancel_order_id,
+      seq: (max ?? 0) + 1,
+      status: outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED',
+      state,
+      reason: `repaired by reconciliation ${runId}`.slice(0, 256),
+      ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
+      ...(outcome.kind === 'cancelled' && outcome.amount ? { amount: outcome.amount } : {}),
+      ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
+      ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
+    });
+    if (row.notify_url) {
+      await temporal.workflow.start('notificationWorkflow', {
+        workflowId: notificationWorkflowId(row.cancel_order_id),
+        taskQueue: config.temporal.taskQueue,
+        args: [
+          {
+            cancelOrderId: row.cancel_order_id,
+            ...(config.timings?.notificationScheduleMs
+              ? { scheduleMs: config.timings.notificationScheduleMs }
+              : {}),
+          },
+        ],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+    }
+    return 'completed';
+  };
+
+  return {
+    async beginReconciliationRun(input: {
+      runId: string;
+      from: number;
+      to: number;
+      dryRun: boolean;
+      accountId?: string;
+    }) {
+      await db('reconciliation_runs')
+        .insert({
+          run_id: input.runId,
+          window_from: new Date(input.from),
+          window_to: new Date(input.to),
+          account_id: input.accountId ?? null,
+          dry_run: input.dryRun,
+          status: 'running',
+        })
+        .onConflict('run_id')
+        .ignore();
+    },
+
+    /**
+     * The next page of the run's scope after `after` (cancelOrderId order): created or updated in
+     * the window, or not terminal and older than `staleBefore`; those this run already checked
+     * are left out, so a resumed page does not check anything twice.
+     */
+    async loadReconciliationPage(input: {
+      runId: string;
+      from: number;
+      to: number;
+      after: string;
+      limit: number;
+      staleBefore: number;
+      accountId?: string;
+    }): Promise<{ items: ReconciliationPageItem[]; last: string; more: boolean }> {
+      const from = new Date(input.from);
+      const to = new Date(input.to);
+      const rows: Array<{ cancel_order_id: string; account_id: string }> = await db('cancellations as c')
+        .select('c.cancel_order_id', 'c.account_id')
+        .where('c.cancel_order_id', '>', input.after)
+        .modify((q) => {
+          if (input.accountId) void q.where('c.account_id', input.accountId);
+        })
+        .where((q) => {
+          void q
+            .whereBetween('c.created_at', [from, to])
+            .orWhereBetween('c.updated_at', [from, to])
+            .orWhere((s) => {
+              void s.whereNotIn('c.status', TERMINAL).where('c.created_at', '<', new Date(input.staleBefore));
+            });
+        })
+        .orderBy('c.cancel_order_id')
+        .limit(input.limit + 1)
+        .then((r: Array<{ cancel_order_id: string; account_id: string }>) => r);
+      const more = rows.length > input.limit;
+      const page = rows.slice(0, input.limit);
+      const done = new Set<string>(
+        page.length === 0
+          ? []
+          : await db('reconciliation_items')
+              .where({ run_id: input.runId })
+              .whereIn(
+                'cancel_order_id',
+                page.map((r) => r.cancel_order_id),
+              )
+              .pluck('cancel_order_id'),
+      );
+      return {
+        items: page
+          .filter((r) => !done.has(r.cancel_order_id))
+          .map((r) => ({ cancelOrderId: r.cancel_order_id, accountId: r.account_id })),
+        last: page.at(-1)?.cancel_order_id ?? input.after,
+        more,
+      };
+    },
+
+    /** Query the provider, compare, record the item, repair what is safe. Idempotent per (run, cancellation). */
+    async reconcileCancellation(input: {
+      runId: string;
+      cancelOrderId: string;
+      dryRun: boolean;
+      staleAfterHours: number;
+    }): Promise<ReconciliationClass> {
+      const existing = await db('reconciliation_items')
+        .where({ run_id: input.runId, cancel_order_id: input.cancelOrderId })
+        .first<
+          { class: ReconciliationClass; repaired: boolean; detail: { outcome?: CancelOutcome } } | undefined
+        >();
+      const row = await db('cancellations')
+        .where({ cancel_order_id: input.cancelOrderId })
+        .first<Row | undefined>();
+      if (!row) throw ApplicationFailure.nonRetryable(`no cancellation ${input.cancelOrderId}`, 'NOT_FOUND');
+      if (existing) {
+        // Written by an earlier attempt: finish its repair if that attempt died before it.
+        const o = existing.detail.outcome;
+        if (
+          existing.class === 'REPAIRED' &&
+          !existing.repaired &&
+          !input.dryRun &&
+          o &&
+          (o.kind === 'cancelled' || o.kind === 'refused')
+        ) {
+          if (!TERMINAL.includes(row.status)) await repair(row, o, input.runId);
+          await db('reconciliation_items')
+            .where({ run_id: input.runId, cancel_order_id: input.cancelOrderId })
+            .update({ repaired: true });
+        }
+        return existing.class;
+      }
+
+      const entry = adapterFor(row.account_id);
+      const ours = TERMINAL.includes(row.status);
+      let cls: ReconciliationClass;
+      let outcome: CancelOutcome | undefined;
+      let providerState: number | null = null;
+      let reason: string | undefined;
+      if (!entry) {
+        cls = 'ERROR';
+        reason = `account ${row.account_id} is not configured`;
+      } else if (entry.account.provider === 'unified' && !row.provider_cancel_id) {
+        cls = 'ERROR';
+        reason = 'no gateway cancelOrderId recorded: the gateway cannot be queried';
+      } else {
+        const result = await entry.adapter.queryCancel({
+          order: {
+            ...(row.pay_order_id ? { payOrderId: row.pay_order_id } : {}),
+            ...(row.mch_order_no ? { mchOrderNo: row.mch_order_no } : {}),
+          },
+          ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
+        });
+        outcome = result.outcome;
+        if (result.exchange)
+          await recordProviderCall(db, row.cancel_order_id, entry.account, result.exchange);
+        const view = providerView(outcome);
+        if (view.kind === 'unknown') {
+          if (Context.current().info.attempt < LAST_ATTEMPT)
+            throw ApplicationFailure.retryable(`provider answer unknown: ${view.reason}`, 'PROVIDER_UNKNOWN');
+          cls = 'ERROR';
+          reason = view.reason;
+        } else if (view.kind === 'missing') {
+          cls =
+            row.status === 'FAILED' && NOT_FOUND_CODES.includes(row.err_code ?? '')
+              ? 'MATCHED'
+              : 'MISSING_AT_PROVIDER';
+        } else if (view.kind === 'terminal') {
+          providerState = view.state;
+          cls = ours ? (row.state === view.state ? 'MATCHED' : 'MISMATCHED') : 'REPAIRED';
+        } else {
+          providerState = outcome.kind === 'pending' ? outcome.state : 0;
+          if (ours) cls = outcome.kind === 'resubmit' && row.status === 'FAILED' ? 'MATCHED' : 'MISMATCHED';
+          else {
+            const stale = row.created_at.getTime() < Date.now() - input.staleAfterHours * 3_600_000;
+            cls = stale ? 'STILL_PENDING' : 'MATCHED';
+          }
+        }
+      }
+
+      const inserted = await db('reconciliation_items')
+        .insert({
+          run_id: input.runId,
+          cancel_order_id: row.cancel_order_id,
+          class: cls,
+          our_state: row.state,
+          provider_state: providerState,
+          detail: JSON.stringify({
+            ourStatus: row.status,
+            ...(outcome ? { outcome } : {}),
+            ...(reason ? { reason } : {}),
+          }),
+          repaired: false,
+        })
+        .onConflict(['run_id', 'cancel_order_id'])
+        .ignore()
+        .returning('id');
+      if (inserted.length === 0) return cls;
+
+      if (cls === 'MISMATCHED')
+        logger.error(
+          {
+            runId: input.runId,
+            cancelOrderId: row.cancel_order_id,
+            ours: `${row.status}/${row.state}`,
+            provider: providerState,
+          },
+          'MISMATCHED: our terminal state differs from the provider; not changed automatically',
+        );
+      if (
+        cls === 'REPAIRED' &&
+        !input.dryRun &&
+        outcome &&
+        (outcome.kind === 'cancelled' || outcome.kind === 'refused')
+      ) {
+        const how = await repair(row, outcome, input.runId);
+        await db('reconciliation_items')
+          .where({ run_id: input.runId, cancel_order_id: row.cancel_order_id })
+          .update({
+            repaired: true,
+            detail: db.raw(`detail || ?::jsonb`, [JSON.stringify({ repair: how })]),
+          });
+      }
+      return cls;
+    },
+
+    async finishReconciliationRun(input: { runId: string; counts: ReconciliationCounts }) {
+      await db('reconciliation_runs')
+        .where({ run_id: input.runId })
+        .update({ status: 'finished', counts: JSON.stringify(input.counts), finished_at: db.fn.now() });
+    },
+  };
+}

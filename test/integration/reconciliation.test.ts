@@ -1,0 +1,337 @@
+import { createCancelflowClient } from '../../client';
+import { ensureReconciliationSchedule } from '../../client/schedules';
+import { createAdapter } from '../../providers';
+import type { reconciliationWorkflow } from '../../workflows/reconciliation';
+import type { ReconciliationResult } from '../../workflows/types';
+import {
+  createWorld,
+  eventually,
+  FAST_TIMINGS,
+  PAYBY_APP,
+  startReceiver,
+  type Receiver,
+  type World,
+} from '../helpers/world';
+
+let world: World;
+let merchant: Receiver;
+let scheduleId: string;
+
+beforeAll(async () => {
+  [world, merchant] = await Promise.all([
+    createWorld({ rateLimitPerSecond: 500 }),
+    startReceiver(() => 'success'),
+  ]);
+});
+afterAll(async () => {
+  if (scheduleId)
+    await world.temporal.client.schedule
+      .getHandle(scheduleId)
+      .delete()
+      .catch(() => undefined);
+  await merchant?.close();
+  await world?.close();
+});
+
+let seq = 0;
+function cancelOrderId(): string {
+  return `C20261121000000000${String(++seq).padStart(4, '0')}`;
+}
+
+interface Seed {
+  account?: 'payby-test' | 'unified-test';
+  mchOrderNo?: string;
+  payOrderId?: string;
+  status: string;
+  state: number;
+  errCode?: string;
+  providerCancelId?: string;
+  at?: Date;
+  notifyUrl?: string;
+}
+
+/** A cancellation row as a finished (or abandoned) workflow would have left it. */
+async function seed(s: Seed): Promise<string> {
+  const id = cancelOrderId();
+  const account = s.account ?? 'payby-test';
+  const ref = s.payOrderId ? `pay:${s.payOrderId}` : `mch:${s.mchOrderNo}`;
+  const at = s.at ?? new Date();
+  await world.database.db('cancellations').insert({
+    cancel_order_id: id,
+    workflow_id: `cancel/${account}/${ref}`,
+    mch_no: PAYBY_APP.mchNo,
+    app_id: account === 'payby-test' ? PAYBY_APP.appId : 'unified-app',
+    account_id: account,
+    provider: account === 'payby-test' ? 'payby' : 'unified',
+    order_ref: ref,
+    pay_order_id: s.payOrderId ?? null,
+    mch_order_no: s.mchOrderNo ?? null,
+    notify_url: s.notifyUrl ?? null,
+    status: s.status,
+    state: s.state,
+    err_code: s.errCode ?? null,
+    provider_cancel_id: s.providerCancelId ?? null,
+    created_at: at,
+    updated_at: at,
+  });
+  return id;
+}
+
+const row = (id: string) => world.database.db('cancellations').where({ cancel_order_id: id }).first();
+const items = (runId: string) =>
+  world.database
+    .db('reconciliation_items')
+    .where({ run_id: runId })
+    .select('cancel_order_id', 'class', 'repaired');
+
+/** `trigger()` the schedule and wait for the run it starts. */
+async function triggerAndWait(id: string): Promise<ReconciliationResult> {
+  const handle = world.temporal.client.schedule.getHandle(id);
+  const recent = async () =>
+    (await handle.describe()).info.recentActions.map((a) => a.action.workflow.workflowId);
+  const before = new Set(await recent());
+  await handle.trigger();
+  const workflowId = await eventually(async () => (await recent()).find((w) => !before.has(w)));
+  return world.temporal.client.workflow.getHandle<typeof reconciliationWorkflow>(workflowId).result();
+}
+
+describe('nightly reconciliation', () => {
+  test('the schedule is created idempotently and updated from config: overlap skip, catch-up window', async () => {
+    const options = {
+      taskQueue: world.temporal.taskQueue,
+      cron: '30 2 * * *',
+      timeZone: 'Asia/Dubai',
+      staleAfterHours: 24,
+    };
+    scheduleId = await ensureReconciliationSchedule(world.temporal.client, {
+      ...options,
+      scheduleId: `nightly-reconciliation-${world.temporal.taskQueue}`,
+    });
+    await ensureReconciliationSchedule(world.temporal.client, { ...options, cron: '0 3 * * *', scheduleId });
+    const d = await world.temporal.client.schedule.getHandle(scheduleId).describe();
+    expect(d.spec.timezone).toBe('Asia/Dubai');
+    expect(d.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 3, end: 3, step: 1 }] });
+    expect(d.policies.overlap).toBe('SKIP');
+    expect(d.policies.catchupWindow).toBe(86_400_000);
+    expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconciliationWorkflow' });
+  });
+
+  test('every discrepancy class, repairs, MISMATCHED untouched, and a second run is a no-op for the repairs', async () => {
+    const old = new Date(Date.now() - 48 * 3_600_000);
+    // MATCHED: both say cancelled.
+    world.payby.setOrder('RC-match', { status: 'FAILURE' });
+    const matched = await seed({ mchOrderNo: 'RC-match', status: 'SUCCEEDED', state: 2 });
+    // REPAIRED, workflow gone: our record stuck in PENDING, the provider cancelled it.
+    world.payby.setOrder('RC-gone', { status: 'FAILURE', amount: 21.74 });
+    const gone = await seed({ mchOrderNo: 'RC-gone', status: 'PENDING', state: 1, notifyUrl: merchant.url });
+    // REPAIRED, workflow alive: UNRESOLVED because answers did not verify; now they do.
+    world.payby.setOrder('RC-live', { status: 'CREATED', badSignature: true });
+    const client = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, deadlineMs: 300, unresolvedHoldMs: 10 * 60_000 },
+    });
+    const live = await client.startCancellation({
+      ...PAYBY_APP,
+      mchOrderNo: 'RC-live',
+      notifyUrl: merchant.url,
+    });
+    await eventually(async () => (await row(live.cancelOrderId))?.status === 'UNRESOLVED');
+    world.payby.order('RC-live')!.badSignature = false;
+    // MISMATCHED: we say the cancel failed (paid), the provider says cancelled.
+    world.payby.setOrder('RC-mismatch', { status: 'FAILURE' });
+    const mismatched = await seed({
+      mchOrderNo: 'RC-mismatch',
+      status: 'FAILED',
+      state: 3,
+      errCode: 'ORDER_PAID',
+    });
+    // MISSING_AT_PROVIDER: the provider does not know the order.
+    const missing = await seed({ mchOrderNo: 'RC-missing', status: 'SUCCEEDED', state: 2 });
+    // STILL_PENDING: in progress at the gateway too, past the SLA.
+    const pay = world.unified.setOrder({ pendingQueries: 1_000_000, silent: true });
+    const gw = await createAdapter(world.config.accounts.find((a) => a.id === 'unified-test')!).submitCancel({
+      order: { payOrderId: pay },
+    });
+    const stale = await seed({
+      account: 'unified-test',
+      payOrderId: pay,
+      status: 'PENDING',
+      state: 1,
+      providerCancelId: gw.outcome.kind === 'pending' ? gw.outcome.providerCancelId! : 'x',
+      at: old,
+    });
+    // ERROR: the provider keeps failing.
+    world.payby.setOrder('RC-error', { status: 'CREATED', faults: Array(20).fill('http500') });
+    const error = await seed({ mchOrderNo: 'RC-error', status: 'PENDING', state: 1 });
+    // Out of scope: terminal and outside the window.
+    const outside = await seed({ mchOrderNo: 'RC-outside', status: 'SUCCEEDED', state: 2, at: old });
+    const mismatchedBefore = await row(mismatched);
+
+    const first = await triggerAndWait(scheduleId);
+    const byId = Object.fromEntries((await items(first.runId)).map((i) => [i.cancel_order_id, i]));
+    expect(byId[matched]).toMatchObject({ class: 'MATCHED' });
+    expect(byId[gone]).toMatchObject({ class: 'REPAIRED', repaired: true });
+    expect(byId[live.cancelOrderId]).toMatchObject({ class: 'REPAIRED', repaired: true });
+    expect(byId[mismatched]).toMatchObject({ class: 'MISMATCHED', repaired: false });
+    expect(byId[missing]).toMatchObject({ class: 'MISSING_AT_PROVIDER' });
+    expect(byId[stale]).toMatchObject({ class: 'STILL_PENDING' });
+    expect(byId[error]).toMatchObject({ class: 'ERROR' });
+    expect(byId[outside]).toBeUndefined();
+    expect(first.counts).toEqual({
+      MATCHED: 1,
+      REPAIRED: 2,
+      MISMATCHED: 1,
+      MISSING_AT_PROVIDER: 1,
+      STILL_PENDING: 1,
+      ERROR: 1,
+    });
+    expect(
+      await world.database.db('reconciliation_runs').where({ run_id: first.runId }).first(),
+    ).toMatchObject({
+      status: 'finished',
+      counts: first.counts,
+    });
+
+    // Repairs: the stuck record completed through the same transition write, and its notification went out;
+    // the live workflow was signalled and finished itself.
+    expect(await row(gone)).toMatchObject({ status: 'SUCCEEDED', state: 2, amount_minor: 2174 });
+    await eventually(async () => merchant.received.some((r) => r.params.cancelOrderId === gone));
+    expect((await client.waitForResult(live.workflowId)).status).toBe('SUCCEEDED');
+    await eventually(async () =>
+      merchant.received.some((r) => r.params.cancelOrderId === live.cancelOrderId),
+    );
+    // MISMATCHED is flagged, never changed.
+    expect(await row(mismatched)).toEqual(mismatchedBefore);
+
+    const second = await triggerAndWait(scheduleId);
+    expect(second.runId).not.toBe(first.runId);
+    expect(second.counts).toMatchObject({
+      REPAIRED: 0,
+      MATCHED: 3,
+      MISMATCHED: 1,
+      MISSING_AT_PROVIDER: 1,
+      STILL_PENDING: 1,
+      ERROR: 1,
+    });
+    expect(merchant.received.filter((r) => r.params.cancelOrderId === gone)).toHaveLength(1);
+  });
+
+  test('a worker stopped mid-run: the run finishes with the same result, nothing checked twice', async () => {
+    const at = new Date(Date.now() - 10 * 24 * 3_600_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 1_500; i++) {
+      world.payby.setOrder(`RK-${i}`, { status: 'FAILURE' });
+      ids.push(cancelOrderId());
+    }
+    await world.database.db.batchInsert(
+      'cancellations',
+      ids.map((id, i) => ({
+        cancel_order_id: id,
+        workflow_id: `cancel/payby-test/mch:RK-${i}`,
+        mch_no: PAYBY_APP.mchNo,
+        app_id: PAYBY_APP.appId,
+        account_id: 'payby-test',
+        provider: 'payby',
+        order_ref: `mch:RK-${i}`,
+        mch_order_no: `RK-${i}`,
+        status: 'SUCCEEDED',
+        state: 2,
+        created_at: at,
+        updated_at: at,
+      })),
+      500,
+    );
+    const handle = await world.temporal.client.workflow.start<typeof reconciliationWorkflow>(
+      'reconciliationWorkflow',
+      {
+        workflowId: `reconcile/kill-${world.temporal.taskQueue}`,
+        taskQueue: world.temporal.taskQueue,
+        args: [
+          {
+            from: at.getTime() - 1,
+            to: at.getTime() + 1,
+            accountId: 'payby-test',
+            pageSize: 300,
+            pagesPerRun: 2,
+          },
+        ],
+      },
+    );
+    await eventually(async () => {
+      const p = await handle.query<{ processed: number }>('progress').catch(() => ({ processed: 0 }));
+      return p.processed >= 400;
+    });
+    await world.stopWorker();
+    await new Promise((r) => setTimeout(r, 500));
+    await world.startWorker();
+    // Checks the stopped worker had taken are retried once their start-to-close timeout expires.
+    const result = await handle.result();
+    expect(result.counts).toEqual({
+      MATCHED: 1_500,
+      REPAIRED: 0,
+      MISMATCHED: 0,
+      MISSING_AT_PROVIDER: 0,
+      STILL_PENDING: 0,
+      ERROR: 0,
+    });
+    expect(await items(result.runId)).toHaveLength(1_500);
+  }, 300_000);
+
+  test('10,000 cancellations in one run: paged, bounded fan-out, continue-as-new', async () => {
+    const at = new Date(Date.now() - 20 * 24 * 3_600_000);
+    const rows = [];
+    for (let i = 0; i < 10_000; i++) {
+      world.payby.setOrder(`RB-${i}`, { status: i % 10 === 0 ? 'PAID_SUCCESS' : 'FAILURE' });
+      rows.push({
+        cancel_order_id: cancelOrderId(),
+        workflow_id: `cancel/payby-test/mch:RB-${i}`,
+        mch_no: PAYBY_APP.mchNo,
+        app_id: PAYBY_APP.appId,
+        account_id: 'payby-test',
+        provider: 'payby',
+        order_ref: `mch:RB-${i}`,
+        mch_order_no: `RB-${i}`,
+        status: 'SUCCEEDED',
+        state: 2,
+        created_at: at,
+        updated_at: at,
+      });
+    }
+    await world.database.db.batchInsert('cancellations', rows, 1_000);
+    const handle = await world.temporal.client.workflow.start<typeof reconciliationWorkflow>(
+      'reconciliationWorkflow',
+      {
+        workflowId: `reconcile/10k-${world.temporal.taskQueue}`,
+        taskQueue: world.temporal.taskQueue,
+        args: [
+          {
+            from: at.getTime() - 1,
+            to: at.getTime() + 1,
+            accountId: 'payby-test',
+            pageSize: 1_000,
+            concurrency: 100,
+            pagesPerRun: 3,
+            dryRun: true,
+          },
+        ],
+      },
+    );
+    const result = await handle.result();
+    // Every 10th order was paid at the provider while we recorded a cancel: flagged, not changed.
+    expect(result.counts).toEqual({
+      MATCHED: 9_000,
+      REPAIRED: 0,
+      MISMATCHED: 1_000,
+      MISSING_AT_PROVIDER: 0,
+      STILL_PENDING: 0,
+      ERROR: 0,
+    });
+    expect(result.total).toBe(10_000);
+    const first = await world.temporal.client.workflow
+      .getHandle(handle.workflowId, handle.firstExecutionRunId)
+      .describe();
+    expect(first.status.name).toBe('CONTINUED_AS_NEW');
+    expect(first.historyLength).toBeLessThan(12_000);
+  }, 600_000);
+});

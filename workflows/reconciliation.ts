@@ -1,0 +1,116 @@
+import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { persistence, reconcileCheck } from './activity-options';
+import {
+  RECONCILIATION_CLASSES,
+  reconcileTaskQueue,
+  type ReconciliationClass,
+  type ReconciliationCounts,
+  type ReconciliationInput,
+  type ReconciliationPageItem,
+  type ReconciliationResult,
+} from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+const { beginReconciliationRun, loadReconciliationPage, finishReconciliationRun } =
+  proxyActivities<Activities>(persistence);
+
+export const progressQuery = defineQuery<{ runId: string; processed: number; counts: ReconciliationCounts }>(
+  'progress',
+);
+
+const emptyCounts = (): ReconciliationCounts =>
+  Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, 0])) as ReconciliationCounts;
+
+/**
+ * Compares our records with the providers' (the nightly Schedule, or `cancelflow reconcile`).
+ * Pages through the scope in cancelOrderId order; each cancellation is one activity on its
+ * account's own task queue, whose worker enforces the account's rate limit; at most
+ * `concurrency` are in flight. After `pagesPerRun` pages the run continues as new with its cursor
+ * and counts, so 100,000 rows keep a small history; a crashed worker resumes mid-page (finished
+ * checks are not redone, and an item already written is never repaired twice).
+ */
+export async function reconciliationWorkflow(input: ReconciliationInput = {}): Promise<ReconciliationResult> {
+  const info = workflowInfo();
+  const pageSize = input.pageSize ?? 500;
+  const concurrency = input.concurrency ?? 50;
+  const pagesPerRun = input.pagesPerRun ?? 4;
+  const staleAfterHours = input.staleAfterHours ?? 24;
+  const dryRun = input.dryRun ?? false;
+
+  const now = Date.now();
+  const state = input.resume ?? {
+    runId: info.workflowId,
+    from: input.from ?? now - 24 * 60 * 60_000,
+    to: input.to ?? now,
+    after: '',
+    counts: emptyCounts(),
+    pages: 0,
+  };
+  let processed = Object.values(state.counts).reduce((a, b) => a + b, 0);
+  setHandler(progressQuery, () => ({ runId: state.runId, processed, counts: state.counts }));
+
+  if (!input.resume) {
+    await beginReconciliationRun({
+      runId: state.runId,
+      from: state.from,
+      to: state.to,
+      dryRun,
+      ...(input.accountId ? { accountId: input.accountId } : {}),
+    });
+  }
+
+  const check = (item: ReconciliationPageItem): Promise<ReconciliationClass> =>
+    proxyActivities<Activities>({
+      ...reconcileCheck,
+      taskQueue: reconcileTaskQueue(info.taskQueue, item.accountId),
+    })
+      .reconcileCancellation({
+        runId: state.runId,
+        cancelOrderId: item.cancelOrderId,
+        dryRun,
+        staleAfterHours,
+      })
+      .catch(() => 'ERROR' as const);
+
+  for (let pagesThisRun = 0; ; pagesThisRun++) {
+    if (pagesThisRun >= pagesPerRun) {
+      await continueAsNew<typeof reconciliationWorkflow>({ ...input, resume: state });
+    }
+    const page = await loadReconciliationPage({
+      runId: state.runId,
+      from: state.from,
+      to: state.to,
+      after: state.after,
+      limit: pageSize,
+      staleBefore: now - staleAfterHours * 60 * 60_000,
+      ...(input.accountId ? { accountId: input.accountId } : {}),
+    });
+    if (page.items.length === 0 && !page.more) break;
+
+    // Bounded fan-out: `concurrency` lanes pulling from the page.
+    let next = 0;
+    const lane = async () => {
+      while (next < page.items.length) {
+        const item = page.items[next++]!;
+        const cls = await check(item);
+        state.counts[cls] += 1;
+        processed += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, page.items.length) }, lane));
+    state.after = page.last;
+    state.pages += 1;
+    if (!page.more) break;
+  }
+
+  await finishReconciliationRun({ runId: state.runId, counts: state.counts });
+  return {
+    runId: state.runId,
+    from: state.from,
+    to: state.to,
+    dryRun,
+    counts: state.counts,
+    total: processed,
+  };
+}

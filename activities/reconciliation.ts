@@ -112,7 +112,33 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     return 'completed';
   };
 
+  /** Created or updated in the window, or not terminal and older than `staleBefore`. */
+  const scope = (input: { from: number; to: number; staleBefore: number; accountId?: string }) =>
+    db('cancellations as c')
+      .modify((q) => {
+        if (input.accountId) void q.where('c.account_id', input.accountId);
+      })
+      .where((q) => {
+        void q
+          .whereBetween('c.created_at', [new Date(input.from), new Date(input.to)])
+          .orWhereBetween('c.updated_at', [new Date(input.from), new Date(input.to)])
+          .orWhere((s) => {
+            void s.whereNotIn('c.status', TERMINAL).where('c.created_at', '<', new Date(input.staleBefore));
+          });
+      });
+
   return {
+    /** How many cancellations the run will check (for progress bars). */
+    async countReconciliationScope(input: {
+      from: number;
+      to: number;
+      staleBefore: number;
+      accountId?: string;
+    }): Promise<number> {
+      const row = (await scope(input).count({ n: '*' }).first()) as { n: string | number };
+      return Number(row.n);
+    },
+
     async beginReconciliationRun(input: {
       runId: string;
       from: number;
@@ -147,22 +173,9 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
       staleBefore: number;
       accountId?: string;
     }): Promise<{ items: ReconciliationPageItem[]; last: string; more: boolean }> {
-      const from = new Date(input.from);
-      const to = new Date(input.to);
-      const rows: Array<{ cancel_order_id: string; account_id: string }> = await db('cancellations as c')
+      const rows: Array<{ cancel_order_id: string; account_id: string }> = await scope(input)
         .select('c.cancel_order_id', 'c.account_id')
         .where('c.cancel_order_id', '>', input.after)
-        .modify((q) => {
-          if (input.accountId) void q.where('c.account_id', input.accountId);
-        })
-        .where((q) => {
-          void q
-            .whereBetween('c.created_at', [from, to])
-            .orWhereBetween('c.updated_at', [from, to])
-            .orWhere((s) => {
-              void s.whereNotIn('c.status', TERMINAL).where('c.created_at', '<', new Date(input.staleBefore));
-            });
-        })
         .orderBy('c.cancel_order_id')
         .limit(input.limit + 1)
         .then((r: Array<{ cancel_order_id: string; account_id: string }>) => r);

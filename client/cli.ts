@@ -6,7 +6,19 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../common/config';
 import { CancelflowError } from '../common/errors';
 import { connectClient } from '../common/temporal-connection';
+import { createDb } from '../common/db';
+import { openStackDatabase } from '../scripts/stack';
+import type { ReconciliationProgress, reconciliationWorkflow } from '../workflows/reconciliation';
 import { createCancelflowClient, ValidationError, type CancellationStatus } from './index';
+
+function cellText(v: string | number | boolean | object | null | undefined): string {
+  return v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+function progressBar(done: number, total: number, width = 30): string {
+  const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
 
 /**
  * `cancelflow`: what ops do daily. Tables for people, `--json` for scripts. Exit codes: 0 ok,
@@ -182,6 +194,121 @@ program
       const r = await cancelflow.redeliverNotification(cancelOrderId);
       print(Boolean(o.json), r, () => `redelivery started: ${r.workflowId}`);
     });
+  });
+
+const reconcile = program
+  .command('reconcile')
+  .description('run the reconciliation now (the same workflow as the nightly schedule)')
+  .option('--from <iso>', 'window start (default: 24 h ago)')
+  .option('--to <iso>', 'window end (default: now)')
+  .option('--account <id>', 'only this provider account')
+  .option('--dry-run', 'classify, repair nothing')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { from?: string; to?: string; account?: string; dryRun?: boolean; json?: boolean }) => {
+    const date = (v: string | undefined, field: string) => {
+      if (v === undefined) return undefined;
+      const t = new Date(v).getTime();
+      if (Number.isNaN(t)) throw new ValidationError(field, 'must be an ISO date');
+      return t;
+    };
+    const from = date(o.from, '--from');
+    const to = date(o.to, '--to');
+    if (from !== undefined && to !== undefined && from >= to)
+      throw new ValidationError('--from', 'must be before --to');
+    const config = loadConfig({ allowMissingFile: true });
+    const connection = await connectClient(config);
+    try {
+      const client = new Client({ connection, namespace: config.temporal.namespace });
+      const handle = await client.workflow.start<typeof reconciliationWorkflow>('reconciliationWorkflow', {
+        workflowId: `reconcile/manual/${new Date().toISOString()}`,
+        taskQueue: config.temporal.taskQueue,
+        args: [
+          {
+            ...(from !== undefined ? { from } : {}),
+            ...(to !== undefined ? { to } : {}),
+            ...(o.account ? { accountId: o.account } : {}),
+            dryRun: Boolean(o.dryRun),
+            staleAfterHours: config.reconciliation.staleAfterHours,
+          },
+        ],
+      });
+      const done = handle.result();
+      let finished = false;
+      void done.finally(() => (finished = true)).catch(() => undefined);
+      while (!finished && !o.json) {
+        const p = await handle.query<ReconciliationProgress>('progress').catch(() => undefined);
+        if (p) process.stderr.write(`\r${progressBar(p.processed, p.total)} ${p.processed}/${p.total}   `);
+        await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+      }
+      const result = await done;
+      if (!o.json)
+        process.stderr.write(
+          `\r${progressBar(result.total, result.total)} ${result.total}/${result.total}\n`,
+        );
+      print(Boolean(o.json), result, () => {
+        const table = new Table({ head: ['class', 'count'] });
+        for (const [cls, n] of Object.entries(result.counts)) table.push([cls, n]);
+        return `run ${result.runId}${result.dryRun ? ' (dry run)' : ''}\n${table.toString()}`;
+      });
+    } finally {
+      await connection.close();
+    }
+  });
+
+reconcile
+  .command('report')
+  .description("export a run's items")
+  .argument('<runId>')
+  .option('--csv', 'CSV, one line per cancellation')
+  .option('--json', 'JSON')
+  .action(async (runId: string, _o: unknown, cmd: Command) => {
+    // `--json` is also an option of `reconcile` itself: read both levels.
+    const o = cmd.optsWithGlobals<{ csv?: boolean; json?: boolean }>();
+    const database = await openStackDatabase(process.env, () => undefined);
+    const db = createDb(database.url, { max: 2 });
+    try {
+      const run = await db('reconciliation_runs')
+        .where({ run_id: runId })
+        .first<Record<string, unknown> | undefined>();
+      if (!run) throw new CancelflowError('NOT_FOUND', `no reconciliation run ${runId}`);
+      const items = await db('reconciliation_items')
+        .where({ run_id: runId })
+        .orderBy('cancel_order_id')
+        .select<Array<Record<string, string | number | boolean | object | null>>>(
+          'cancel_order_id',
+          'class',
+          'our_state',
+          'provider_state',
+          'repaired',
+          'detail',
+        );
+      if (o.csv) {
+        const cell = (v: string | number | boolean | object | null | undefined) => {
+          const text =
+            v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+          return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+        };
+        const columns = ['cancel_order_id', 'class', 'our_state', 'provider_state', 'repaired', 'detail'];
+        process.stdout.write(`${columns.join(',')}\n`);
+        for (const item of items) process.stdout.write(`${columns.map((c) => cell(item[c])).join(',')}\n`);
+        return;
+      }
+      print(Boolean(o.json), { run, items }, () => {
+        const table = new Table({ head: ['cancelOrderId', 'class', 'ours', 'provider', 'repaired'] });
+        for (const i of items.filter((x) => x.class !== 'MATCHED'))
+          table.push([
+            cellText(i.cancel_order_id),
+            cellText(i.class),
+            cellText(i.our_state),
+            cellText(i.provider_state),
+            i.repaired ? 'yes' : '',
+          ]);
+        return `run ${runId}: ${JSON.stringify(run.counts)}\n${table.toString()}\n(MATCHED rows omitted; --csv or --json for all ${items.length})`;
+      });
+    } finally {
+      await db.destroy();
+      await database.stop();
+    }
   });
 
 program

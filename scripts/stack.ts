@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createDb, migrateLatest } from '../common/db';
-import { ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from './postgres';
+import { isPortOpen } from './ports';
+import { embeddedUrl, ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from './postgres';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
@@ -28,6 +29,10 @@ export interface StackDatabase {
 export async function openStackDatabase(env: NodeJS.ProcessEnv, log: Log): Promise<StackDatabase> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
   const port = Number(env.CANCELFLOW_PG_PORT ?? 54329);
+  // The dev stack is running: use its Postgres rather than starting a second one on the same data.
+  if (await isPortOpen(port)) {
+    return { url: withDatabase(embeddedUrl(port), 'cancelflow'), stop: async () => undefined };
+  }
   const embedded = await startEmbeddedPostgres({
     dataDir: path.join(dataDir(env), 'postgres'),
     port,

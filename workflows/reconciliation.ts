@@ -12,12 +12,17 @@ import {
 } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
-const { beginReconciliationRun, loadReconciliationPage, finishReconciliationRun } =
+const { beginReconciliationRun, countReconciliationScope, loadReconciliationPage, finishReconciliationRun } =
   proxyActivities<Activities>(persistence);
 
-export const progressQuery = defineQuery<{ runId: string; processed: number; counts: ReconciliationCounts }>(
-  'progress',
-);
+export interface ReconciliationProgress {
+  runId: string;
+  processed: number;
+  /** Size of the scope when the run began (rows changed since may make processed differ). */
+  total: number;
+  counts: ReconciliationCounts;
+}
+export const progressQuery = defineQuery<ReconciliationProgress>('progress');
 
 const emptyCounts = (): ReconciliationCounts =>
   Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, 0])) as ReconciliationCounts;
@@ -39,18 +44,26 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
   const dryRun = input.dryRun ?? false;
 
   const now = Date.now();
-  const state = input.resume ?? {
+  const state: NonNullable<ReconciliationInput["resume"]> = input.resume ?? {
     runId: info.workflowId,
     from: input.from ?? now - 24 * 60 * 60_000,
     to: input.to ?? now,
     after: '',
     counts: emptyCounts(),
     pages: 0,
+    total: 0,
   };
   let processed = Object.values(state.counts).reduce((a, b) => a + b, 0);
-  setHandler(progressQuery, () => ({ runId: state.runId, processed, counts: state.counts }));
+  setHandler(progressQuery, () => ({ runId: state.runId, processed, total: state.total, counts: state.counts }));
+  const staleBefore = now - staleAfterHours * 60 * 60_000;
 
   if (!input.resume) {
+    state.total = await countReconciliationScope({
+      from: state.from,
+      to: state.to,
+      staleBefore,
+      ...(input.accountId ? { accountId: input.accountId } : {}),
+    });
     await beginReconciliationRun({
       runId: state.runId,
       from: state.from,
@@ -83,7 +96,7 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
       to: state.to,
       after: state.after,
       limit: pageSize,
-      staleBefore: now - staleAfterHours * 60 * 60_000,
+      staleBefore,
       ...(input.accountId ? { accountId: input.accountId } : {}),
     });
     if (page.items.length === 0 && !page.more) break;

@@ -179,6 +179,7 @@ export interface ReconciliationInput {
     after: string;
     counts: ReconciliationCounts;
     pages: number;
+    total: number;
   };
 }
 

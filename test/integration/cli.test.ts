@@ -30,6 +30,7 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
         TEMPORAL_ADDRESS: world.temporal.address,
         CANCELFLOW_TASK_QUEUE: world.temporal.taskQueue,
         CANCELFLOW_CONFIG: world.configPath,
+        DATABASE_URL: world.database.url,
         LOG_LEVEL: 'silent',
       },
     });
@@ -91,6 +92,34 @@ describe('the cancelflow CLI against the real stack', () => {
       async () =>
         merchant.received.filter((r) => r.params.cancelOrderId === started.cancelOrderId).length === 2,
     );
+  });
+
+  test('reconcile runs the reconciliation workflow and report exports its items', async () => {
+    world.payby.setOrder('CLI-R', { status: 'CREATED' });
+    const app = ['--mch-no', PAYBY_APP.mchNo, '--app-id', PAYBY_APP.appId];
+    const started = JSON.parse(
+      (await cli('start', ...app, '--mch-order-no', 'CLI-R', '--wait', '--json')).stdout,
+    );
+    const run = await cli('reconcile', '--account', 'payby-test', '--json');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.counts.MATCHED).toBeGreaterThanOrEqual(1);
+    expect(result.total).toBe(
+      Object.values(result.counts as Record<string, number>).reduce((a, b) => a + b, 0),
+    );
+    const people = await cli('reconcile', '--account', 'payby-test', '--dry-run');
+    expect(people.code).toBe(0);
+    expect(people.stderr).toMatch(/\[#+\] \d+\/\d+/);
+    expect(people.stdout).toMatch(/MATCHED/);
+    const csv = await cli('reconcile', 'report', result.runId, '--csv');
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('cancel_order_id,class,our_state,provider_state,repaired,detail');
+    expect(lines.find((l) => l.startsWith(started.cancelOrderId))).toMatch(/^C\d{21},MATCHED,2,2,false,/);
+    const json = JSON.parse((await cli('reconcile', 'report', result.runId, '--json')).stdout);
+    expect(json.items.length).toBe(result.total);
+    expect((await cli('reconcile', 'report', 'no-such-run')).code).toBe(3);
+    expect((await cli('reconcile', '--from', 'last tuesday')).code).toBe(2);
   });
 
   test('bad input exits 2 naming the field; unknown ids exit 3', async () => {

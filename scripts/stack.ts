@@ -2,7 +2,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createDb, migrateLatest } from '../common/db';
 import { isPortOpen } from './ports';
-import { embeddedUrl, ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from './postgres';
+import {
+  embeddedUrl,
+  ensureDatabase,
+  startEmbeddedPostgres,
+  withDatabase,
+  type RunningPostgres,
+} from './postgres';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 

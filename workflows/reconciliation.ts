@@ -44,7 +44,7 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
   const dryRun = input.dryRun ?? false;
 
   const now = Date.now();
-  const state: NonNullable<ReconciliationInput["resume"]> = input.resume ?? {
+  const state: NonNullable<ReconciliationInput['resume']> = input.resume ?? {
     runId: info.workflowId,
     from: input.from ?? now - 24 * 60 * 60_000,
     to: input.to ?? now,
@@ -54,7 +54,12 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
     total: 0,
   };
   let processed = Object.values(state.counts).reduce((a, b) => a + b, 0);
-  setHandler(progressQuery, () => ({ runId: state.runId, processed, total: state.total, counts: state.counts }));
+  setHandler(progressQuery, () => ({
+    runId: state.runId,
+    processed,
+    total: state.total,
+    counts: state.counts,
+  }));
   const staleBefore = now - staleAfterHours * 60 * 60_000;
 
   if (!input.resume) {

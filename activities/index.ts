@@ -13,5 +13,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createCancellationActivities(deps),
     ...createNotificationActivities(deps),
     ...createReconciliationActivities(deps),
+    /** Does nothing: the platform-ceiling workflow of `npm run bench`. */
+    async benchNoop(id: string): Promise<string> {
+      return id;
+    },
   };
 }

@@ -1,0 +1,34 @@
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { notificationAttempt, persistence, providerSubmit } from './activity-options';
+
+type Activities = ReturnType<typeof createActivities>;
+const { benchNoop } = proxyActivities<Activities>(persistence);
+const submit = proxyActivities<Activities>(providerSubmit).benchNoop;
+const attempt = proxyActivities<Activities>(notificationAttempt).benchNoop;
+
+/**
+ * The platform ceiling for `npm run bench`: the same number and shape of activities and child
+ * workflow as a happy-path cancellation (record, submit, two transitions; the notification child's
+ * prepare, round, attempt, finish), each doing nothing.
+ */
+export async function ceilingWorkflow(id: string): Promise<string> {
+  await benchNoop(id);
+  await submit(id);
+  await benchNoop(id);
+  await benchNoop(id);
+  await startChild(ceilingChildWorkflow, {
+    workflowId: `ceiling-notify/${id}`,
+    args: [id],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  });
+  return id;
+}
+
+export async function ceilingChildWorkflow(id: string): Promise<string> {
+  await benchNoop(id);
+  await benchNoop(id);
+  await attempt(id);
+  await benchNoop(id);
+  return id;
+}

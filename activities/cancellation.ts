@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AccountConfig } from '../common/config';
 import { cancellationsTotal } from '../common/metrics';
 import type { CancelOutcome, ExchangeRecord } from '../providers/types';
@@ -143,9 +143,17 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
         const row = await trx('cancellations')
           .where({ app_id: input.appId, order_ref: input.orderRef })
           .first<{ cancel_order_id: string } | undefined>('cancel_order_id');
-        if (row?.cancel_order_id !== input.cancelOrderId) {
-          throw new Error(
-            `order ${input.orderRef} of app ${input.appId} already has cancellation ${row?.cancel_order_id ?? '?'}`,
+        if (!row) {
+          // The insert did nothing, and not because of this order: its id belongs to another one.
+          throw ApplicationFailure.nonRetryable(
+            `cancelOrderId ${input.cancelOrderId} is already used by another order`,
+            'CANCEL_ORDER_ID_TAKEN',
+          );
+        }
+        if (row.cancel_order_id !== input.cancelOrderId) {
+          throw ApplicationFailure.nonRetryable(
+            `order ${input.orderRef} of app ${input.appId} already has cancellation ${row.cancel_order_id}`,
+            'ORDER_HAS_CANCELLATION',
           );
         }
         await trx('cancellation_transitions')

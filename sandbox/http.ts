@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Faults a sandbox can answer with instead of the protocol's answer. */
 export type SandboxFault = 'http402' | 'http500' | 'http504' | 'timeout' | 'reset' | 'empty' | 'oversized';
@@ -15,3 +15,31 @@ export function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export { parseParams } from '../common/params';
+
+/**
+ * Answers the transport-level faults every sandbox shares (no answer, reset, empty or oversized
+ * body). Returns false for the HTTP-status faults, which each protocol answers in its own words.
+ */
+export function answerTransportFault(
+  fault: SandboxFault,
+  req: IncomingMessage,
+  res: ServerResponse,
+): boolean {
+  switch (fault) {
+    case 'timeout':
+      return true; // never answer
+    case 'reset':
+      req.socket.destroy();
+      return true;
+    case 'empty':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end();
+      return true;
+    case 'oversized':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(OVERSIZED_BODY);
+      return true;
+    default:
+      return false;
+  }
+}

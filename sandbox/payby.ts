@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import { rsaSign, rsaVerify } from '../providers/payby/sign';
-import { OVERSIZED_BODY, readBody, type SandboxFault } from './http';
+import { answerTransportFault, readBody, type SandboxFault } from './http';
 
 /**
  * A PayBy simulator that speaks seed 002: `POST /acquire2/cancelOrder` and `/acquire2/getOrder`,
@@ -157,18 +157,10 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
             undefined,
             504,
           );
-        case 'timeout':
-          return; // never answer
-        case 'reset':
-          return req.socket.destroy();
-        case 'empty':
-          res.writeHead(200, { 'content-type': 'application/json' });
-          return res.end();
-        case 'oversized':
-          res.writeHead(200, { 'content-type': 'application/json' });
-          return res.end(OVERSIZED_BODY);
         case undefined:
           break;
+        default:
+          if (answerTransportFault(fault, req, res)) return;
       }
       const acquireOrder = () => ({
         merchantOrderNo: order.merchantOrderNo,

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
-import { OVERSIZED_BODY, readBody, parseParams, type SandboxFault } from './http';
+import { answerTransportFault, readBody, parseParams, type SandboxFault } from './http';
 
 /**
  * An upstream gateway that speaks seed 000 (Unified Cancel): `POST /api/pay/cancel` and
@@ -270,18 +270,10 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
           res.writeHead(status, { 'content-type': 'text/plain' });
           return res.end(status === 402 ? 'Payment Required' : 'gateway error');
         }
-        case 'timeout':
-          return; // never answer
-        case 'reset':
-          return req.socket.destroy();
-        case 'empty':
-          res.writeHead(200, { 'content-type': 'application/json' });
-          return res.end();
-        case 'oversized':
-          res.writeHead(200, { 'content-type': 'application/json' });
-          return res.end(OVERSIZED_BODY);
         case undefined:
           break;
+        default:
+          if (answerTransportFault(fault, req, res)) return;
       }
 
       if (operation === 'cancel' && !order.cancel) {

@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   const waitAck = (id: string) =>
     acked.has(id) ? Promise.resolve() : new Promise<void>((resolve) => acks.set(id, resolve));
 
-  const configPath = path.join(dir, 'bench.config.json');
+  const configPath = path.join(dir, 'sandbox', 'bench.config.json');
   writeFileSync(
     configPath,
     JSON.stringify({

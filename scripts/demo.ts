@@ -218,6 +218,16 @@ async function main(): Promise<void> {
       `            all of them: ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('WorkflowType = "cancellationWorkflow"')}`,
     );
   }
+  // The worker's /metrics: cancelflow's own series and the Temporal SDK's.
+  try {
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${process.env.CANCELFLOW_METRICS_PORT ?? 9464}/metrics`)
+    ).text();
+    const series = (prefix: string) => metrics.split('\n').filter((l) => l.startsWith(prefix)).length;
+    say(`worker /metrics: ${series('cancelflow_')} cancelflow series, ${series('temporal_')} Temporal SDK series`);
+  } catch (err) {
+    say(`worker /metrics unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (exitAfter) return stop(0);
   say('The stack stays up; Ctrl-C stops it.');
 }

@@ -245,6 +245,41 @@ describe('cancellation workflow, end to end against the Unified sandbox', () => 
     expect((await searchAttributes(b.started.workflowId)).state).toBe('CLOSED');
   });
 
+  for (const fault of ['http402', 'http500', 'http504', 'timeout', 'reset', 'empty'] as const) {
+    test(`transient ${fault} twice at the gateway, then SUCCEEDED; every exchange recorded once`, async () => {
+      const pay = world.unified.setOrder({ faults: [fault, fault], silent: true });
+      const { started, result } = await cancelUnified(pay);
+      expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+      expect(world.unified.order(pay)!.calls[0]).toBe('cancel');
+      // Every request the gateway saw is one provider_calls row, in order (a query without the
+      // gateway's id is never sent, so it has no row).
+      const recorded = (await calls(started.cancelOrderId)).map((c) => c.operation);
+      expect(recorded).toEqual(world.unified.order(pay)!.calls);
+    });
+  }
+
+  test('settled → FAILED/3 ORDER_SETTLED; forged or garbled answers → UNRESOLVED, never a success', async () => {
+    const settled = world.unified.setOrder({ result: 'settled' });
+    expect((await cancelUnified(settled)).result).toMatchObject({
+      status: 'FAILED',
+      state: 3,
+      errCode: 'ORDER_SETTLED',
+    });
+    const short = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, deadlineMs: 400, unresolvedHoldMs: 10 },
+    });
+    for (const behaviour of [{ badSignature: true }, { malformedJson: true }]) {
+      const pay = world.unified.setOrder({ ...behaviour, silent: true });
+      const started = await short.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+      const result = await short.waitForResult(started.workflowId);
+      expect(result.status).toBe('UNRESOLVED');
+      expect((await searchAttributes(started.workflowId)).state).toBe('UNRESOLVED');
+      expect((await calls(started.cancelOrderId)).every((c) => c.outcome === 'unknown')).toBe(true);
+    }
+  });
+
   test('response lost: resubmitted (the gateway is idempotent), one cancel order at the gateway', async () => {
     // No callback from the gateway this time: only the resubmission can find out.
     const pay = world.unified.setOrder({ loseCancelResponse: true, silent: true });

@@ -50,6 +50,9 @@ test('npm run demo brings the stack up, runs every scenario through the API and 
     expect(out).toMatch(
       new RegExp(`Temporal UI: http://127.0.0.1:${ui}/namespaces/default/workflows\\?query=`),
     );
+    const series = /worker \/metrics: (\d+) cancelflow series, (\d+) Temporal SDK series/.exec(out);
+    expect(Number(series?.[1])).toBeGreaterThan(10);
+    expect(Number(series?.[2])).toBeGreaterThan(0);
     expect(out).toContain('[dev] stopped');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -224,7 +224,9 @@ async function main(): Promise<void> {
       await fetch(`http://127.0.0.1:${process.env.CANCELFLOW_METRICS_PORT ?? 9464}/metrics`)
     ).text();
     const series = (prefix: string) => metrics.split('\n').filter((l) => l.startsWith(prefix)).length;
-    say(`worker /metrics: ${series('cancelflow_')} cancelflow series, ${series('temporal_')} Temporal SDK series`);
+    say(
+      `worker /metrics: ${series('cancelflow_')} cancelflow series, ${series('temporal_')} Temporal SDK series`,
+    );
   } catch (err) {
     say(`worker /metrics unavailable: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -1,4 +1,11 @@
-import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { persistence, reconcileCheck } from './activity-options';
 import {
@@ -39,7 +46,8 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
   const info = workflowInfo();
   const pageSize = input.pageSize ?? 500;
   const concurrency = input.concurrency ?? 50;
-  const pagesPerRun = input.pagesPerRun ?? 4;
+  const pagesPerRun = input.pagesPerRun ?? 8;
+  const parallelPages = Math.max(1, input.parallelPages ?? 4);
   const staleAfterHours = input.staleAfterHours ?? 24;
   const dryRun = input.dryRun ?? false;
 
@@ -78,21 +86,31 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
     });
   }
 
-  const check = (item: ReconciliationPageItem): Promise<ReconciliationClass> =>
-    proxyActivities<Activities>({
-      ...reconcileCheck,
-      taskQueue: reconcileTaskQueue(info.taskQueue, item.accountId),
-    })
-      .reconcileCancellation({
-        runId: state.runId,
-        cancelOrderId: item.cancelOrderId,
-        dryRun,
-        staleAfterHours,
-      })
-      .catch(() => 'ERROR' as const);
+  // Pages are checked by child workflows, `parallelPages` at a time: each row's check is an
+  // activity, and one workflow can only take its activity results one task at a time, so several
+  // pages in parallel keep the provider's rate limit, not the workflow, the bound.
+  const inFlight = new Map<number, Promise<void>>();
+  const runPage = (pageNo: number, items: ReconciliationPageItem[]) =>
+    executeChild(reconcilePageWorkflow, {
+      workflowId: `${state.runId}/page/${pageNo}`,
+      args: [
+        {
+          runId: state.runId,
+          items,
+          dryRun,
+          staleAfterHours,
+          concurrency: Math.ceil(concurrency / parallelPages),
+        },
+      ],
+    }).then((counts) => {
+      for (const cls of RECONCILIATION_CLASSES) state.counts[cls] += counts[cls];
+      processed += items.length;
+      inFlight.delete(pageNo);
+    });
 
   for (let pagesThisRun = 0; ; pagesThisRun++) {
     if (pagesThisRun >= pagesPerRun) {
+      await Promise.all(inFlight.values());
       await continueAsNew<typeof reconciliationWorkflow>({ ...input, resume: state });
     }
     const page = await loadReconciliationPage({
@@ -105,22 +123,13 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
       ...(input.accountId ? { accountId: input.accountId } : {}),
     });
     if (page.items.length === 0 && !page.more) break;
-
-    // Bounded fan-out: `concurrency` lanes pulling from the page.
-    let next = 0;
-    const lane = async () => {
-      while (next < page.items.length) {
-        const item = page.items[next++]!;
-        const cls = await check(item);
-        state.counts[cls] += 1;
-        processed += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, page.items.length) }, lane));
-    state.after = page.last;
     state.pages += 1;
+    state.after = page.last;
+    if (page.items.length > 0) inFlight.set(state.pages, runPage(state.pages, page.items));
+    if (inFlight.size >= parallelPages) await Promise.race(inFlight.values());
     if (!page.more) break;
   }
+  await Promise.all(inFlight.values());
 
   await finishReconciliationRun({ runId: state.runId, counts: state.counts });
   return {
@@ -131,4 +140,38 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
     counts: state.counts,
     total: processed,
   };
+}
+
+/** One page of a reconciliation run: each row checked on its account's rate-limited queue. */
+export async function reconcilePageWorkflow(input: {
+  runId: string;
+  items: ReconciliationPageItem[];
+  dryRun: boolean;
+  staleAfterHours: number;
+  concurrency: number;
+}): Promise<ReconciliationCounts> {
+  const { taskQueue } = workflowInfo();
+  const counts = emptyCounts();
+  const check = (item: ReconciliationPageItem): Promise<ReconciliationClass> =>
+    proxyActivities<Activities>({
+      ...reconcileCheck,
+      taskQueue: reconcileTaskQueue(taskQueue, item.accountId),
+    })
+      .reconcileCancellation({
+        runId: input.runId,
+        cancelOrderId: item.cancelOrderId,
+        dryRun: input.dryRun,
+        staleAfterHours: input.staleAfterHours,
+      })
+      .catch(() => 'ERROR' as const);
+  // Bounded fan-out: `concurrency` lanes pulling from the page.
+  let next = 0;
+  const lane = async () => {
+    while (next < input.items.length) {
+      const item = input.items[next++]!;
+      counts[await check(item)] += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(input.concurrency, input.items.length) }, lane));
+  return counts;
 }

@@ -171,6 +171,8 @@ export interface ReconciliationInput {
   concurrency?: number;
   /** Pages per run before continuing as new (keeps history small). */
   pagesPerRun?: number;
+  /** Pages checked at once, each by a child workflow. */
+  parallelPages?: number;
   /** Carried by continue-as-new. */
   resume?: {
     runId: string;

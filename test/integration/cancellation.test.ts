@@ -186,7 +186,7 @@ describe('cancellation workflow, end to end against the PayBy sandbox', () => {
     const short = createCancelflowClient({
       client: world.temporal.client,
       config: world.config,
-      timings: { ...FAST_TIMINGS, deadlineMs: 400, unresolvedHoldMs: 10 },
+      timings: { ...FAST_TIMINGS, deadlineMs: 2_000, unresolvedHoldMs: 10 },
     });
     for (const ref of ['PB-forged', 'PB-garbage']) {
       const started = await short.startCancellation({ ...PAYBY_APP, mchOrderNo: ref });

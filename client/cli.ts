@@ -7,7 +7,7 @@ import { loadConfig } from '../common/config';
 import { CancelflowError } from '../common/errors';
 import { connectClient } from '../common/temporal-connection';
 import { createDb } from '../common/db';
-import { openStackDatabase } from '../scripts/stack';
+import { openDatabaseForCommand } from '../scripts/stack';
 import type { ReconciliationProgress, reconciliationWorkflow } from '../workflows/reconciliation';
 import { createCancelflowClient, ValidationError, type CancellationStatus } from './index';
 
@@ -264,7 +264,10 @@ reconcile
   .action(async (runId: string, _o: unknown, cmd: Command) => {
     // `--json` is also an option of `reconcile` itself: read both levels.
     const o = cmd.optsWithGlobals<{ csv?: boolean; json?: boolean }>();
-    const database = await openStackDatabase(process.env, () => undefined);
+    const config = loadConfig({ allowMissingFile: true });
+    const database = config.databaseUrl
+      ? { url: config.databaseUrl, stop: async () => undefined }
+      : await openDatabaseForCommand();
     const db = createDb(database.url, { max: 2 });
     try {
       const run = await db('reconciliation_runs')

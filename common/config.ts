@@ -160,6 +160,9 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PUBLIC_BASE_URL: httpUrl.optional(),
   CANCELFLOW_CONFIG: z.string().min(1).default('./cancelflow.config.json'),
+  /** The worker's /metrics port (0 = off) and the Temporal SDK exporter's loopback port. */
+  CANCELFLOW_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  CANCELFLOW_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9465),
   /** Bearer token for the /ops endpoints; unset: they answer loopback clients only. */
   CANCELFLOW_OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -204,6 +207,7 @@ export interface Config {
   databaseUrl?: string;
   temporal: { address: string; namespace: string; apiKey?: Secret; tls: boolean; taskQueue: string };
   http: { host: string; port: number; publicBaseUrl: string; opsToken?: Secret };
+  metrics: { port: number; sdkPort: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   configPath: string;
   apps: AppConfig[];
@@ -387,6 +391,7 @@ function parseConfigDocument(
       publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`,
       ...(e.CANCELFLOW_OPS_TOKEN ? { opsToken: new Secret(e.CANCELFLOW_OPS_TOKEN) } : {}),
     },
+    metrics: { port: e.CANCELFLOW_METRICS_PORT, sdkPort: e.CANCELFLOW_SDK_METRICS_PORT },
     logLevel: e.LOG_LEVEL,
     configPath: source,
     apps,

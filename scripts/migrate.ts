@@ -1,5 +1,5 @@
 import { createDb, describeDatabaseUrl } from '../common/db';
-import { openStackDatabase } from './stack';
+import { openDatabaseForCommand } from './stack';
 
 /**
  * `npm run migrate [-- latest|rollback|status]` against DATABASE_URL, or against the dev stack's
@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   if (!['latest', 'rollback', 'status'].includes(command)) {
     throw new Error(`unknown migrate command "${command}" (latest, rollback, status)`);
   }
-  const database = await openStackDatabase(process.env, (l) => console.error(l));
+  const database = await openDatabaseForCommand(process.env, (l) => console.error(l));
   const db = createDb(database.url, { max: 2 });
   try {
     console.log(`database: ${describeDatabaseUrl(database.url)}`);

@@ -35,10 +35,6 @@ export interface StackDatabase {
 export async function openStackDatabase(env: NodeJS.ProcessEnv, log: Log): Promise<StackDatabase> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
   const port = Number(env.CANCELFLOW_PG_PORT ?? 54329);
-  // The dev stack is running: use its Postgres rather than starting a second one on the same data.
-  if (await isPortOpen(port)) {
-    return { url: withDatabase(embeddedUrl(port), 'cancelflow'), stop: async () => undefined };
-  }
   const embedded = await startEmbeddedPostgres({
     dataDir: path.join(dataDir(env), 'postgres'),
     port,
@@ -56,4 +52,19 @@ export async function migrate(url: string): Promise<string[]> {
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * For one-off commands (migrate, reports): DATABASE_URL; else the running dev stack's Postgres;
+ * else the dev stack's embedded Postgres, started for the command and stopped after it.
+ */
+export async function openDatabaseForCommand(
+  env: NodeJS.ProcessEnv = process.env,
+  log: Log = () => undefined,
+): Promise<StackDatabase> {
+  const port = Number(env.CANCELFLOW_PG_PORT ?? 54329);
+  if (!env.DATABASE_URL && (await isPortOpen(port))) {
+    return { url: withDatabase(embeddedUrl(port), 'cancelflow'), stop: async () => undefined };
+  }
+  return openStackDatabase(env, log);
 }

@@ -19,10 +19,9 @@ async function main(): Promise<void> {
       'DATABASE_URL is not set (npm run dev starts an embedded Postgres and sets it)',
     );
   }
-  // CANCELFLOW_METRICS_PORT (default 9464, 0 = off) serves /metrics; the SDK's own exporter
-  // listens on 127.0.0.1:CANCELFLOW_SDK_METRICS_PORT (default 9465) and is folded into it.
-  const metricsPort = Number(process.env.CANCELFLOW_METRICS_PORT ?? 9464);
-  const sdkMetricsPort = Number(process.env.CANCELFLOW_SDK_METRICS_PORT ?? 9465);
+  // /metrics on config.metrics.port (0 = off); the SDK's own exporter listens on loopback
+  // config.metrics.sdkPort and is folded into it.
+  const { port: metricsPort, sdkPort: sdkMetricsPort } = config.metrics;
   Runtime.install({
     logger: new PinoTemporalLogger(logger),
     telemetryOptions: {

@@ -1,7 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { AccountConfig } from '../common/config';
 import { cancellationsTotal } from '../common/metrics';
-import type { CancelOutcome, ExchangeRecord } from '../providers/types';
+import type { CancelOutcome } from '../providers/types';
 import { adapterCache, recordProviderCall } from './adapters';
 import type { CancellationInput, OrderRefs, TransitionRecord } from '../workflows/types';
 import type { Knex } from '../common/db';
@@ -63,9 +62,6 @@ export interface ProviderCallInput {
 export function createCancellationActivities({ db, config, logger }: ActivityDeps) {
   const adapterFor = adapterCache(config);
 
-  const recordExchange = (cancelOrderId: string, account: AccountConfig, exchange: ExchangeRecord) =>
-    recordProviderCall(db, cancelOrderId, account, exchange);
-
   const call = async (operation: 'cancel' | 'query', input: ProviderCallInput): Promise<CancelOutcome> => {
     const entry = adapterFor(input.accountId);
     if (!entry)
@@ -95,7 +91,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           });
     if (result.exchange) {
       try {
-        await recordExchange(input.cancelOrderId, account, result.exchange);
+        await recordProviderCall(db, input.cancelOrderId, account, result.exchange);
       } catch (err) {
         // The answer matters more than its audit row: never turn a known outcome into an unknown one.
         logger.error(

@@ -208,14 +208,13 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
           { connectMs: Math.min(policy.timeoutMs, 5_000), responseMs: policy.timeoutMs },
           { maxBytes: MAX_ANSWER_BYTES, dnsLookup: policyLookup(policy) },
         );
+        const success = answer.ok && /^success$/i.test(answer.body);
         result = answer.ok
           ? {
-              success: /^success$/i.test(answer.body),
+              success,
               httpStatus: answer.status,
               excerpt: answer.body.slice(0, 256),
-              ...(/^success$/i.test(answer.body)
-                ? {}
-                : { error: `answer is not "success" (HTTP ${answer.status})` }),
+              ...(success ? {} : { error: `answer is not "success" (HTTP ${answer.status})` }),
             }
           : { success: false, error: answer.error };
       }

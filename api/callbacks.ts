@@ -19,13 +19,6 @@ export interface CallbackDeps {
  * nothing and is answered with an error (the gateway will retry on its schedule).
  */
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
-  // Keep the body as received: it is stored verbatim and verified over what was sent.
-  app.addContentTypeParser(
-    ['application/json', 'application/x-www-form-urlencoded'],
-    { parseAs: 'string' },
-    (_req, body, done) => done(null, body),
-  );
-
   app.post<{ Params: { accountId: string } }>('/callbacks/unified/:accountId', async (req, reply) => {
     const raw = typeof req.body === 'string' ? req.body : '';
     const accountId = req.params.accountId.slice(0, 40);

@@ -154,11 +154,6 @@ interface CancellationRow {
 
 export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDeps): Promise<void> {
   const { config } = deps;
-  app.addContentTypeParser(
-    ['application/json', 'application/x-www-form-urlencoded'],
-    { parseAs: 'string' },
-    (_req, body, done) => done(null, body),
-  );
 
   const send = (
     reply: FastifyReply,

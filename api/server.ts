@@ -43,6 +43,15 @@ export async function buildServer(deps: ApiDeps) {
     bodyLimit: deps.config.api.bodyLimitBytes,
   });
 
+  // Bodies stay the text that was received: signatures are verified over it and callbacks are
+  // stored verbatim; each route parses JSON or form itself.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    ['application/json', 'application/x-www-form-urlencoded'],
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, body),
+  );
+
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/ready', async (_req, reply) => {

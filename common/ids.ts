@@ -7,14 +7,19 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 // same millisecond and the same 4 digits, and is refused by the database (recordCancellation).
 let counter = randomInt(10_000);
 
+/** The 17-digit UTC timestamp of seed 000's order numbers: yyyyMMddHHmmssSSS. */
+export function utcStamp(at: Date): string {
+  return (
+    `${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1, 2)}${pad(at.getUTCDate(), 2)}` +
+    `${pad(at.getUTCHours(), 2)}${pad(at.getUTCMinutes(), 2)}${pad(at.getUTCSeconds(), 2)}` +
+    pad(at.getUTCMilliseconds(), 3)
+  );
+}
+
 /** Seed 000's cancel order id: `C` + 17-digit UTC timestamp (yyyyMMddHHmmssSSS) + 4 digits. */
 export function newCancelOrderId(at: Date = new Date()): string {
   counter = (counter + 1) % 10_000;
-  const ts =
-    `${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1, 2)}${pad(at.getUTCDate(), 2)}` +
-    `${pad(at.getUTCHours(), 2)}${pad(at.getUTCMinutes(), 2)}${pad(at.getUTCSeconds(), 2)}` +
-    pad(at.getUTCMilliseconds(), 3);
-  return `C${ts}${pad(counter, 4)}`;
+  return `C${utcStamp(at)}${pad(counter, 4)}`;
 }
 
 export const CANCEL_ORDER_ID = /^C\d{21}$/;

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { utcStamp } from '../common/ids';
 import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
 import { answerTransportFault, readBody, parseParams, type SandboxFault } from './http';
 
@@ -101,12 +102,8 @@ const RESULTS: Record<UnifiedResult, { state: 2 | 3 | 4; errCode: string; errMsg
   closed: { state: 4, errCode: '1002', errMsg: 'Close exception' },
 };
 
-const pad = (n: number, width: number) => String(n).padStart(width, '0');
 function timestampId(prefix: string, seq: number, at = new Date()): string {
-  const ts =
-    `${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1, 2)}${pad(at.getUTCDate(), 2)}` +
-    `${pad(at.getUTCHours(), 2)}${pad(at.getUTCMinutes(), 2)}${pad(at.getUTCSeconds(), 2)}${pad(at.getUTCMilliseconds(), 3)}`;
-  return `${prefix}${ts}${pad(seq % 10_000, 4)}`;
+  return `${prefix}${utcStamp(at)}${String(seq % 10_000).padStart(4, '0')}`;
 }
 
 export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promise<UnifiedSandbox> {

@@ -51,13 +51,14 @@ export const DEFAULT_RECONCILE_RATE = 20;
 export function createReconcileWorkers(
   options: Omit<CreateWorkerOptions, 'workflowBundle'>,
 ): Promise<Worker[]> {
+  const activities = createActivities(options.deps);
   return Promise.all(
     options.deps.config.accounts.map((account) =>
       Worker.create({
         connection: options.connection,
         namespace: options.namespace,
         taskQueue: reconcileTaskQueue(options.taskQueue, account.id),
-        activities: createActivities(options.deps),
+        activities,
         maxTaskQueueActivitiesPerSecond: account.rateLimitPerSecond ?? DEFAULT_RECONCILE_RATE,
         maxConcurrentActivityTaskExecutions: 100,
         shutdownGraceTime: WORKER_DEFAULTS.shutdownGraceTime,

@@ -158,6 +158,12 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     return snapshot;
   };
 
+  const target = { cancelOrderId: input.cancelOrderId, accountId: input.accountId, order: input.order };
+  // An activity that failed for good (timeout, crash) is an answer we do not know.
+  const unknownAfter =
+    (what: string) =>
+    (err: unknown): CancelOutcome => ({ kind: 'unknown', reason: `${what} failed: ${message(err)}` });
+
   for (;;) {
     let outcome: CancelOutcome;
     let from: 'submit' | 'query' | 'signal';
@@ -170,29 +176,19 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       from = 'submit';
       snapshot.submits += 1;
       outcome = await submitCancel({
-        cancelOrderId: input.cancelOrderId,
-        accountId: input.accountId,
-        order: input.order,
+        ...target,
         ...(input.clientIp ? { clientIp: input.clientIp } : {}),
         ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
         ...(input.extParam ? { extParam: input.extParam } : {}),
-      }).catch((err: unknown): CancelOutcome => ({
-        kind: 'unknown',
-        reason: `submit failed: ${message(err)}`,
-      }));
+      }).catch(unknownAfter('submit'));
       if (snapshot.status === 'RECEIVED') await transition('SUBMITTED', 0, {});
     } else {
       from = 'query';
       snapshot.queries += 1;
       outcome = await queryCancel({
-        cancelOrderId: input.cancelOrderId,
-        accountId: input.accountId,
-        order: input.order,
+        ...target,
         ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
-      }).catch((err: unknown): CancelOutcome => ({
-        kind: 'unknown',
-        reason: `query failed: ${message(err)}`,
-      }));
+      }).catch(unknownAfter('query'));
     }
 
     switch (outcome.kind) {

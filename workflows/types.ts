@@ -74,7 +74,18 @@ export interface CancellationResume {
   queries: number;
 }
 
-export interface CancellationSnapshot {
+/** What the provider told us about a cancellation, as kept in the snapshot and the row. */
+export interface ProviderFacts {
+  providerCancelId?: string;
+  providerOrderNo?: string;
+  channelOrderNo?: string;
+  errCode?: string;
+  errMsg?: string;
+  amount?: { minor: number; currency: string };
+  successTime?: number;
+}
+
+export interface CancellationSnapshot extends ProviderFacts {
   cancelOrderId: string;
   workflowId: string;
   accountId: string;
@@ -84,13 +95,6 @@ export interface CancellationSnapshot {
   order: OrderRefs;
   status: CancellationStatus;
   state: SeedState;
-  providerCancelId?: string;
-  providerOrderNo?: string;
-  channelOrderNo?: string;
-  errCode?: string;
-  errMsg?: string;
-  amount?: { minor: number; currency: string };
-  successTime?: number;
   submits: number;
   queries: number;
   /** The notification delivery workflow, once started. */
@@ -108,19 +112,12 @@ export interface ProviderOutcomeSignal {
 }
 
 /** A transition as persisted by the `recordTransition` activity. */
-export interface TransitionRecord {
+export interface TransitionRecord extends ProviderFacts {
   cancelOrderId: string;
   seq: number;
   status: CancellationStatus;
   state: SeedState;
   reason?: string;
-  providerCancelId?: string;
-  providerOrderNo?: string;
-  channelOrderNo?: string;
-  errCode?: string;
-  errMsg?: string;
-  amount?: { minor: number; currency: string };
-  successTime?: number;
 }
 
 export interface NotificationInput {

@@ -58,21 +58,16 @@ export function outcomeOfCancelData(data: UnifiedCancelData): CancelOutcome {
           : {}),
       };
     case 3:
-      return {
-        kind: 'refused',
-        state: 3,
-        code: data.errCode ?? 'CANCEL_FAILED',
-        message: data.errMsg ?? 'the gateway reports the cancel failed',
-        providerCancelId,
-        ...(data.channelOrderNo ? { channelOrderNo: data.channelOrderNo } : {}),
-      };
     case 4:
       return {
         kind: 'refused',
-        state: 4,
-        code: data.errCode ?? 'CANCEL_CLOSED',
-        message: data.errMsg ?? 'the gateway closed the cancel',
+        state: data.state,
+        code: data.errCode ?? (data.state === 3 ? 'CANCEL_FAILED' : 'CANCEL_CLOSED'),
+        message:
+          data.errMsg ??
+          (data.state === 3 ? 'the gateway reports the cancel failed' : 'the gateway closed the cancel'),
         providerCancelId,
+        ...(data.channelOrderNo ? { channelOrderNo: data.channelOrderNo } : {}),
       };
     default:
       return { kind: 'pending', state: data.state as 0 | 1, providerCancelId };

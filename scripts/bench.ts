@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -212,9 +212,7 @@ async function main(): Promise<void> {
   }
 
   // 4. Northbound query endpoint vs a trivial route on the same server.
-  const key = (await import('node:fs'))
-    .readFileSync(path.join(dir, 'sandbox', 'keys', 'payby-app.key'), 'utf8')
-    .trim();
+  const key = readFileSync(path.join(dir, 'sandbox', 'keys', 'payby-app.key'), 'utf8').trim();
   const queryBody = () => {
     const p: Record<string, string> = {
       mchNo: app.mchNo,

@@ -11,7 +11,6 @@ import { createCancelflowClient, type CancelflowClient } from '../../client';
 import { loadConfig, type Config } from '../../common/config';
 import { createLogger } from '../../common/logger';
 import { privateKeyFrom, publicKeyFrom } from '../../providers/payby/sign';
-import { freePort } from '../../scripts/ports';
 import { startPaybySandbox, type PaybySandbox } from '../../sandbox/payby';
 import { startUnifiedSandbox, type UnifiedSandbox } from '../../sandbox/unified';
 import type { CancellationTimings } from '../../workflows/types';
@@ -121,7 +120,7 @@ export async function createWorld(
   options: { notificationTimeoutMs?: number; rateLimitPerSecond?: number } = {},
 ): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
-  const [database, temporal, payby, unified, apiPort] = await Promise.all([
+  const [database, temporal, payby, unified] = await Promise.all([
     createTestDatabase(),
     connectTemporal(),
     startPaybySandbox({
@@ -130,7 +129,6 @@ export async function createWorld(
       wrongPrivateKey: privateKeyFrom(pem('other-private.pem')),
     }),
     startUnifiedSandbox({ ...GATEWAY, notifyScale: 0.001 }),
-    freePort(),
   ]);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cancelflow-world-'));
   const configPath = path.join(dir, 'cancelflow.config.json');
@@ -170,9 +168,8 @@ export async function createWorld(
       CANCELFLOW_CONFIG: configPath,
       DATABASE_URL: database.url,
       CANCELFLOW_TASK_QUEUE: temporal.taskQueue,
-      PORT: String(apiPort),
+      PORT: '0',
       HOST: '127.0.0.1',
-      PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
       LOG_LEVEL: 'silent',
     },
   });
@@ -207,7 +204,11 @@ export async function createWorld(
     logger,
     timings: FAST_TIMINGS,
   });
-  await api.listen({ port: apiPort, host: '127.0.0.1' });
+  // Port 0, then tell the config: a port picked in advance can be taken by a parallel suite.
+  await api.listen({ port: 0, host: '127.0.0.1' });
+  const apiPort = (api.server.address() as AddressInfo).port;
+  config.http.port = apiPort;
+  config.http.publicBaseUrl = `http://127.0.0.1:${apiPort}`;
 
   const world: World = {
     database,

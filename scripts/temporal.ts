@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { freePort } from './ports';
 import { SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes';
 
 /**
@@ -177,6 +178,28 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     });
   }
   return missing;
+}
+
+/**
+ * A dev server on a port picked now. A port that was free a moment ago can be taken before the
+ * server binds it (the server picks its own internal ports the same way and once took ours:
+ * "bind: address already in use", exit 2), so a server that exits before it is ready is tried
+ * again on another port, up to `attempts` times.
+ */
+export async function startTemporalDevServerOnFreePort(
+  options: Omit<DevServerOptions, 'port'>,
+  attempts = 3,
+): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await startTemporalDevServer({ ...options, port });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (attempt >= attempts || !/exited with code/.test(message)) throw err;
+      (options.log ?? console.error)(`${message} (port ${port}); trying another port`);
+    }
+  }
 }
 
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {

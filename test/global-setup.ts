@@ -4,7 +4,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startEmbeddedPostgres, type RunningPostgres } from '../scripts/postgres';
 import { freePort } from '../scripts/ports';
-import { startTemporalDevServer, type DevServer } from '../scripts/temporal';
+import { startTemporalDevServerOnFreePort, type DevServer } from '../scripts/temporal';
 
 /**
  * Starts one Temporal dev server and one Postgres for the whole run (unless DATABASE_URL is
@@ -29,7 +29,7 @@ export default async function globalSetup(): Promise<void> {
           persistent: false,
           log,
         }),
-    startTemporalDevServer({ port: await freePort(), log, logFile: path.join(dir, 'temporal.log') }),
+    startTemporalDevServerOnFreePort({ log, logFile: path.join(dir, 'temporal.log') }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: undefined }),
   ]);
 

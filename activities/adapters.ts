@@ -22,17 +22,19 @@ export function adapterCache(config: Config) {
 
 /**
  * One `provider_calls` row per real exchange: the key is this activity attempt's identity
- * (workflow, run, activity, attempt), so a retried write adds nothing.
+ * (workflow, run, activity, attempt), so a retried write adds nothing; an activity that makes
+ * several exchanges (a reconciliation page) names each one with `part`.
  */
 export async function recordProviderCall(
   db: Knex,
   cancelOrderId: string,
   account: AccountConfig,
   exchange: ExchangeRecord,
+  part?: string,
 ): Promise<void> {
   const info = Context.current().info;
   const run = info.workflowExecution;
-  const key = `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}`;
+  const key = `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}${part ? `/${part}` : ''}`;
   providerCallSeconds
     .labels(account.provider, exchange.operation, exchange.outcome.kind)
     .observe(exchange.latencyMs / 1000);

@@ -1,8 +1,11 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { setMaxListeners } from 'node:events';
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { abortReason, createRateLimiter, type RateLimiter } from '../common/rate-limit';
 import type { CancelOutcome } from '../providers/types';
 import {
   notificationWorkflowId,
+  RECONCILIATION_CLASSES,
   type ProviderOutcomeSignal,
   type ReconciliationClass,
   type ReconciliationCounts,
@@ -15,8 +18,38 @@ import type { ActivityDeps } from './deps';
 
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'CLOSED'];
 const NOT_FOUND_CODES = ['MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
-/** The last attempt of a check records ERROR instead of failing (see reconcileCheck). */
-const LAST_ATTEMPT = 3;
+/** Provider requests per second during reconciliation when an account sets no `rateLimitPerSecond`. */
+export const DEFAULT_RECONCILE_RATE = 20;
+/** How many times one check asks a provider whose answer we cannot read before recording ERROR. */
+const ASKS = 3;
+const ROW_COLUMNS = [
+  'cancel_order_id',
+  'workflow_id',
+  'account_id',
+  'pay_order_id',
+  'mch_order_no',
+  'notify_url',
+  'status',
+  'state',
+  'err_code',
+  'provider_cancel_id',
+  'created_at',
+];
+
+/** Waits `ms`, or rejects as soon as `signal` aborts (the activity was cancelled or timed out). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 interface Row {
   cancel_order_id: string;
@@ -30,6 +63,13 @@ interface Row {
   err_code: string | null;
   provider_cancel_id: string | null;
   created_at: Date;
+}
+
+interface ExistingItem {
+  cancel_order_id: string;
+  class: ReconciliationClass;
+  repaired: boolean;
+  detail: { outcome?: CancelOutcome } | null;
 }
 
 /** What the provider's answer says about the cancel: its seed state, or why there is none. */
@@ -60,6 +100,46 @@ function providerView(
 /** Reconciliation: page through the scope, check each cancellation against its provider, repair what is safe. */
 export function createReconciliationActivities({ db, config, logger, temporal }: ActivityDeps) {
   const adapterFor = adapterCache(config);
+  const limiters = new Map<string, RateLimiter>();
+  /** One limiter per account in this process; the slots it leases from are shared by all processes. */
+  const limiterFor = (accountId: string): RateLimiter => {
+    let limiter = limiters.get(accountId);
+    if (!limiter) {
+      const account = config.accounts.find((a) => a.id === accountId);
+      limiter = createRateLimiter({
+        db,
+        key: accountId,
+        ratePerSecond: account?.rateLimitPerSecond ?? DEFAULT_RECONCILE_RATE,
+      });
+      limiters.set(accountId, limiter);
+    }
+    return limiter;
+  };
+
+  /** Writes the run's item for a cancellation; false if an earlier attempt already had. */
+  const record = async (
+    runId: string,
+    cancelOrderId: string,
+    row: Row | null,
+    cls: ReconciliationClass,
+    providerState: number | null,
+    detail: Record<string, unknown>,
+  ): Promise<boolean> => {
+    const inserted = await db('reconciliation_items')
+      .insert({
+        run_id: runId,
+        cancel_order_id: cancelOrderId,
+        class: cls,
+        our_state: row?.state ?? null,
+        provider_state: providerState,
+        detail: JSON.stringify({ ...(row ? { ourStatus: row.status } : {}), ...detail }),
+        repaired: false,
+      })
+      .onConflict(['run_id', 'cancel_order_id'])
+      .ignore()
+      .returning('id');
+    return inserted.length > 0;
+  };
 
   /** Ours not terminal, the provider's answer final: wake the workflow, or complete the record it left. */
   const repair = async (
@@ -110,6 +190,122 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
       });
     }
     return 'completed';
+  };
+
+  /** Query the provider about one cancellation, compare, record the item, repair what is safe. */
+  const checkOne = async (
+    input: { runId: string; dryRun: boolean; staleAfterHours: number },
+    row: Row,
+    existing: ExistingItem | undefined,
+    limiter: RateLimiter,
+    signal: AbortSignal,
+  ): Promise<ReconciliationClass> => {
+    if (existing) {
+      // Written by an earlier attempt: finish its repair if that attempt died before it.
+      const o = existing.detail?.outcome;
+      if (
+        existing.class === 'REPAIRED' &&
+        !existing.repaired &&
+        !input.dryRun &&
+        o &&
+        (o.kind === 'cancelled' || o.kind === 'refused')
+      ) {
+        if (!TERMINAL.includes(row.status)) await repair(row, o, input.runId);
+        await db('reconciliation_items')
+          .where({ run_id: input.runId, cancel_order_id: row.cancel_order_id })
+          .update({ repaired: true });
+      }
+      return existing.class;
+    }
+
+    const entry = adapterFor(row.account_id);
+    const ours = TERMINAL.includes(row.status);
+    let cls: ReconciliationClass;
+    let outcome: CancelOutcome | undefined;
+    let providerState: number | null = null;
+    let reason: string | undefined;
+    if (!entry) {
+      cls = 'ERROR';
+      reason = `account ${row.account_id} is not configured`;
+    } else if (entry.account.provider === 'unified' && !row.provider_cancel_id) {
+      cls = 'ERROR';
+      reason = 'no gateway cancelOrderId recorded: the gateway cannot be queried';
+    } else {
+      let view: ReturnType<typeof providerView>;
+      for (let ask = 1; ; ask++) {
+        await limiter.acquire(signal);
+        const result = await entry.adapter.queryCancel({
+          order: {
+            ...(row.pay_order_id ? { payOrderId: row.pay_order_id } : {}),
+            ...(row.mch_order_no ? { mchOrderNo: row.mch_order_no } : {}),
+          },
+          ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
+        });
+        outcome = result.outcome;
+        if (result.exchange)
+          await recordProviderCall(
+            db,
+            row.cancel_order_id,
+            entry.account,
+            result.exchange,
+            `${row.cancel_order_id}/${ask}`,
+          );
+        view = providerView(outcome);
+        if (view.kind !== 'unknown' || ask >= ASKS) break;
+        await sleep(1_000 * 2 ** (ask - 1), signal);
+      }
+      if (view.kind === 'unknown') {
+        cls = 'ERROR';
+        reason = view.reason;
+      } else if (view.kind === 'missing') {
+        cls =
+          row.status === 'FAILED' && NOT_FOUND_CODES.includes(row.err_code ?? '')
+            ? 'MATCHED'
+            : 'MISSING_AT_PROVIDER';
+      } else if (view.kind === 'terminal') {
+        providerState = view.state;
+        cls = ours ? (row.state === view.state ? 'MATCHED' : 'MISMATCHED') : 'REPAIRED';
+      } else {
+        providerState = outcome.kind === 'pending' ? outcome.state : 0;
+        if (ours) cls = outcome.kind === 'resubmit' && row.status === 'FAILED' ? 'MATCHED' : 'MISMATCHED';
+        else {
+          const stale = row.created_at.getTime() < Date.now() - input.staleAfterHours * 3_600_000;
+          cls = stale ? 'STILL_PENDING' : 'MATCHED';
+        }
+      }
+    }
+
+    const inserted = await record(input.runId, row.cancel_order_id, row, cls, providerState, {
+      ...(outcome ? { outcome } : {}),
+      ...(reason ? { reason } : {}),
+    });
+    if (!inserted) return cls;
+
+    if (cls === 'MISMATCHED')
+      logger.error(
+        {
+          runId: input.runId,
+          cancelOrderId: row.cancel_order_id,
+          ours: `${row.status}/${row.state}`,
+          provider: providerState,
+        },
+        'MISMATCHED: our terminal state differs from the provider; not changed automatically',
+      );
+    if (
+      cls === 'REPAIRED' &&
+      !input.dryRun &&
+      outcome &&
+      (outcome.kind === 'cancelled' || outcome.kind === 'refused')
+    ) {
+      const how = await repair(row, outcome, input.runId);
+      await db('reconciliation_items')
+        .where({ run_id: input.runId, cancel_order_id: row.cancel_order_id })
+        .update({
+          repaired: true,
+          detail: db.raw(`detail || ?::jsonb`, [JSON.stringify({ repair: how })]),
+        });
+    }
+    return cls;
   };
 
   /** Created or updated in the window, or not terminal and older than `staleBefore`. */
@@ -201,131 +397,66 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
       };
     },
 
-    /** Query the provider, compare, record the item, repair what is safe. Idempotent per (run, cancellation). */
-    async reconcileCancellation(input: {
+    /**
+     * Checks one page of a run's cancellations for one account: queries the provider for each
+     * (`concurrency` at a time, paced by the account's shared rate limit), compares, records the
+     * item and repairs what is safe. Idempotent per (run, cancellation): a retried page (a worker
+     * died, the activity timed out) counts the items already written instead of asking again, and
+     * finishes a repair an earlier attempt recorded but did not make. An answer we cannot read is
+     * asked again up to 3 times (1 s, then 2 s apart) before the row is recorded as ERROR.
+     */
+    async reconcilePage(input: {
       runId: string;
-      cancelOrderId: string;
+      accountId: string;
+      cancelOrderIds: string[];
       dryRun: boolean;
       staleAfterHours: number;
-    }): Promise<ReconciliationClass> {
-      const existing = await db('reconciliation_items')
-        .where({ run_id: input.runId, cancel_order_id: input.cancelOrderId })
-        .first<
-          { class: ReconciliationClass; repaired: boolean; detail: { outcome?: CancelOutcome } } | undefined
-        >();
-      const row = await db('cancellations')
-        .where({ cancel_order_id: input.cancelOrderId })
-        .first<Row | undefined>();
-      if (!row) throw ApplicationFailure.nonRetryable(`no cancellation ${input.cancelOrderId}`, 'NOT_FOUND');
-      if (existing) {
-        // Written by an earlier attempt: finish its repair if that attempt died before it.
-        const o = existing.detail.outcome;
-        if (
-          existing.class === 'REPAIRED' &&
-          !existing.repaired &&
-          !input.dryRun &&
-          o &&
-          (o.kind === 'cancelled' || o.kind === 'refused')
-        ) {
-          if (!TERMINAL.includes(row.status)) await repair(row, o, input.runId);
+      concurrency: number;
+    }): Promise<ReconciliationCounts> {
+      const ctx = Context.current();
+      const counts = Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, 0])) as ReconciliationCounts;
+      const rows = new Map(
+        (
+          await db('cancellations')
+            .whereIn('cancel_order_id', input.cancelOrderIds)
+            .select<Row[]>(ROW_COLUMNS)
+        ).map((r) => [r.cancel_order_id, r]),
+      );
+      const existing = new Map(
+        (
           await db('reconciliation_items')
-            .where({ run_id: input.runId, cancel_order_id: input.cancelOrderId })
-            .update({ repaired: true });
-        }
-        return existing.class;
-      }
-
-      const entry = adapterFor(row.account_id);
-      const ours = TERMINAL.includes(row.status);
-      let cls: ReconciliationClass;
-      let outcome: CancelOutcome | undefined;
-      let providerState: number | null = null;
-      let reason: string | undefined;
-      if (!entry) {
-        cls = 'ERROR';
-        reason = `account ${row.account_id} is not configured`;
-      } else if (entry.account.provider === 'unified' && !row.provider_cancel_id) {
-        cls = 'ERROR';
-        reason = 'no gateway cancelOrderId recorded: the gateway cannot be queried';
-      } else {
-        const result = await entry.adapter.queryCancel({
-          order: {
-            ...(row.pay_order_id ? { payOrderId: row.pay_order_id } : {}),
-            ...(row.mch_order_no ? { mchOrderNo: row.mch_order_no } : {}),
-          },
-          ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
-        });
-        outcome = result.outcome;
-        if (result.exchange)
-          await recordProviderCall(db, row.cancel_order_id, entry.account, result.exchange);
-        const view = providerView(outcome);
-        if (view.kind === 'unknown') {
-          if (Context.current().info.attempt < LAST_ATTEMPT)
-            throw ApplicationFailure.retryable(`provider answer unknown: ${view.reason}`, 'PROVIDER_UNKNOWN');
-          cls = 'ERROR';
-          reason = view.reason;
-        } else if (view.kind === 'missing') {
-          cls =
-            row.status === 'FAILED' && NOT_FOUND_CODES.includes(row.err_code ?? '')
-              ? 'MATCHED'
-              : 'MISSING_AT_PROVIDER';
-        } else if (view.kind === 'terminal') {
-          providerState = view.state;
-          cls = ours ? (row.state === view.state ? 'MATCHED' : 'MISMATCHED') : 'REPAIRED';
-        } else {
-          providerState = outcome.kind === 'pending' ? outcome.state : 0;
-          if (ours) cls = outcome.kind === 'resubmit' && row.status === 'FAILED' ? 'MATCHED' : 'MISMATCHED';
-          else {
-            const stale = row.created_at.getTime() < Date.now() - input.staleAfterHours * 3_600_000;
-            cls = stale ? 'STILL_PENDING' : 'MATCHED';
+            .where({ run_id: input.runId })
+            .whereIn('cancel_order_id', input.cancelOrderIds)
+            .select<ExistingItem[]>('cancel_order_id', 'class', 'repaired', 'detail')
+        ).map((r) => [r.cancel_order_id, r]),
+      );
+      const limiter = limiterFor(input.accountId);
+      // Every lane waiting for the limiter listens to the activity's cancellation.
+      setMaxListeners(input.concurrency + 10, ctx.cancellationSignal);
+      let done = 0;
+      const heartbeat = setInterval(() => ctx.heartbeat({ done }), 5_000);
+      try {
+        let next = 0;
+        const lane = async () => {
+          while (next < input.cancelOrderIds.length) {
+            ctx.cancellationSignal.throwIfAborted();
+            const id = input.cancelOrderIds[next++]!;
+            const row = rows.get(id);
+            let cls: ReconciliationClass = 'ERROR';
+            if (row) cls = await checkOne(input, row, existing.get(id), limiter, ctx.cancellationSignal);
+            else
+              await record(input.runId, id, null, 'ERROR', null, { reason: 'the cancellation row is gone' });
+            counts[cls] += 1;
+            done += 1;
           }
-        }
-      }
-
-      const inserted = await db('reconciliation_items')
-        .insert({
-          run_id: input.runId,
-          cancel_order_id: row.cancel_order_id,
-          class: cls,
-          our_state: row.state,
-          provider_state: providerState,
-          detail: JSON.stringify({
-            ourStatus: row.status,
-            ...(outcome ? { outcome } : {}),
-            ...(reason ? { reason } : {}),
-          }),
-          repaired: false,
-        })
-        .onConflict(['run_id', 'cancel_order_id'])
-        .ignore()
-        .returning('id');
-      if (inserted.length === 0) return cls;
-
-      if (cls === 'MISMATCHED')
-        logger.error(
-          {
-            runId: input.runId,
-            cancelOrderId: row.cancel_order_id,
-            ours: `${row.status}/${row.state}`,
-            provider: providerState,
-          },
-          'MISMATCHED: our terminal state differs from the provider; not changed automatically',
+        };
+        await Promise.all(
+          Array.from({ length: Math.max(1, Math.min(input.concurrency, input.cancelOrderIds.length)) }, lane),
         );
-      if (
-        cls === 'REPAIRED' &&
-        !input.dryRun &&
-        outcome &&
-        (outcome.kind === 'cancelled' || outcome.kind === 'refused')
-      ) {
-        const how = await repair(row, outcome, input.runId);
-        await db('reconciliation_items')
-          .where({ run_id: input.runId, cancel_order_id: row.cancel_order_id })
-          .update({
-            repaired: true,
-            detail: db.raw(`detail || ?::jsonb`, [JSON.stringify({ repair: how })]),
-          });
+      } finally {
+        clearInterval(heartbeat);
       }
-      return cls;
+      return counts;
     },
 
     async finishReconciliationRun(input: { runId: string; counts: ReconciliationCounts }) {

@@ -43,3 +43,23 @@ export function answerTransportFault(
       return false;
   }
 }
+
+/**
+ * A provider's own rate limit: a token bucket refilled at `perSecond`, holding at most a tenth of
+ * a second's worth (at least 1), so a client that bursts beyond its pace is refused.
+ */
+export function tokenBucket(perSecond: number, now: () => number = () => performance.now()) {
+  const capacity = Math.max(1, perSecond / 10);
+  let tokens = capacity;
+  let at = now();
+  return {
+    take(): boolean {
+      const t = now();
+      tokens = Math.min(capacity, tokens + ((t - at) * perSecond) / 1000);
+      at = t;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+  };
+}

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import { rsaSign, rsaVerify } from '../providers/payby/sign';
-import { answerTransportFault, readBody, type SandboxFault } from './http';
+import { answerTransportFault, readBody, tokenBucket, type SandboxFault } from './http';
 
 /**
  * A PayBy simulator that speaks seed 002: `POST /acquire2/cancelOrder` and `/acquire2/getOrder`,
@@ -50,6 +50,12 @@ export interface PaybySandbox {
   url: string;
   setOrder(merchantOrderNo: string, behaviour: PaybyOrderBehaviour, orderNo?: string): void;
   order(merchantOrderNo: string): (OrderState & { calls: Array<'cancel' | 'query'> }) | undefined;
+  /**
+   * PayBy's own rate limit: beyond `perSecond` (bursts of a tenth of a second allowed) a request
+   * gets HTTP 429 with a plain-text body and is counted in `rateLimited`. Undefined: no limit.
+   */
+  setRateLimit(perSecond: number | undefined): void;
+  readonly stats: { answered: number; rateLimited: number };
   close(): Promise<void>;
 }
 
@@ -78,8 +84,17 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
     return register(biz.merchantOrderNo ?? `M${biz.orderNo}`, fallback, biz.orderNo);
   };
 
+  let bucket: ReturnType<typeof tokenBucket> | undefined;
+  const stats = { answered: 0, rateLimited: 0 };
+
   const server = http.createServer((req, res) => {
     void readBody(req).then((raw) => {
+      if (bucket && !bucket.take()) {
+        stats.rateLimited += 1;
+        res.writeHead(429, { 'content-type': 'text/plain' });
+        return res.end('Too Many Requests');
+      }
+      stats.answered += 1;
       const answer = (
         head: Record<string, string>,
         body?: unknown,
@@ -208,6 +223,10 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
       register(merchantOrderNo, behaviour, orderNo);
     },
     order: (merchantOrderNo) => orders.get(merchantOrderNo),
+    setRateLimit(perSecond) {
+      bucket = perSecond === undefined ? undefined : tokenBucket(perSecond);
+    },
+    stats,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

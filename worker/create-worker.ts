@@ -39,14 +39,11 @@ export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
   });
 }
 
-/** Provider requests per second during reconciliation when an account sets no `rateLimitPerSecond`. */
-export const DEFAULT_RECONCILE_RATE = 20;
-
 /**
- * One activity-only worker per provider account for reconciliation checks, so a slow provider
- * holds only its own slots. The account's task queue carries Temporal's server-side rate limit
- * (`maxTaskQueueActivitiesPerSecond` = the account's `rateLimitPerSecond`), which holds across
- * every worker process: the pace towards a provider does not grow with the number of workers.
+ * One activity-only worker per provider account for reconciliation pages, so a slow provider
+ * holds only its own slots. The pace towards the provider is not set here: each page leases its
+ * requests from the account's shared rate limit in Postgres (common/rate-limit.ts), which holds
+ * across every worker process.
  */
 export function createReconcileWorkers(
   options: Omit<CreateWorkerOptions, 'workflowBundle'>,
@@ -59,8 +56,7 @@ export function createReconcileWorkers(
         namespace: options.namespace,
         taskQueue: reconcileTaskQueue(options.taskQueue, account.id),
         activities,
-        maxTaskQueueActivitiesPerSecond: account.rateLimitPerSecond ?? DEFAULT_RECONCILE_RATE,
-        maxConcurrentActivityTaskExecutions: 100,
+        maxConcurrentActivityTaskExecutions: 8,
         shutdownGraceTime: WORKER_DEFAULTS.shutdownGraceTime,
         ...options.overrides,
       }),

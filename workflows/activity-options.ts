@@ -40,18 +40,19 @@ export const selfCheck = {
 } as const satisfies ActivityOptions;
 
 /**
- * One reconciliation check (query the provider, compare, record, repair). Retries cover
- * transport trouble; an answer still unknown on the last attempt is recorded as ERROR.
+ * One page of reconciliation checks for one account (see `reconcilePage`). A page takes as long
+ * as the account's rate limit makes it (1,000 rows at 20/s: 50 s); it heartbeats every 5 s, so a
+ * page held by a crashed worker is retried 30 s after its last heartbeat and resumes where it
+ * stopped. Retries are for our own trouble (Postgres, a lost worker); the provider's unreadable
+ * answers are handled row by row inside the page.
  */
-export const reconcileCheck = {
-  // Longer than one provider call (connect 5 s + answer 20 s by default), short enough that a
-  // check held by a crashed worker is retried soon.
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '30 minutes',
+export const reconcilePageOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  scheduleToCloseTimeout: '6 hours',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 3,
+    maximumInterval: '1 minute',
   },
 } as const satisfies ActivityOptions;

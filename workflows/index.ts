@@ -1,5 +1,5 @@
 export { selfCheckWorkflow } from './self-check';
 export { cancellationWorkflow, providerOutcomeSignal, statusQuery } from './cancellation';
 export { notificationWorkflow } from './notification';
-export { reconciliationWorkflow, reconcilePageWorkflow, progressQuery } from './reconciliation';
+export { reconciliationWorkflow, progressQuery } from './reconciliation';
 export { ceilingWorkflow, ceilingChildWorkflow } from './bench';

@@ -1,17 +1,9 @@
-import {
-  continueAsNew,
-  defineQuery,
-  executeChild,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { persistence, reconcileCheck } from './activity-options';
+import { persistence, reconcilePageOptions } from './activity-options';
 import {
   RECONCILIATION_CLASSES,
   reconcileTaskQueue,
-  type ReconciliationClass,
   type ReconciliationCounts,
   type ReconciliationInput,
   type ReconciliationPageItem,
@@ -36,11 +28,12 @@ const emptyCounts = (): ReconciliationCounts =>
 
 /**
  * Compares our records with the providers' (the nightly Schedule, or `cancelflow reconcile`).
- * Pages through the scope in cancelOrderId order; each cancellation is one activity on its
- * account's own task queue, whose worker enforces the account's rate limit; at most
- * `concurrency` are in flight. After `pagesPerRun` pages the run continues as new with its cursor
- * and counts, so 100,000 rows keep a small history; a crashed worker resumes mid-page (finished
- * checks are not redone, and an item already written is never repaired twice).
+ * Pages through the scope in cancelOrderId order; each page is checked by one activity per
+ * account on that account's own task queue, paced by the account's rate limit (shared by all
+ * workers through Postgres); at most `concurrency` provider requests are in flight. After `pagesPerRun` pages the run continues as new with its cursor
+ * and counts, so 100,000 rows keep a small history; a crashed worker's page is retried once its
+ * heartbeats stop, and resumes mid-page (finished checks are not redone, and an item already
+ * written is never repaired twice).
  */
 export async function reconciliationWorkflow(input: ReconciliationInput = {}): Promise<ReconciliationResult> {
   const info = workflowInfo();
@@ -86,27 +79,37 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
     });
   }
 
-  // Pages are checked by child workflows, `parallelPages` at a time: each row's check is an
-  // activity, and one workflow can only take its activity results one task at a time, so several
-  // pages in parallel keep the provider's rate limit, not the workflow, the bound.
+  // Each page is checked by one activity per account on that account's own task queue: the
+  // activity asks the provider for every row (paced by the account's shared rate limit) and
+  // returns the counts, so the workflow sees a few events per page, not per row. `parallelPages`
+  // pages at a time, the `concurrency` checks in flight shared among them.
   const inFlight = new Map<number, Promise<void>>();
-  const runPage = (pageNo: number, items: ReconciliationPageItem[]) =>
-    executeChild(reconcilePageWorkflow, {
-      workflowId: `${state.runId}/page/${pageNo}`,
-      args: [
-        {
+  const runPage = async (pageNo: number, items: ReconciliationPageItem[]) => {
+    const byAccount = new Map<string, string[]>();
+    for (const item of items) {
+      const ids = byAccount.get(item.accountId) ?? [];
+      ids.push(item.cancelOrderId);
+      byAccount.set(item.accountId, ids);
+    }
+    const results = await Promise.all(
+      [...byAccount].map(([accountId, cancelOrderIds]) =>
+        proxyActivities<Activities>({
+          ...reconcilePageOptions,
+          taskQueue: reconcileTaskQueue(info.taskQueue, accountId),
+        }).reconcilePage({
           runId: state.runId,
-          items,
+          accountId,
+          cancelOrderIds,
           dryRun,
           staleAfterHours,
-          concurrency: Math.ceil(concurrency / parallelPages),
-        },
-      ],
-    }).then((counts) => {
-      for (const cls of RECONCILIATION_CLASSES) state.counts[cls] += counts[cls];
-      processed += items.length;
-      inFlight.delete(pageNo);
-    });
+          concurrency: Math.max(1, Math.ceil(concurrency / parallelPages)),
+        }),
+      ),
+    );
+    for (const counts of results) for (const cls of RECONCILIATION_CLASSES) state.counts[cls] += counts[cls];
+    processed += items.length;
+    inFlight.delete(pageNo);
+  };
 
   for (let pagesThisRun = 0; ; pagesThisRun++) {
     if (pagesThisRun >= pagesPerRun) {
@@ -140,38 +143,4 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
     counts: state.counts,
     total: processed,
   };
-}
-
-/** One page of a reconciliation run: each row checked on its account's rate-limited queue. */
-export async function reconcilePageWorkflow(input: {
-  runId: string;
-  items: ReconciliationPageItem[];
-  dryRun: boolean;
-  staleAfterHours: number;
-  concurrency: number;
-}): Promise<ReconciliationCounts> {
-  const { taskQueue } = workflowInfo();
-  const counts = emptyCounts();
-  const check = (item: ReconciliationPageItem): Promise<ReconciliationClass> =>
-    proxyActivities<Activities>({
-      ...reconcileCheck,
-      taskQueue: reconcileTaskQueue(taskQueue, item.accountId),
-    })
-      .reconcileCancellation({
-        runId: input.runId,
-        cancelOrderId: item.cancelOrderId,
-        dryRun: input.dryRun,
-        staleAfterHours: input.staleAfterHours,
-      })
-      .catch(() => 'ERROR' as const);
-  // Bounded fan-out: `concurrency` lanes pulling from the page.
-  let next = 0;
-  const lane = async () => {
-    while (next < input.items.length) {
-      const item = input.items[next++]!;
-      counts[await check(item)] += 1;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(input.concurrency, input.items.length) }, lane));
-  return counts;
 }

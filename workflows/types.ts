@@ -164,11 +164,11 @@ export interface ReconciliationInput {
   /** Non-terminal or UNRESOLVED cancellations older than this are always examined. */
   staleAfterHours?: number;
   pageSize?: number;
-  /** Provider checks in flight at once, over all accounts. */
+  /** Provider requests in flight at once, shared by the pages being checked. */
   concurrency?: number;
   /** Pages per run before continuing as new (keeps history small). */
   pagesPerRun?: number;
-  /** Pages checked at once, each by a child workflow. */
+  /** Pages checked at once (each by one activity per account). */
   parallelPages?: number;
   /** Carried by continue-as-new. */
   resume?: {

@@ -278,7 +278,7 @@ describe('nightly reconciliation', () => {
     expect(await items(result.runId)).toHaveLength(1_500);
   }, 300_000);
 
-  test('10,000 cancellations in one run: paged, bounded fan-out, continue-as-new', async () => {
+  test("10,000 cancellations in one run: paged, paced under the provider's own limit, continue-as-new", async () => {
     const at = new Date(Date.now() - 20 * 24 * 3_600_000);
     const rows = [];
     for (let i = 0; i < 10_000; i++) {
@@ -299,6 +299,9 @@ describe('nightly reconciliation', () => {
       });
     }
     await world.database.db.batchInsert('cancellations', rows, 1_000);
+    // PayBy enforces the same 500/s the account is configured with: our pacing must stay under it.
+    world.payby.setRateLimit(500);
+    const before = { ...world.payby.stats };
     const handle = await world.temporal.client.workflow.start<typeof reconciliationWorkflow>(
       'reconciliationWorkflow',
       {
@@ -328,6 +331,15 @@ describe('nightly reconciliation', () => {
       ERROR: 0,
     });
     expect(result.total).toBe(10_000);
+    world.payby.setRateLimit(undefined);
+    expect(world.payby.stats.rateLimited - before.rateLimited).toBe(0);
+    expect(world.payby.stats.answered - before.answered).toBe(10_000);
+    const slots = await world.database
+      .db('provider_rate_slots')
+      .where({ account_id: 'payby-test' })
+      .max({ most: 'used' })
+      .first();
+    expect(Number(slots?.most)).toBeLessThanOrEqual(50);
     const first = await world.temporal.client.workflow
       .getHandle(handle.workflowId, handle.firstExecutionRunId)
       .describe();

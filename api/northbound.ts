@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CancelflowClient } from '../client';
 import type { AppConfig, Config } from '../common/config';
-import type { Knex } from '../common/db';
+import { preparedQuery, type Knex } from '../common/db';
 import { apiRequestsTotal } from '../common/metrics';
 import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
 import type { CancellationSnapshot } from '../workflows/types';
@@ -152,6 +152,11 @@ interface CancellationRow {
   created_at: Date;
 }
 
+/** The query endpoint's read, prepared once per connection (the hottest read in the service). */
+const QUERY_SQL = `select cancel_order_id, pay_order_id, provider_order_no, mch_no, app_id, amount_minor, currency,
+  state, channel_order_no, err_code, err_msg, ext_param, success_time, created_at
+  from cancellations where cancel_order_id = $1 and mch_no = $2 and app_id = $3`;
+
 export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDeps): Promise<void> {
   const { config } = deps;
 
@@ -282,10 +287,11 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
   app.post(
     '/api/cancel/query',
     handle('/api/cancel/query', QUERY_FIELDS, async (p) => {
-      const row = await deps
-        .db('cancellations')
-        .where({ cancel_order_id: p.cancelOrderId, mch_no: p.mchNo, app_id: p.appId })
-        .first<CancellationRow | undefined>();
+      const [row] = await preparedQuery<CancellationRow>(deps.db, 'northbound_query', QUERY_SQL, [
+        p.cancelOrderId,
+        p.mchNo,
+        p.appId,
+      ]);
       if (!row)
         throw new Refusal(
           CODES.NOT_FOUND,

@@ -2,7 +2,13 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { cancellationsTotal } from '../common/metrics';
 import type { CancelOutcome } from '../providers/types';
 import { adapterCache, recordProviderCall } from './adapters';
-import type { CancellationInput, OrderRefs, TransitionRecord } from '../workflows/types';
+import {
+  TERMINAL_STATUSES,
+  type CancellationInput,
+  type CancellationStatus,
+  type OrderRefs,
+  type TransitionRecord,
+} from '../workflows/types';
 import type { Knex } from '../common/db';
 import type { ActivityDeps } from './deps';
 
@@ -11,10 +17,21 @@ const FINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED'];
 /**
  * Writes one transition: the `cancellation_transitions` row (unique by seq, so a retried write
  * is a no-op) and, only when that row is new, the `cancellations` row. Shared by the workflow's
- * activity and by reconciliation's repair of a record whose workflow is gone.
+ * activity and by reconciliation's repair of a record whose workflow is gone. A terminal
+ * cancellation is never changed: the row is locked and checked first, and the transition is
+ * refused (`terminal`) without writing anything. The northbound query relies on this to cache
+ * terminal answers.
  */
-export async function applyTransition(db: Knex, t: TransitionRecord): Promise<boolean> {
+export async function applyTransition(
+  db: Knex,
+  t: TransitionRecord,
+): Promise<'applied' | 'duplicate' | 'terminal'> {
   return db.transaction(async (trx) => {
+    const current = await trx('cancellations')
+      .where({ cancel_order_id: t.cancelOrderId })
+      .forUpdate()
+      .first<{ status: CancellationStatus } | undefined>('status');
+    if (current && TERMINAL_STATUSES.includes(current.status)) return 'terminal';
     const inserted = await trx('cancellation_transitions')
       .insert({
         cancel_order_id: t.cancelOrderId,
@@ -26,7 +43,7 @@ export async function applyTransition(db: Knex, t: TransitionRecord): Promise<bo
       .onConflict(['cancel_order_id', 'seq'])
       .ignore()
       .returning('id');
-    if (inserted.length === 0) return false;
+    if (inserted.length === 0) return 'duplicate';
     const updated: Array<{ provider: string }> = await trx('cancellations')
       .where({ cancel_order_id: t.cancelOrderId })
       .update({
@@ -44,7 +61,7 @@ export async function applyTransition(db: Knex, t: TransitionRecord): Promise<bo
       .returning('provider');
     if (FINAL_STATUSES.includes(t.status))
       for (const row of updated) cancellationsTotal.labels(t.status, row.provider).inc();
-    return true;
+    return 'applied';
   });
 }
 
@@ -164,7 +181,11 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
 
     /** A status change: the transition row (unique by seq) and, only if it is new, the row update. */
     async recordTransition(t: TransitionRecord): Promise<void> {
-      await applyTransition(db, t);
+      if ((await applyTransition(db, t)) === 'terminal')
+        logger.error(
+          { cancelOrderId: t.cancelOrderId, seq: t.seq, status: t.status },
+          'transition refused: the cancellation is already terminal and is never changed',
+        );
     },
   };
 }

@@ -6,6 +6,8 @@ import type { CancelOutcome } from '../providers/types';
 import {
   notificationWorkflowId,
   RECONCILIATION_CLASSES,
+  TERMINAL_STATUSES,
+  type CancellationStatus,
   type ProviderOutcomeSignal,
   type ReconciliationClass,
   type ReconciliationCounts,
@@ -16,7 +18,6 @@ import { adapterCache, recordProviderCall } from './adapters';
 import { applyTransition } from './cancellation';
 import type { ActivityDeps } from './deps';
 
-const TERMINAL = ['SUCCEEDED', 'FAILED', 'CLOSED'];
 const NOT_FOUND_CODES = ['MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
 /** Provider requests per second during reconciliation when an account sets no `rateLimitPerSecond`. */
 export const DEFAULT_RECONCILE_RATE = 20;
@@ -210,7 +211,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
         o &&
         (o.kind === 'cancelled' || o.kind === 'refused')
       ) {
-        if (!TERMINAL.includes(row.status)) await repair(row, o, input.runId);
+        if (!TERMINAL_STATUSES.includes(row.status as CancellationStatus)) await repair(row, o, input.runId);
         await db('reconciliation_items')
           .where({ run_id: input.runId, cancel_order_id: row.cancel_order_id })
           .update({ repaired: true });
@@ -219,7 +220,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     }
 
     const entry = adapterFor(row.account_id);
-    const ours = TERMINAL.includes(row.status);
+    const ours = TERMINAL_STATUSES.includes(row.status as CancellationStatus);
     let cls: ReconciliationClass;
     let outcome: CancelOutcome | undefined;
     let providerState: number | null = null;
@@ -319,7 +320,9 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
           .whereBetween('c.created_at', [new Date(input.from), new Date(input.to)])
           .orWhereBetween('c.updated_at', [new Date(input.from), new Date(input.to)])
           .orWhere((s) => {
-            void s.whereNotIn('c.status', TERMINAL).where('c.created_at', '<', new Date(input.staleBefore));
+            void s
+              .whereNotIn('c.status', TERMINAL_STATUSES)
+              .where('c.created_at', '<', new Date(input.staleBefore));
           });
       });
 

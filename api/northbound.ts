@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CancelflowClient } from '../client';
 import type { AppConfig, Config } from '../common/config';
 import { preparedQuery, type Knex } from '../common/db';
-import { apiRequestsTotal } from '../common/metrics';
+import { LruCache } from '../common/lru';
+import { apiRequestsTotal, queryCacheTotal } from '../common/metrics';
 import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
-import type { CancellationSnapshot } from '../workflows/types';
+import { TERMINAL_STATUSES, type CancellationSnapshot, type CancellationStatus } from '../workflows/types';
 
 /**
  * The Unified Cancel protocol of seed 000, served: `POST /api/pay/cancel` and
@@ -143,6 +144,7 @@ interface CancellationRow {
   app_id: string;
   amount_minor: number | null;
   currency: string | null;
+  status: CancellationStatus;
   state: number;
   channel_order_no: string | null;
   err_code: string | null;
@@ -154,11 +156,17 @@ interface CancellationRow {
 
 /** The query endpoint's read, prepared once per connection (the hottest read in the service). */
 const QUERY_SQL = `select cancel_order_id, pay_order_id, provider_order_no, mch_no, app_id, amount_minor, currency,
-  state, channel_order_no, err_code, err_msg, ext_param, success_time, created_at
+  status, state, channel_order_no, err_code, err_msg, ext_param, success_time, created_at
   from cancellations where cancel_order_id = $1 and mch_no = $2 and app_id = $3`;
 
 export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDeps): Promise<void> {
   const { config } = deps;
+  // A terminal cancellation is never changed (applyTransition refuses to), so its answer can be
+  // kept; the TTL bounds what an out-of-band edit of the database would leave stale.
+  const terminalAnswers = new LruCache<Record<string, unknown>>(
+    config.api.queryCacheEntries,
+    config.api.queryCacheTtlSeconds * 1000,
+  );
 
   const send = (
     reply: FastifyReply,
@@ -287,6 +295,13 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
   app.post(
     '/api/cancel/query',
     handle('/api/cancel/query', QUERY_FIELDS, async (p) => {
+      const cacheKey = `${p.cancelOrderId}\u0000${p.mchNo}\u0000${p.appId}`;
+      const cached = terminalAnswers.get(cacheKey);
+      if (cached) {
+        queryCacheTotal.labels('hit').inc();
+        return cached;
+      }
+      queryCacheTotal.labels('miss').inc();
       const [row] = await preparedQuery<CancellationRow>(deps.db, 'northbound_query', QUERY_SQL, [
         p.cancelOrderId,
         p.mchNo,
@@ -297,7 +312,7 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
           CODES.NOT_FOUND,
           `order not found: no cancel order ${p.cancelOrderId} for this app`,
         );
-      return {
+      const answer = {
         cancelOrderId: row.cancel_order_id,
         payOrderId: row.pay_order_id ?? row.provider_order_no ?? '',
         mchNo: row.mch_no,
@@ -312,6 +327,8 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
         ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
         createdAt: row.created_at.getTime(),
       };
+      if (TERMINAL_STATUSES.includes(row.status)) terminalAnswers.set(cacheKey, answer);
+      return answer;
     }),
   );
 }

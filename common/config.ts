@@ -93,6 +93,12 @@ const apiSchema = z
       .default(64 * 1024),
     /** Northbound requests per minute from one client address. */
     rateLimitPerMinute: z.number().int().positive().default(60_000),
+    /**
+     * Answers of `/api/cancel/query` for terminal cancellations (which never change) kept in the
+     * API process: how many (0 = none) and for how long at most.
+     */
+    queryCacheEntries: z.number().int().nonnegative().default(10_000),
+    queryCacheTtlSeconds: z.number().int().positive().default(60),
   })
   .strict();
 
@@ -134,6 +140,8 @@ const fileSchema = z
       cancelWaitMs: 5_000,
       bodyLimitBytes: 65536,
       rateLimitPerMinute: 60_000,
+      queryCacheEntries: 10_000,
+      queryCacheTtlSeconds: 60,
     }),
     reconciliation: reconciliationSchema.default({
       cron: '30 2 * * *',

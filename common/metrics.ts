@@ -35,3 +35,10 @@ export const apiRequestsTotal = new Counter({
   labelNames: ['route', 'code'] as const,
   registers: [registry],
 });
+
+export const queryCacheTotal = new Counter({
+  name: 'cancelflow_api_query_cache_total',
+  help: 'Northbound cancel queries answered from the terminal-answer cache (hit) or from Postgres (miss)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});

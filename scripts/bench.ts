@@ -278,31 +278,35 @@ async function main(): Promise<void> {
   }
 
   // 4. Northbound query endpoint vs a trivial route on the same server.
-  let northbound: { query: Run; trivial: Run; ratio: number } | undefined;
+  let northbound:
+    { query: Run; queryPending: Run; trivial: Run; ratio: number; ratioPending: number } | undefined;
   if (PARTS.has('api')) {
     const key = readFileSync(path.join(dir, 'sandbox', 'keys', 'payby-app.key'), 'utf8').trim();
-    // A real row to read: the sample cancellation, or one written for the purpose.
-    let cancelOrderId = sample?.cancelOrderId;
-    if (!cancelOrderId) {
-      cancelOrderId = 'C20200101000000000001';
+    // Two real rows to read: a terminal one (the sample cancellation, or one written for the
+    // purpose), whose answer the API may keep, and a pending one, read from Postgres every time.
+    const seedRow = async (cancelOrderId: string, order: string, status: string, state: number) => {
       await db('cancellations').insert({
         cancel_order_id: cancelOrderId,
-        workflow_id: 'cancel/payby-sandbox/mch:API-1',
+        workflow_id: `cancel/payby-sandbox/mch:${order}`,
         mch_no: app.mchNo,
         app_id: app.appId,
         account_id: 'payby-sandbox',
         provider: 'payby',
-        order_ref: 'mch:API-1',
-        mch_order_no: 'API-1',
-        status: 'SUCCEEDED',
-        state: 2,
+        order_ref: `mch:${order}`,
+        mch_order_no: order,
+        status,
+        state,
       });
-    }
-    const queryBody = () => {
+      return cancelOrderId;
+    };
+    const terminalId =
+      sample?.cancelOrderId ?? (await seedRow('C20200101000000000001', 'API-1', 'SUCCEEDED', 2));
+    const pendingId = await seedRow('C20200101000000000002', 'API-2', 'PENDING', 1);
+    const queryBody = (cancelOrderId: string) => {
       const p: Record<string, string> = {
         mchNo: app.mchNo,
         appId: app.appId,
-        cancelOrderId: cancelOrderId,
+        cancelOrderId,
         reqTime: String(Date.now()),
         version: '1.0',
         signType: 'MD5',
@@ -358,13 +362,24 @@ async function main(): Promise<void> {
       `northbound: /api/cancel/query and /health, ${API_CONCURRENCY} concurrent, ${API_SECONDS} s each ...`,
     );
     const query = await load(
-      '/api/cancel/query',
-      () => request('/api/cancel/query', queryBody()),
+      '/api/cancel/query (terminal)',
+      () => request('/api/cancel/query', queryBody(terminalId)),
+      '{"code":0,"msg":"SUCCESS","data":{',
+    );
+    const queryPending = await load(
+      '/api/cancel/query (pending)',
+      () => request('/api/cancel/query', queryBody(pendingId)),
       '{"code":0,"msg":"SUCCESS","data":{',
     );
     const trivial = await load('/health', () => request('/health'), '{"status":"ok"}');
     agent.destroy();
-    northbound = { query, trivial, ratio: Number((query.perSecond / trivial.perSecond).toFixed(2)) };
+    northbound = {
+      query,
+      queryPending,
+      trivial,
+      ratio: Number((query.perSecond / trivial.perSecond).toFixed(2)),
+      ratioPending: Number((queryPending.perSecond / trivial.perSecond).toFixed(2)),
+    };
     results.northbound = northbound;
   }
 
@@ -461,7 +476,10 @@ async function main(): Promise<void> {
   const table = new Table({
     head: ['measure', 'concurrency', 'count', 'seconds', 'per second', 'p50 ms', 'p95 ms', 'p99 ms'],
   });
-  for (const r of [...runs, ...(northbound ? [northbound.query, northbound.trivial] : [])])
+  for (const r of [
+    ...runs,
+    ...(northbound ? [northbound.query, northbound.queryPending, northbound.trivial] : []),
+  ])
     table.push([r.label, r.concurrency, r.count, r.seconds, r.perSecond, r.p50, r.p95, r.p99]);
   process.stdout.write(`${table.toString()}\n`);
   const ratios = new Table({ head: ['ratio', 'value', 'target'] });
@@ -484,7 +502,14 @@ async function main(): Promise<void> {
       'flat',
     ]);
   }
-  if (northbound) ratios.push(['query ÷ trivial route', String(northbound.ratio), '≥ 0.5']);
+  if (northbound) {
+    ratios.push(['query of a terminal cancellation ÷ trivial route', String(northbound.ratio), '≥ 0.5']);
+    ratios.push([
+      'query of a pending cancellation ÷ trivial route',
+      String(northbound.ratioPending),
+      '≥ 0.5',
+    ]);
+  }
   const h = results.history as { cancellation: number; notification: number } | undefined;
   if (h)
     ratios.push([

@@ -1,4 +1,6 @@
+import { applyTransition } from '../../activities/cancellation';
 import { buildServer } from '../../api/server';
+import { queryCacheTotal } from '../../common/metrics';
 import { createLogger } from '../../common/logger';
 import { md5Sign, verifyMd5Sign } from '../../providers/unified/sign';
 import {
@@ -138,6 +140,55 @@ describe('POST /api/pay/cancel and /api/cancel/query as seed 000 specifies', () 
       '/api/cancel/query',
       signed(UNIFIED_APP, { cancelOrderId: own.json.data!.cancelOrderId as string }),
     );
+    expect(theirs.json.code).toBe(1006);
+  });
+});
+
+describe('the query answer of a terminal cancellation is kept; anything else is read every time', () => {
+  test('a pending answer follows the row; a terminal one comes from the cache and the row can no longer change', async () => {
+    const db = world.database.db;
+    const id = 'C20261122000000000001';
+    await db('cancellations').insert({
+      cancel_order_id: id,
+      workflow_id: 'cancel/payby-test/mch:NB-cache',
+      mch_no: PAYBY_APP.mchNo,
+      app_id: PAYBY_APP.appId,
+      account_id: 'payby-test',
+      provider: 'payby',
+      order_ref: 'mch:NB-cache',
+      mch_order_no: 'NB-cache',
+      status: 'PENDING',
+      state: 1,
+    });
+    const ask = async () =>
+      (await postJson('/api/cancel/query', signed(PAYBY_APP, { cancelOrderId: id }))).json;
+    const hits = async () =>
+      (await queryCacheTotal.get()).values.find((v) => v.labels.result === 'hit')?.value ?? 0;
+    const before = await hits();
+
+    expect((await ask()).data).toMatchObject({ cancelOrderId: id, state: 1 });
+    // Not terminal: the next answer reads the row again and sees the change.
+    expect(await applyTransition(db, { cancelOrderId: id, seq: 1, status: 'SUCCEEDED', state: 2 })).toBe(
+      'applied',
+    );
+    expect((await ask()).data).toMatchObject({ state: 2 });
+    expect(await hits()).toBe(before);
+    // Terminal: answered from the cache, the same signed answer.
+    const cached = await ask();
+    expect(cached).toMatchObject({ code: 0, data: { state: 2 } });
+    expect(verifyMd5Sign(cached.data!, cached.sign, PAYBY_APP.key)).toBe(true);
+    expect(await hits()).toBe(before + 1);
+    // ... which is sound because a terminal row is never changed again, by anyone.
+    expect(await applyTransition(db, { cancelOrderId: id, seq: 2, status: 'FAILED', state: 3 })).toBe(
+      'terminal',
+    );
+    expect(await db('cancellations').where({ cancel_order_id: id }).first()).toMatchObject({
+      status: 'SUCCEEDED',
+      state: 2,
+    });
+    expect(await db('cancellation_transitions').where({ cancel_order_id: id }).pluck('seq')).toEqual([1]);
+    // The cache is keyed by app too: another app still gets "order not found".
+    const theirs = await postJson('/api/cancel/query', signed(UNIFIED_APP, { cancelOrderId: id }));
     expect(theirs.json.code).toBe(1006);
   });
 });

@@ -167,6 +167,8 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
     config.api.queryCacheEntries,
     config.api.queryCacheTtlSeconds * 1000,
   );
+  // The signature of a kept answer (it covers `data` only, which never changes), by identity.
+  const signedAnswers = new WeakMap<Record<string, unknown>, string>();
 
   const send = (
     reply: FastifyReply,
@@ -180,7 +182,7 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
     const body: Record<string, unknown> = { code, msg };
     if (data && key) {
       body.data = data;
-      body.sign = md5Sign(data, key);
+      body.sign = signedAnswers.get(data) ?? md5Sign(data, key);
     }
     return reply.code(HTTP_STATUS[code] ?? 400).send(body);
   };
@@ -294,7 +296,7 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
 
   app.post(
     '/api/cancel/query',
-    handle('/api/cancel/query', QUERY_FIELDS, async (p) => {
+    handle('/api/cancel/query', QUERY_FIELDS, async (p, app) => {
       const cacheKey = `${p.cancelOrderId}\u0000${p.mchNo}\u0000${p.appId}`;
       const cached = terminalAnswers.get(cacheKey);
       if (cached) {
@@ -327,7 +329,10 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
         ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
         createdAt: row.created_at.getTime(),
       };
-      if (TERMINAL_STATUSES.includes(row.status)) terminalAnswers.set(cacheKey, answer);
+      if (TERMINAL_STATUSES.includes(row.status) && terminalAnswers.capacity > 0) {
+        terminalAnswers.set(cacheKey, answer);
+        signedAnswers.set(answer, md5Sign(answer, app.key.reveal()));
+      }
       return answer;
     }),
   );

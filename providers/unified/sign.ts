@@ -15,20 +15,28 @@ function plain(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Java's `String.CASE_INSENSITIVE_ORDER`: char by char, upper-cased then lower-cased. */
+/**
+ * Java's `String.CASE_INSENSITIVE_ORDER`: char by char, upper-cased then lower-cased. ASCII pairs
+ * (every field name of the seeds) take a fast path without allocating; it gives the same order.
+ */
 export function compareCaseInsensitive(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    let c1 = a[i]!;
-    let c2 = b[i]!;
-    if (c1 !== c2) {
-      c1 = c1.toUpperCase();
-      c2 = c2.toUpperCase();
-      if (c1 !== c2) {
-        c1 = c1.toLowerCase();
-        c2 = c2.toLowerCase();
-        if (c1 !== c2) return c1.charCodeAt(0) - c2.charCodeAt(0);
-      }
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 128 && y < 128) {
+      const lx = x >= 65 && x <= 90 ? x + 32 : x;
+      const ly = y >= 65 && y <= 90 ? y + 32 : y;
+      if (lx !== ly) return lx - ly;
+      continue;
+    }
+    const u1 = a[i]!.toUpperCase();
+    const u2 = b[i]!.toUpperCase();
+    if (u1 !== u2) {
+      const l1 = u1.toLowerCase();
+      const l2 = u2.toLowerCase();
+      if (l1 !== l2) return l1.charCodeAt(0) - l2.charCodeAt(0);
     }
   }
   return a.length - b.length;

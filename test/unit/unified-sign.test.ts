@@ -68,6 +68,34 @@ describe('Unified Cancel MD5 signature (PROVIDERS.md worked vectors)', () => {
     expect(compareCaseInsensitive('ABC', 'abc')).toBe(0);
   });
 
+  test("the ASCII fast path orders exactly like Java's char-by-char rule", () => {
+    // The rule as Java writes it, one char at a time, for comparison.
+    const java = (a: string, b: string): number => {
+      for (let i = 0; i < Math.min(a.length, b.length); i++) {
+        let c1 = a[i]!;
+        let c2 = b[i]!;
+        if (c1 === c2) continue;
+        c1 = c1.toUpperCase();
+        c2 = c2.toUpperCase();
+        if (c1 === c2) continue;
+        c1 = c1.toLowerCase();
+        c2 = c2.toLowerCase();
+        if (c1 !== c2) return c1.charCodeAt(0) - c2.charCodeAt(0);
+      }
+      return a.length - b.length;
+    };
+    const alphabet = 'aAbBzZ_[]^`{=&09é';
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    const word = () =>
+      Array.from({ length: 1 + (random() % 5) }, () => alphabet[random() % alphabet.length]).join('');
+    for (let i = 0; i < 5_000; i++) {
+      const a = word();
+      const b = word();
+      expect([a, b, Math.sign(compareCaseInsensitive(a, b))]).toEqual([a, b, Math.sign(java(a, b))]);
+    }
+  });
+
   test('verification is case-insensitive and refuses wrong, short and non-string signatures', () => {
     expect(verifyMd5Sign(request, '6caf47a03783a664a268ea45772c54e1', KEY)).toBe(true);
     expect(verifyMd5Sign(request, '6CAF47A03783A664A268EA45772C54E1', KEY)).toBe(true);

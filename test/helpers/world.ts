@@ -117,7 +117,12 @@ export interface World {
 }
 
 export async function createWorld(
-  options: { notificationTimeoutMs?: number; rateLimitPerSecond?: number } = {},
+  options: {
+    notificationTimeoutMs?: number;
+    rateLimitPerSecond?: number;
+    /** How long a stopping reconciliation worker lets running pages go on before cancelling them. */
+    reconcileShutdownGraceMs?: number;
+  } = {},
 ): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
   const [database, temporal, payby, unified] = await Promise.all([
@@ -185,6 +190,9 @@ export async function createWorld(
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
       deps,
+      ...(options.reconcileShutdownGraceMs !== undefined
+        ? { overrides: { shutdownGraceTime: options.reconcileShutdownGraceMs } }
+        : {}),
     });
     const running = Promise.all([worker.run(), ...reconcilers.map((w) => w.run())]);
     return {

@@ -19,7 +19,8 @@ let scheduleId: string;
 
 beforeAll(async () => {
   [world, merchant] = await Promise.all([
-    createWorld({ rateLimitPerSecond: 500 }),
+    // A stopped worker cancels its running pages after 200 ms, so a page really is cut short.
+    createWorld({ rateLimitPerSecond: 500, reconcileShutdownGraceMs: 200 }),
     startReceiver(() => 'success'),
   ]);
 });
@@ -217,7 +218,7 @@ describe('nightly reconciliation', () => {
     expect(merchant.received.filter((r) => r.params.cancelOrderId === gone)).toHaveLength(1);
   });
 
-  test('a worker stopped mid-run: the run finishes with the same result, nothing checked twice', async () => {
+  test('a worker stopped mid-page: the cut page is retried and resumes, nothing recorded twice', async () => {
     const at = new Date(Date.now() - 10 * 24 * 3_600_000);
     const ids: string[] = [];
     for (let i = 0; i < 1_500; i++) {
@@ -258,11 +259,26 @@ describe('nightly reconciliation', () => {
         ],
       },
     );
+    // Stop while a page is half done: some of its items written, not all.
     await eventually(async () => {
-      const p = await handle.query<{ processed: number }>('progress').catch(() => ({ processed: 0 }));
-      return p.processed >= 400;
+      const n = Number(
+        (await world.database
+          .db('reconciliation_items')
+          .whereIn('cancel_order_id', ids)
+          .count({ n: '*' })
+          .first())!.n,
+      );
+      return n >= 450 && n % 300 !== 0;
     });
     await world.stopWorker();
+    const atStop = Number(
+      (await world.database
+        .db('reconciliation_items')
+        .whereIn('cancel_order_id', ids)
+        .count({ n: '*' })
+        .first())!.n,
+    );
+    expect(atStop).toBeLessThan(1_500);
     await new Promise((r) => setTimeout(r, 500));
     await world.startWorker();
     // Checks the stopped worker had taken are retried once their start-to-close timeout expires.
@@ -276,6 +292,14 @@ describe('nightly reconciliation', () => {
       ERROR: 0,
     });
     expect(await items(result.runId)).toHaveLength(1_500);
+    // Rows recorded before the stop were not asked again: at most the requests in flight when the
+    // pages were cut were repeated (4 pages at a time, ceil(50 / 4) = 13 lanes each).
+    const asked = Number(
+      (await world.database.db('provider_calls').whereIn('cancel_order_id', ids).count({ n: '*' }).first())!
+        .n,
+    );
+    expect(asked).toBeGreaterThanOrEqual(1_500);
+    expect(asked).toBeLessThanOrEqual(1_500 + 4 * 13);
   }, 300_000);
 
   test("10,000 cancellations in one run: paged, paced under the provider's own limit, continue-as-new", async () => {

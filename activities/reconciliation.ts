@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { abortReason, createRateLimiter, type RateLimiter } from '../common/rate-limit';
+import { createRateLimiter, type RateLimiter } from '../common/rate-limit';
 import type { CancelOutcome } from '../providers/types';
 import {
   notificationWorkflowId,
@@ -37,21 +38,6 @@ const ROW_COLUMNS = [
   'created_at',
 ];
 
-/** Waits `ms`, or rejects as soon as `signal` aborts (the activity was cancelled or timed out). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 interface Row {
   cancel_order_id: string;
   workflow_id: string;
@@ -59,7 +45,7 @@ interface Row {
   pay_order_id: string | null;
   mch_order_no: string | null;
   notify_url: string | null;
-  status: string;
+  status: CancellationStatus;
   state: number;
   err_code: string | null;
   provider_cancel_id: string | null;
@@ -163,7 +149,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
       .max({ max: 'seq' })
       .first()) as { max: number | null };
     const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
-    await applyTransition(db, {
+    const written = await applyTransition(db, {
       cancelOrderId: row.cancel_order_id,
       seq: (max ?? 0) + 1,
       status: outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED',
@@ -174,6 +160,8 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
       ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
       ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
     });
+    // Finished by its own workflow since the page read it: that workflow notified, not us.
+    if (written === 'terminal') return 'already terminal';
     if (row.notify_url) {
       await temporal.workflow.start('notificationWorkflow', {
         workflowId: notificationWorkflowId(row.cancel_order_id),
@@ -211,7 +199,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
         o &&
         (o.kind === 'cancelled' || o.kind === 'refused')
       ) {
-        if (!TERMINAL_STATUSES.includes(row.status as CancellationStatus)) await repair(row, o, input.runId);
+        if (!TERMINAL_STATUSES.includes(row.status)) await repair(row, o, input.runId);
         await db('reconciliation_items')
           .where({ run_id: input.runId, cancel_order_id: row.cancel_order_id })
           .update({ repaired: true });
@@ -220,7 +208,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     }
 
     const entry = adapterFor(row.account_id);
-    const ours = TERMINAL_STATUSES.includes(row.status as CancellationStatus);
+    const ours = TERMINAL_STATUSES.includes(row.status);
     let cls: ReconciliationClass;
     let outcome: CancelOutcome | undefined;
     let providerState: number | null = null;
@@ -253,7 +241,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
           );
         view = providerView(outcome);
         if (view.kind !== 'unknown' || ask >= ASKS) break;
-        await sleep(1_000 * 2 ** (ask - 1), signal);
+        await sleep(1_000 * 2 ** (ask - 1), undefined, { signal });
       }
       if (view.kind === 'unknown') {
         cls = 'ERROR';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 
 /**
@@ -35,12 +36,10 @@ interface Waiter {
 }
 
 /** Why `signal` aborted, as an Error. */
-export function abortReason(signal: AbortSignal): Error {
+function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new Error(typeof reason === 'string' ? reason : 'aborted');
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 export function createRateLimiter(options: {
   db: Knex;
@@ -101,7 +100,7 @@ export function createRateLimiter(options: {
         // The slot is spent (by us or by others): wait for the next one.
         if (before + granted >= capacity || granted === 0) {
           await cleanup(slot);
-          await sleep((slot + 1) * slotMs - now());
+          await sleep(Math.max(0, (slot + 1) * slotMs - now()));
         }
       }
     } catch (err) {

@@ -130,6 +130,29 @@ async function startProcess(
   };
 }
 
+/** A PayBy sandbox cancellation row as a workflow would have left it. */
+function cancellationRow(
+  cancelOrderId: string,
+  account: string,
+  order: string,
+  status: string,
+  state: number,
+) {
+  const app = SANDBOX_APPS.payby;
+  return {
+    cancel_order_id: cancelOrderId,
+    workflow_id: `cancel/${account}/mch:${order}`,
+    mch_no: app.mchNo,
+    app_id: app.appId,
+    account_id: account,
+    provider: 'payby',
+    order_ref: `mch:${order}`,
+    mch_order_no: order,
+    status,
+    state,
+  };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cancelflow-bench-'));
   const [pgPort, apiPort] = await Promise.all([freePort(), freePort()]);
@@ -285,18 +308,7 @@ async function main(): Promise<void> {
     // Two real rows to read: a terminal one (the sample cancellation, or one written for the
     // purpose), whose answer the API may keep, and a pending one, read from Postgres every time.
     const seedRow = async (cancelOrderId: string, order: string, status: string, state: number) => {
-      await db('cancellations').insert({
-        cancel_order_id: cancelOrderId,
-        workflow_id: `cancel/payby-sandbox/mch:${order}`,
-        mch_no: app.mchNo,
-        app_id: app.appId,
-        account_id: 'payby-sandbox',
-        provider: 'payby',
-        order_ref: `mch:${order}`,
-        mch_order_no: order,
-        status,
-        state,
-      });
+      await db('cancellations').insert(cancellationRow(cancelOrderId, 'payby-sandbox', order, status, state));
       return cancelOrderId;
     };
     const terminalId =
@@ -410,16 +422,13 @@ async function main(): Promise<void> {
         const order = `R${pass}-${i}`;
         sandboxes.payby.setOrder(order, { status: 'FAILURE' });
         rows.push({
-          cancel_order_id: `C20200101${pass}${String(i).padStart(12, '0')}`,
-          workflow_id: `cancel/${account}/mch:${order}`,
-          mch_no: app.mchNo,
-          app_id: app.appId,
-          account_id: account,
-          provider: 'payby',
-          order_ref: `mch:${order}`,
-          mch_order_no: order,
-          status: 'SUCCEEDED',
-          state: 2,
+          ...cancellationRow(
+            `C20200101${pass}${String(i).padStart(12, '0')}`,
+            account,
+            order,
+            'SUCCEEDED',
+            2,
+          ),
           created_at: at,
           updated_at: at,
         });

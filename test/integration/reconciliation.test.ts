@@ -78,6 +78,35 @@ async function seed(s: Seed): Promise<string> {
   return id;
 }
 
+/** `n` cancellations we recorded as cancelled at `at`, each with its PayBy order in `status(i)`. */
+async function seedCancelled(
+  prefix: string,
+  n: number,
+  at: Date,
+  status: (i: number) => 'FAILURE' | 'PAID_SUCCESS',
+): Promise<string[]> {
+  const rows = Array.from({ length: n }, (_, i) => {
+    const order = `${prefix}-${i}`;
+    world.payby.setOrder(order, { status: status(i) });
+    return {
+      cancel_order_id: cancelOrderId(),
+      workflow_id: `cancel/payby-test/mch:${order}`,
+      mch_no: PAYBY_APP.mchNo,
+      app_id: PAYBY_APP.appId,
+      account_id: 'payby-test',
+      provider: 'payby',
+      order_ref: `mch:${order}`,
+      mch_order_no: order,
+      status: 'SUCCEEDED',
+      state: 2,
+      created_at: at,
+      updated_at: at,
+    };
+  });
+  await world.database.db.batchInsert('cancellations', rows, 1_000);
+  return rows.map((r) => r.cancel_order_id);
+}
+
 const row = (id: string) => world.database.db('cancellations').where({ cancel_order_id: id }).first();
 const items = (runId: string) =>
   world.database
@@ -220,29 +249,7 @@ describe('nightly reconciliation', () => {
 
   test('a worker stopped mid-page: the cut page is retried and resumes, nothing recorded twice', async () => {
     const at = new Date(Date.now() - 10 * 24 * 3_600_000);
-    const ids: string[] = [];
-    for (let i = 0; i < 1_500; i++) {
-      world.payby.setOrder(`RK-${i}`, { status: 'FAILURE' });
-      ids.push(cancelOrderId());
-    }
-    await world.database.db.batchInsert(
-      'cancellations',
-      ids.map((id, i) => ({
-        cancel_order_id: id,
-        workflow_id: `cancel/payby-test/mch:RK-${i}`,
-        mch_no: PAYBY_APP.mchNo,
-        app_id: PAYBY_APP.appId,
-        account_id: 'payby-test',
-        provider: 'payby',
-        order_ref: `mch:RK-${i}`,
-        mch_order_no: `RK-${i}`,
-        status: 'SUCCEEDED',
-        state: 2,
-        created_at: at,
-        updated_at: at,
-      })),
-      500,
-    );
+    const ids = await seedCancelled('RK', 1_500, at, () => 'FAILURE');
     const handle = await world.temporal.client.workflow.start<typeof reconciliationWorkflow>(
       'reconciliationWorkflow',
       {
@@ -304,25 +311,8 @@ describe('nightly reconciliation', () => {
 
   test("10,000 cancellations in one run: paged, paced under the provider's own limit, continue-as-new", async () => {
     const at = new Date(Date.now() - 20 * 24 * 3_600_000);
-    const rows = [];
-    for (let i = 0; i < 10_000; i++) {
-      world.payby.setOrder(`RB-${i}`, { status: i % 10 === 0 ? 'PAID_SUCCESS' : 'FAILURE' });
-      rows.push({
-        cancel_order_id: cancelOrderId(),
-        workflow_id: `cancel/payby-test/mch:RB-${i}`,
-        mch_no: PAYBY_APP.mchNo,
-        app_id: PAYBY_APP.appId,
-        account_id: 'payby-test',
-        provider: 'payby',
-        order_ref: `mch:RB-${i}`,
-        mch_order_no: `RB-${i}`,
-        status: 'SUCCEEDED',
-        state: 2,
-        created_at: at,
-        updated_at: at,
-      });
-    }
-    await world.database.db.batchInsert('cancellations', rows, 1_000);
+    // Every 10th order was paid at the provider while we recorded a cancel.
+    await seedCancelled('RB', 10_000, at, (i) => (i % 10 === 0 ? 'PAID_SUCCESS' : 'FAILURE'));
     // PayBy enforces the same 500/s the account is configured with: our pacing must stay under it.
     world.payby.setRateLimit(500);
     const before = { ...world.payby.stats };

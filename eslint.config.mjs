@@ -52,8 +52,14 @@ export default tseslint.config(
           patterns: [
             { regex: '^(\\.\\.?/)+common(/|$)', message: 'common/ does I/O; workflows may not import it.' },
             {
-              regex: '^(\\.\\.?/)+(providers|api|client|worker|sandbox|scripts)(/|$)',
+              regex: '^(\\.\\.?/)+(api|client|worker|sandbox|scripts)(/|$)',
               message: 'Not allowed in workflow code.',
+            },
+            {
+              regex: '^(\\.\\.?/)+providers(/|$)',
+              allowTypeImports: true,
+              message:
+                'Workflows take provider *types* only (the outcome union); the wire stays in activities.',
             },
             {
               regex: '^(\\.\\.?/)+activities(/|$)',

@@ -1,12 +1,16 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { cancellationsTotal } from '../common/metrics';
+import { orderRefsOf } from '../common/ids';
 import type { CancelOutcome } from '../providers/types';
 import { adapterCache, recordProviderCall } from './adapters';
 import {
   TERMINAL_STATUSES,
   type CancellationInput,
+  type CancellationSnapshot,
   type CancellationStatus,
   type OrderRefs,
+  type RecordResult,
+  type SeedState,
   type TransitionRecord,
 } from '../workflows/types';
 import type { Knex } from '../common/db';
@@ -14,36 +18,133 @@ import type { ActivityDeps } from './deps';
 
 const FINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED'];
 
+/** A `cancellations` row as the activities read it. */
+export interface CancellationRow {
+  cancel_order_id: string;
+  workflow_id: string;
+  workflow_run_id: string | null;
+  mch_no: string;
+  app_id: string;
+  account_id: string;
+  provider: 'payby' | 'unified';
+  order_ref: string;
+  pay_order_id: string | null;
+  mch_order_no: string | null;
+  provider_cancel_id: string | null;
+  provider_order_no: string | null;
+  channel_order_no: string | null;
+  amount_minor: string | number | null;
+  currency: string | null;
+  status: CancellationStatus;
+  state: number;
+  err_code: string | null;
+  err_msg: string | null;
+  retryable: boolean;
+  created_at: Date;
+  success_time: Date | null;
+  deadline_at: Date | null;
+}
+
+/** The snapshot of a cancellation as its row tells it (for a request answered from Postgres). */
+export function snapshotOfRow(row: CancellationRow): CancellationSnapshot {
+  return {
+    cancelOrderId: row.cancel_order_id,
+    workflowId: row.workflow_id,
+    accountId: row.account_id,
+    provider: row.provider,
+    mchNo: row.mch_no,
+    appId: row.app_id,
+    order: {
+      ...(row.pay_order_id ? { payOrderId: row.pay_order_id } : {}),
+      ...(row.mch_order_no ? { mchOrderNo: row.mch_order_no } : {}),
+    },
+    status: row.status,
+    state: row.state as SeedState,
+    submits: 0,
+    queries: 0,
+    requestedAt: row.created_at.getTime(),
+    deadlineAt: row.deadline_at?.getTime() ?? row.created_at.getTime(),
+    retryable: row.retryable,
+    ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
+    ...(row.pay_order_id ? { payOrderId: row.pay_order_id } : {}),
+    ...(row.provider_order_no ? { providerOrderNo: row.provider_order_no } : {}),
+    ...(row.channel_order_no ? { channelOrderNo: row.channel_order_no } : {}),
+    ...(row.err_code ? { errCode: row.err_code } : {}),
+    ...(row.err_msg ? { errMsg: row.err_msg } : {}),
+    ...(row.amount_minor !== null && row.currency
+      ? { amount: { minor: Number(row.amount_minor), currency: row.currency } }
+      : {}),
+    ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
+  };
+}
+
+/**
+ * Names the cancellation by a number of its order that a provider told us (its `payOrderId`, the
+ * merchant order number), so a later request by that number finds it. A number already naming
+ * another cancellation of the same app stays with that one (two requests by different numbers
+ * raced before either was known): reported, never moved.
+ */
+async function learnOrderRefs(
+  trx: Knex.Transaction,
+  row: { cancel_order_id: string; mch_no: string; app_id: string },
+  order: OrderRefs,
+): Promise<string[]> {
+  const refs = orderRefsOf(order);
+  if (refs.length === 0) return [];
+  await trx('cancellation_refs')
+    .insert(
+      refs.map((order_ref) => ({
+        mch_no: row.mch_no,
+        app_id: row.app_id,
+        order_ref,
+        cancel_order_id: row.cancel_order_id,
+      })),
+    )
+    .onConflict(['mch_no', 'app_id', 'order_ref'])
+    .ignore();
+  const held: Array<{ order_ref: string; cancel_order_id: string }> = await trx('cancellation_refs')
+    .where({ mch_no: row.mch_no, app_id: row.app_id })
+    .whereIn('order_ref', refs)
+    .whereNot({ cancel_order_id: row.cancel_order_id })
+    .select('order_ref', 'cancel_order_id');
+  return held.map((h) => `${h.order_ref} → ${h.cancel_order_id}`);
+}
+
 /**
  * Writes one transition: the `cancellation_transitions` row (unique by seq, so a retried write
  * is a no-op) and, only when that row is new, the `cancellations` row. Shared by the workflow's
  * activity and by reconciliation's repair of a record whose workflow is gone. A terminal
  * cancellation is never changed: the row is locked and checked first, and the transition is
- * refused (`terminal`) without writing anything. The northbound query relies on this to cache
- * terminal answers.
+ * refused (`terminal`) without writing anything — unless it is this very transition, retried
+ * (`duplicate`). The northbound query relies on this to cache terminal answers.
  */
 export async function applyTransition(
   db: Knex,
   t: TransitionRecord,
+  warn: (fields: object, msg: string) => void = () => {},
 ): Promise<'applied' | 'duplicate' | 'terminal'> {
   return db.transaction(async (trx) => {
     const current = await trx('cancellations')
       .where({ cancel_order_id: t.cancelOrderId })
       .forUpdate()
-      .first<{ status: CancellationStatus } | undefined>('status');
+      .first<Pick<CancellationRow, 'status' | 'mch_no' | 'app_id' | 'pay_order_id'> | undefined>(
+        'status',
+        'mch_no',
+        'app_id',
+        'pay_order_id',
+      );
+    const seen = await trx('cancellation_transitions')
+      .where({ cancel_order_id: t.cancelOrderId, seq: t.seq })
+      .first<{ seq: number } | undefined>('seq');
+    if (seen) return 'duplicate';
     if (current && TERMINAL_STATUSES.includes(current.status)) return 'terminal';
-    const inserted = await trx('cancellation_transitions')
-      .insert({
-        cancel_order_id: t.cancelOrderId,
-        seq: t.seq,
-        status: t.status,
-        state: t.state,
-        reason: t.reason ?? null,
-      })
-      .onConflict(['cancel_order_id', 'seq'])
-      .ignore()
-      .returning('id');
-    if (inserted.length === 0) return 'duplicate';
+    await trx('cancellation_transitions').insert({
+      cancel_order_id: t.cancelOrderId,
+      seq: t.seq,
+      status: t.status,
+      state: t.state,
+      reason: t.reason ?? null,
+    });
     const updated: Array<{ provider: string }> = await trx('cancellations')
       .where({ cancel_order_id: t.cancelOrderId })
       .update({
@@ -52,13 +153,30 @@ export async function applyTransition(
         updated_at: trx.fn.now(),
         ...(t.providerCancelId ? { provider_cancel_id: t.providerCancelId } : {}),
         ...(t.providerOrderNo ? { provider_order_no: t.providerOrderNo } : {}),
+        ...(t.payOrderId && current && !current.pay_order_id ? { pay_order_id: t.payOrderId } : {}),
         ...(t.channelOrderNo ? { channel_order_no: t.channelOrderNo } : {}),
         ...(t.errCode !== undefined ? { err_code: t.errCode } : {}),
         ...(t.errMsg !== undefined ? { err_msg: t.errMsg } : {}),
         ...(t.amount ? { amount_minor: t.amount.minor, currency: t.amount.currency } : {}),
         ...(t.successTime ? { success_time: new Date(t.successTime) } : {}),
+        ...(t.retryable !== undefined ? { retryable: t.retryable } : {}),
       })
       .returning('provider');
+    if (current && (t.payOrderId || t.mchOrderNo)) {
+      const clashes = await learnOrderRefs(
+        trx,
+        { cancel_order_id: t.cancelOrderId, mch_no: current.mch_no, app_id: current.app_id },
+        {
+          ...(t.payOrderId ? { payOrderId: t.payOrderId } : {}),
+          ...(t.mchOrderNo ? { mchOrderNo: t.mchOrderNo } : {}),
+        },
+      );
+      if (clashes.length > 0)
+        warn(
+          { cancelOrderId: t.cancelOrderId, clashes },
+          'an order number of this cancellation already names another cancellation of the same app',
+        );
+    }
     if (FINAL_STATUSES.includes(t.status))
       for (const row of updated) cancellationsTotal.labels(t.status, row.provider).inc();
     return 'applied';
@@ -92,6 +210,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
       operation === 'cancel'
         ? await adapter.submitCancel({
             order: input.order,
+            ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
             // An upstream gateway sends its Cancel Notification to our callback endpoint.
             ...(account.provider === 'unified'
               ? {
@@ -125,15 +244,44 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
   };
 
   return {
-    /** The cancellation row and its first transition; a retry or a second start adds nothing. */
-    async recordCancellation(input: CancellationInput & { deadlineAt: number }): Promise<void> {
-      const workflowId =
-        Context.current().info.workflowExecution?.workflowId ?? `cancel/${input.accountId}/${input.orderRef}`;
-      await db.transaction(async (trx) => {
-        await trx('cancellations')
+    /**
+     * Postgres decides whether this (app, order) already has a cancellation, by every number the
+     * request names the order by. None (or one that failed for our own reasons, or one ops asked
+     * to retry): a new cancellation, its id allocated by Postgres. Otherwise that one is returned
+     * and nothing is sent again. A retry of this activity finds the row its own run made.
+     */
+    async recordCancellation(input: CancellationInput & { deadlineAt: number }): Promise<RecordResult> {
+      const run = Context.current().info.workflowExecution;
+      if (!run)
+        throw ApplicationFailure.nonRetryable('recordCancellation runs inside a workflow', 'NO_WORKFLOW');
+      const refs = orderRefsOf(input.order);
+      return db.transaction(async (trx) => {
+        const found = await trx('cancellation_refs as r')
+          .join('cancellations as c', 'c.cancel_order_id', 'r.cancel_order_id')
+          .where({ 'r.mch_no': input.mchNo, 'r.app_id': input.appId })
+          .whereIn('r.order_ref', refs)
+          .orderBy('c.created_at')
+          .forUpdate()
+          .first<CancellationRow | undefined>('c.*');
+        if (found) {
+          if (found.workflow_run_id === run.runId)
+            return { kind: 'created', cancelOrderId: found.cancel_order_id };
+          const retryAsked = input.retryOf?.cancelOrderId === found.cancel_order_id;
+          const again =
+            (found.status === 'FAILED' && (found.retryable || (retryAsked && input.retryOf!.force))) ||
+            (found.status === 'UNRESOLVED' && retryAsked && input.retryOf!.force);
+          if (!again) return { kind: 'existing', snapshot: snapshotOfRow(found) };
+          // Kept with its answers (its id still answers queries); the order's numbers move on.
+          await trx('cancellations')
+            .where({ cancel_order_id: found.cancel_order_id })
+            .update({ retired_at: trx.fn.now() });
+          await trx('cancellation_refs').where({ cancel_order_id: found.cancel_order_id }).delete();
+        }
+        const [row] = await trx('cancellations')
           .insert({
-            cancel_order_id: input.cancelOrderId,
-            workflow_id: workflowId,
+            cancel_order_id: trx.raw('next_cancel_order_id()'),
+            workflow_id: run.workflowId,
+            workflow_run_id: run.runId,
             mch_no: input.mchNo,
             app_id: input.appId,
             account_id: input.accountId,
@@ -147,32 +295,33 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             channel_extra: input.channelExtra ?? null,
             state: 0,
             status: 'RECEIVED',
+            retry_of: found?.cancel_order_id ?? null,
             created_at: new Date(input.requestedAt),
             updated_at: new Date(input.requestedAt),
             deadline_at: new Date(input.deadlineAt),
           })
-          .onConflict()
-          .ignore();
-        const row = await trx('cancellations')
-          .where({ app_id: input.appId, order_ref: input.orderRef })
-          .first<{ cancel_order_id: string } | undefined>('cancel_order_id');
-        if (!row) {
-          // The insert did nothing, and not because of this order: its id belongs to another one.
-          throw ApplicationFailure.nonRetryable(
-            `cancelOrderId ${input.cancelOrderId} is already used by another order`,
-            'CANCEL_ORDER_ID_TAKEN',
+          .returning<Array<{ cancel_order_id: string }>>('cancel_order_id');
+        const cancelOrderId = row!.cancel_order_id;
+        const clashes = await learnOrderRefs(
+          trx,
+          { cancel_order_id: cancelOrderId, mch_no: input.mchNo, app_id: input.appId },
+          input.order,
+        );
+        if (clashes.length > 0) {
+          // Another request for the same order by another of its numbers won the race: roll back
+          // and let the retry of this activity find that cancellation.
+          throw ApplicationFailure.retryable(
+            `order numbers already name another cancellation: ${clashes.join(', ')}`,
+            'ORDER_RACE',
           );
         }
-        if (row.cancel_order_id !== input.cancelOrderId) {
-          throw ApplicationFailure.nonRetryable(
-            `order ${input.orderRef} of app ${input.appId} already has cancellation ${row.cancel_order_id}`,
-            'ORDER_HAS_CANCELLATION',
-          );
-        }
-        await trx('cancellation_transitions')
-          .insert({ cancel_order_id: input.cancelOrderId, seq: 0, status: 'RECEIVED', state: 0 })
-          .onConflict(['cancel_order_id', 'seq'])
-          .ignore();
+        await trx('cancellation_transitions').insert({
+          cancel_order_id: cancelOrderId,
+          seq: 0,
+          status: 'RECEIVED',
+          state: 0,
+        });
+        return { kind: 'created', cancelOrderId };
       });
     },
 
@@ -181,7 +330,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
 
     /** A status change: the transition row (unique by seq) and, only if it is new, the row update. */
     async recordTransition(t: TransitionRecord): Promise<void> {
-      if ((await applyTransition(db, t)) === 'terminal')
+      if ((await applyTransition(db, t, (fields, msg) => logger.warn(fields, msg))) === 'terminal')
         logger.error(
           { cancelOrderId: t.cancelOrderId, seq: t.seq, status: t.status },
           'transition refused: the cancellation is already terminal and is never changed',

@@ -15,11 +15,13 @@ import {
   type ReconciliationPageItem,
   type SeedState,
 } from '../workflows/types';
+import { providerOutcomeSignal } from '../workflows/definitions';
 import { adapterCache, recordProviderCall } from './adapters';
 import { applyTransition } from './cancellation';
 import type { ActivityDeps } from './deps';
 
-const NOT_FOUND_CODES = ['MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
+// PayBy's own codes (62004, 62035); the names are what rows written before the integrity change hold.
+const NOT_FOUND_CODES = ['62004', '62035', 'MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
 /** Provider requests per second during reconciliation when an account sets no `rateLimitPerSecond`. */
 export const DEFAULT_RECONCILE_RATE = 20;
 /** How many times one check asks a provider whose answer we cannot read before recording ERROR. */
@@ -137,7 +139,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     const signal: ProviderOutcomeSignal = { source: 'reconciliation', outcome, reference: runId };
     if (!temporal) throw new Error('reconciliation repairs need a Temporal client in the activity deps');
     try {
-      await temporal.workflow.getHandle(row.workflow_id).signal('providerOutcome', signal);
+      await temporal.workflow.getHandle(row.workflow_id).signal(providerOutcomeSignal, signal);
       return 'signalled';
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -300,6 +302,8 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
   /** Created or updated in the window, or not terminal and older than `staleBefore`. */
   const scope = (input: { from: number; to: number; staleBefore: number; accountId?: string }) =>
     db('cancellations as c')
+      // A retired cancellation (started again after failing for our own reasons) keeps its answer.
+      .whereNull('c.retired_at')
       .modify((q) => {
         if (input.accountId) void q.where('c.account_id', input.accountId);
       })

@@ -4,6 +4,7 @@ import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
 import { parseParams } from '../common/params';
 import { verifyCancelNotification } from '../providers/unified/notification';
+import { providerOutcomeSignal } from '../workflows/definitions';
 import type { ProviderOutcomeSignal } from '../workflows/types';
 
 export interface CallbackDeps {
@@ -71,38 +72,61 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     }
 
     // The gateway's cancelOrderId is our provider_cancel_id; before we learnt it, the pay order.
-    type Match = { cancel_order_id: string; workflow_id: string } | undefined;
-    const columns = ['cancel_order_id', 'workflow_id'];
-    let match = await deps
+    // Every active cancellation of that gateway order is told (apps routed to one account each
+    // have their own), and never one about another order.
+    type Match = { cancel_order_id: string; workflow_id: string; pay_order_id: string | null };
+    const columns = ['cancel_order_id', 'workflow_id', 'pay_order_id'];
+    const notifiedPay =
+      verdict.outcome.kind === 'cancelled' ||
+      verdict.outcome.kind === 'refused' ||
+      verdict.outcome.kind === 'pending'
+        ? verdict.outcome.payOrderId
+        : undefined;
+    let matches: Match[] = await deps
       .db('cancellations')
       .where({ account_id: account.id, provider_cancel_id: verdict.cancelOrderId })
-      .first<Match>(columns);
-    if (!match && params.payOrderId)
-      match = await deps
+      .whereNull('retired_at')
+      .select(columns);
+    if (matches.length === 0 && notifiedPay)
+      matches = await deps
         .db('cancellations')
-        .where({ account_id: account.id, pay_order_id: params.payOrderId })
-        .first<Match>(columns);
+        .where({ account_id: account.id, pay_order_id: notifiedPay })
+        .whereNull('retired_at')
+        .select(columns);
+    const about = matches.filter((m) => !notifiedPay || !m.pay_order_id || m.pay_order_id === notifiedPay);
+    const first = about[0];
     const id = await store({
-      verdict: match ? 'valid' : 'unmatched',
-      ...(match ? {} : { reason: 'no cancellation matches this cancel order' }),
-      ...(match ? { cancelOrderId: match.cancel_order_id, workflowId: match.workflow_id } : {}),
+      verdict: first ? 'valid' : matches.length > 0 ? 'misaddressed' : 'unmatched',
+      ...(first
+        ? {}
+        : {
+            reason:
+              matches.length > 0
+                ? `payOrderId ${notifiedPay} is not the order of cancel order ${verdict.cancelOrderId}`
+                : 'no cancellation matches this cancel order',
+          }),
+      ...(first ? { cancelOrderId: first.cancel_order_id, workflowId: first.workflow_id } : {}),
       providerCancelId: verdict.cancelOrderId,
       state: verdict.state,
     });
-    if (!match) return refuse(404, 'unknown cancel order');
+    if (!first) return refuse(404, 'unknown cancel order');
 
     const signal: ProviderOutcomeSignal = {
       source: 'callback',
       outcome: verdict.outcome,
       reference: String(id),
     };
-    try {
-      await deps.client.workflow.getHandle(match.workflow_id).signal('providerOutcome', signal);
-      await deps.db('provider_callbacks').where({ id }).update({ signalled: true });
-    } catch (err) {
-      // The cancellation already finished: the callback is stored, there is nothing to wake.
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    let signalled = false;
+    for (const match of about) {
+      try {
+        await deps.client.workflow.getHandle(match.workflow_id).signal(providerOutcomeSignal, signal);
+        signalled = true;
+      } catch (err) {
+        // The cancellation already finished: the callback is stored, there is nothing to wake.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
     }
+    if (signalled) await deps.db('provider_callbacks').where({ id }).update({ signalled: true });
     return reply.type('text/plain').send('success');
   });
 }

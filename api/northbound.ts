@@ -1,11 +1,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { CancelflowClient } from '../client';
+import { ValidationError, type CancelflowClient } from '../client';
+import { CancelflowError } from '../common/errors';
+import { orderRefsOf } from '../common/ids';
 import type { AppConfig, Config } from '../common/config';
 import { preparedQuery, type Knex } from '../common/db';
 import { LruCache } from '../common/lru';
 import { apiRequestsTotal, queryCacheTotal } from '../common/metrics';
+import {
+  CANCEL_QUERY_FIELDS,
+  CANCEL_REQUEST_FIELDS,
+  ProtocolError,
+  readParams,
+  reqTimeMs,
+  type FieldRules,
+} from '../providers/unified/protocol';
 import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
-import { TERMINAL_STATUSES, type CancellationSnapshot, type CancellationStatus } from '../workflows/types';
+import { TERMINAL_STATUSES, type CancellationStatus } from '../workflows/types';
 
 /**
  * The Unified Cancel protocol of seed 000, served: `POST /api/pay/cancel` and
@@ -50,90 +60,10 @@ class Refusal extends Error {
   }
 }
 
-interface FieldRule {
-  required: boolean;
-  max: number;
-  /** `long` fields may be JSON numbers. */
-  long?: boolean;
-}
-
-const COMMON: Record<string, FieldRule> = {
-  mchNo: { required: true, max: 30 },
-  appId: { required: true, max: 24 },
-  reqTime: { required: true, max: 13, long: true },
-  version: { required: true, max: 3 },
-  sign: { required: true, max: 32 },
-  signType: { required: true, max: 32 },
-};
-
-const CANCEL_FIELDS: Record<string, FieldRule> = {
-  ...COMMON,
-  payOrderId: { required: false, max: 30 },
-  mchOrderNo: { required: false, max: 30 },
-  clientIp: { required: false, max: 32 },
-  notifyUrl: { required: false, max: 128 },
-  channelExtra: { required: false, max: 256 },
-  extParam: { required: false, max: 512 },
-};
-
-const QUERY_FIELDS: Record<string, FieldRule> = { ...COMMON, cancelOrderId: { required: true, max: 30 } };
-
-/** The body as received, as flat strings (what the signature covers), with seed 000's field rules checked. */
-function readFields(
-  raw: string,
-  contentType: string | undefined,
-  rules: Record<string, FieldRule>,
-): Record<string, string> {
-  let entries: Array<[string, unknown]>;
-  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
-    entries = [...new URLSearchParams(raw).entries()];
-  } else {
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw new Refusal(CODES.BAD_BODY, 'body is not valid JSON');
-    }
-    if (!json || typeof json !== 'object' || Array.isArray(json))
-      throw new Refusal(CODES.BAD_BODY, 'body must be a JSON object');
-    entries = Object.entries(json as Record<string, unknown>);
-  }
-  const params: Record<string, string> = {};
-  for (const [name, value] of entries) {
-    if (value === null || value === undefined) continue;
-    const rule = rules[name];
-    if (typeof value === 'string') params[name] = value;
-    else if (typeof value === 'number' && rule?.long && Number.isSafeInteger(value))
-      params[name] = String(value);
-    else if (rule)
-      throw new Refusal(
-        CODES.BAD_FIELD,
-        `${name}: must be a ${rule.long ? 'number or digit string' : 'string'}`,
-      );
-    else params[name] = typeof value === 'string' ? value : JSON.stringify(value);
-  }
-  for (const [name, rule] of Object.entries(rules)) {
-    const value = params[name];
-    if (value === undefined || value === '') {
-      if (rule.required) throw new Refusal(CODES.BAD_FIELD, `${name}: is required`);
-      continue;
-    }
-    if (value.length > rule.max)
-      throw new Refusal(CODES.BAD_FIELD, `${name}: must be at most ${rule.max} characters`);
-  }
-  if (params.version !== '1.0') throw new Refusal(CODES.BAD_FIELD, 'version: must be "1.0"');
-  if (params.signType !== 'MD5') throw new Refusal(CODES.BAD_FIELD, 'signType: must be "MD5"');
-  if (!/^\d{10}$|^\d{13}$/.test(params.reqTime!))
-    throw new Refusal(CODES.BAD_FIELD, 'reqTime: must be a 13-digit millisecond timestamp');
-  return params;
-}
-
 export interface NorthboundDeps {
   config: Config;
   db: Knex;
   cancelflow: CancelflowClient;
-  /** Waits for a cancellation's result; the API's own Temporal client. */
-  result(workflowId: string): Promise<CancellationSnapshot>;
 }
 
 interface CancellationRow {
@@ -158,6 +88,36 @@ interface CancellationRow {
 const QUERY_SQL = `select cancel_order_id, pay_order_id, provider_order_no, mch_no, app_id, amount_minor, currency,
   status, state, channel_order_no, err_code, err_msg, ext_param, success_time, created_at
   from cancellations where cancel_order_id = $1 and mch_no = $2 and app_id = $3`;
+
+/** This app's active cancellation of the order the request names, by any of its numbers. */
+async function recordedCancellation(
+  db: Knex,
+  p: Record<string, string>,
+): Promise<
+  Pick<CancellationRow, 'cancel_order_id' | 'state' | 'channel_order_no' | 'err_code' | 'err_msg'> | undefined
+> {
+  const refs = orderRefsOf({
+    ...(p.payOrderId ? { payOrderId: p.payOrderId } : {}),
+    ...(p.mchOrderNo ? { mchOrderNo: p.mchOrderNo } : {}),
+  });
+  return db('cancellation_refs as r')
+    .join('cancellations as c', 'c.cancel_order_id', 'r.cancel_order_id')
+    .where({ 'r.mch_no': p.mchNo, 'r.app_id': p.appId })
+    .whereIn('r.order_ref', refs)
+    .first('c.cancel_order_id', 'c.state', 'c.channel_order_no', 'c.err_code', 'c.err_msg');
+}
+
+function answerOf(
+  row: Pick<CancellationRow, 'cancel_order_id' | 'state' | 'channel_order_no' | 'err_code' | 'err_msg'>,
+): Record<string, unknown> {
+  return {
+    cancelOrderId: row.cancel_order_id,
+    state: row.state,
+    channelOrderNo: row.channel_order_no ?? '',
+    errCode: row.err_code ?? '',
+    errMsg: row.err_msg ?? '',
+  };
+}
 
 export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDeps): Promise<void> {
   const { config } = deps;
@@ -209,17 +169,16 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
   /** Fields, app, signature and freshness: everything that must hold before anything happens. */
   const authenticate = (
     req: FastifyRequest,
-    rules: Record<string, FieldRule>,
+    rules: FieldRules,
   ): { params: Record<string, string>; app: AppConfig } => {
     const raw = typeof req.body === 'string' ? req.body : '';
-    if (raw.trim() === '') throw new Refusal(CODES.BAD_BODY, 'body is empty');
-    const params = readFields(raw, req.headers['content-type'], rules);
+    const params = readParams(raw, req.headers['content-type'], rules);
     const app = config.apps.find((a) => a.mchNo === params.mchNo && a.appId === params.appId);
     if (!app)
       throw new Refusal(CODES.UNKNOWN_APP, `unknown app: mchNo ${params.mchNo} has no appId ${params.appId}`);
     if (!verifyMd5Sign(params, params.sign, app.key.reveal()))
       throw new Refusal(CODES.BAD_SIGN, 'signature verification failed');
-    const reqTime = params.reqTime!.length === 10 ? Number(params.reqTime) * 1000 : Number(params.reqTime);
+    const reqTime = reqTimeMs(params.reqTime!);
     const skew = Math.abs(Date.now() - reqTime);
     if (skew > config.api.reqTimeWindowSeconds * 1000)
       throw new Refusal(
@@ -232,7 +191,7 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
   const handle =
     (
       route: string,
-      rules: Record<string, FieldRule>,
+      rules: FieldRules,
       fn: (params: Record<string, string>, app: AppConfig) => Promise<Record<string, unknown>>,
     ) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
@@ -242,61 +201,60 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
         return send(reply, route, CODES.OK, 'SUCCESS', data, auth.app.key.reveal());
       } catch (err) {
         if (err instanceof Refusal) return send(reply, route, err.code, err.message);
+        if (err instanceof ProtocolError) return send(reply, route, CODES[err.code], err.message);
         throw err;
       }
     };
 
   app.post(
     '/api/pay/cancel',
-    handle('/api/pay/cancel', CANCEL_FIELDS, async (p) => {
-      if (!p.payOrderId && !p.mchOrderNo)
-        throw new Refusal(CODES.BAD_FIELD, 'payOrderId: payOrderId or mchOrderNo is required');
-      if (p.notifyUrl && !/^https?:\/\/\S+$/i.test(p.notifyUrl))
-        throw new Refusal(CODES.BAD_FIELD, 'notifyUrl: must be an http(s) URL');
-      const started = await deps.cancelflow.startCancellation({
-        mchNo: p.mchNo!,
-        appId: p.appId!,
-        ...(p.payOrderId ? { payOrderId: p.payOrderId } : {}),
-        ...(p.mchOrderNo ? { mchOrderNo: p.mchOrderNo } : {}),
-        ...(p.notifyUrl ? { notifyUrl: p.notifyUrl } : {}),
-        ...(p.extParam ? { extParam: p.extParam } : {}),
-        ...(p.clientIp ? { clientIp: p.clientIp } : {}),
-        ...(p.channelExtra ? { channelExtra: p.channelExtra } : {}),
-      });
-      // Wait a bounded time for the final answer; otherwise answer with where it stands.
-      let timer: NodeJS.Timeout | undefined;
-      const final = await Promise.race([
-        deps.result(started.workflowId).catch(() => undefined),
-        new Promise<undefined>(
-          (resolve) => (timer = setTimeout(() => resolve(undefined), config.api.cancelWaitMs)),
-        ),
-      ]);
-      clearTimeout(timer);
-      if (final && final.cancelOrderId === started.cancelOrderId)
-        return {
-          cancelOrderId: final.cancelOrderId,
-          state: final.state,
-          channelOrderNo: final.channelOrderNo ?? '',
-          errCode: final.errCode ?? '',
-          errMsg: final.errMsg ?? '',
-        };
-      const row = await deps
-        .db('cancellations')
-        .where({ cancel_order_id: started.cancelOrderId })
-        .first<CancellationRow | undefined>();
+    handle('/api/pay/cancel', CANCEL_REQUEST_FIELDS, async (p) => {
+      let started;
+      try {
+        started = await deps.cancelflow.startCancellation(
+          {
+            mchNo: p.mchNo!,
+            appId: p.appId!,
+            ...(p.payOrderId ? { payOrderId: p.payOrderId } : {}),
+            ...(p.mchOrderNo ? { mchOrderNo: p.mchOrderNo } : {}),
+            ...(p.notifyUrl ? { notifyUrl: p.notifyUrl } : {}),
+            ...(p.extParam ? { extParam: p.extParam } : {}),
+            ...(p.clientIp ? { clientIp: p.clientIp } : {}),
+            ...(p.channelExtra ? { channelExtra: p.channelExtra } : {}),
+          },
+          // The workflow waits cancelWaitMs for the provider; the whole call, queueing in
+          // Temporal and the workers included, gets one second more, then stops.
+          { waitMs: config.api.cancelWaitMs, deadlineMs: config.api.cancelWaitMs + 1_000 },
+        );
+      } catch (err) {
+        if (err instanceof ValidationError) throw new Refusal(CODES.BAD_FIELD, err.message);
+        if (err instanceof CancelflowError && err.code === 'NOT_ANSWERED') {
+          // Busy: answer what Postgres knows of this app's cancellation of this order, if anything.
+          const row = await recordedCancellation(deps.db, p);
+          if (row) return answerOf(row);
+          throw new Refusal(CODES.UNAVAILABLE, `${err.message}: send the same request again`);
+        }
+        if (err instanceof CancelflowError && err.code === 'NOT_RECORDED')
+          throw new Refusal(CODES.UNAVAILABLE, err.message);
+        throw err;
+      }
+      // The workflow's own answer, about this app's order (the workflow id names the app).
+      const answer = started.answer;
+      if (answer.mchNo !== p.mchNo || answer.appId !== p.appId)
+        throw new Error(`cancellation ${answer.cancelOrderId} answered for another app`);
       return {
-        cancelOrderId: started.cancelOrderId,
-        state: row?.state ?? 0,
-        channelOrderNo: row?.channel_order_no ?? '',
-        errCode: row?.err_code ?? '',
-        errMsg: row?.err_msg ?? '',
+        cancelOrderId: answer.cancelOrderId,
+        state: answer.state,
+        channelOrderNo: answer.channelOrderNo ?? '',
+        errCode: answer.errCode ?? '',
+        errMsg: answer.errMsg ?? '',
       };
     }),
   );
 
   app.post(
     '/api/cancel/query',
-    handle('/api/cancel/query', QUERY_FIELDS, async (p, app) => {
+    handle('/api/cancel/query', CANCEL_QUERY_FIELDS, async (p, app) => {
       const cacheKey = `${p.cancelOrderId}\u0000${p.mchNo}\u0000${p.appId}`;
       const cached = terminalAnswers.get(cacheKey);
       if (cached) {

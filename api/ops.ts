@@ -30,8 +30,15 @@ export async function opsRoutes(
     return reply.code(err.statusCode ?? 500).send({ error: err.code ?? 'ERROR', message: err.message });
   });
 
-  app.get<{ Params: { id: string } }>('/ops/cancellations/:id', async (req) =>
-    deps.cancelflow.getCancellation(req.params.id),
+  // `?mchNo=&appId=` scopes the read to one app: another app's cancellation is "not found".
+  app.get<{ Params: { id: string }; Querystring: { mchNo?: string; appId?: string } }>(
+    '/ops/cancellations/:id',
+    async (req) => {
+      const { mchNo, appId } = req.query;
+      if (Boolean(mchNo) !== Boolean(appId))
+        throw new CancelflowError('INVALID_REQUEST', 'give both mchNo and appId, or neither');
+      return deps.cancelflow.getCancellation(req.params.id, mchNo && appId ? { mchNo, appId } : undefined);
+    },
   );
   app.get<{ Querystring: { status?: string; account?: string; mchNo?: string; limit?: string } }>(
     '/ops/cancellations',

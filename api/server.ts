@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger';
 import rateLimit from '@fastify/rate-limit';
 import { createCancelflowClient } from '../client';
 import { registry } from '../common/metrics';
-import type { CancellationSnapshot, CancellationTimings } from '../workflows/types';
+import type { CancellationTimings } from '../workflows/types';
 import { callbackRoutes } from './callbacks';
 import { northboundRoutes } from './northbound';
 import { opsRoutes } from './ops';
@@ -75,7 +75,6 @@ export async function buildServer(deps: ApiDeps) {
       config: deps.config,
       db: deps.db,
       cancelflow,
-      result: (workflowId) => client.workflow.getHandle(workflowId).result() as Promise<CancellationSnapshot>,
     });
   });
   await app.register((scope) => opsRoutes(scope, { config: deps.config, cancelflow }));

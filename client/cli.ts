@@ -84,7 +84,7 @@ program
         ...(o.notifyUrl ? { notifyUrl: o.notifyUrl as string } : {}),
         ...(o.extParam ? { extParam: o.extParam as string } : {}),
       });
-      const result = o.wait ? await cancelflow.waitForResult(started.workflowId) : undefined;
+      const result = o.wait ? await cancelflow.waitForResult(started.cancelOrderId) : undefined;
       print(Boolean(o.json), { ...started, ...(result ? { result } : {}) }, () =>
         [
           `${started.created ? 'started' : 'already exists'}: ${started.cancelOrderId} (${started.workflowId})`,
@@ -100,20 +100,32 @@ program
   .command('status')
   .description('the current snapshot of a cancellation')
   .argument('<id>', 'cancelOrderId or workflow id')
+  .option('--mch-no <mchNo>', 'only if it belongs to this merchant')
+  .option('--app-id <appId>', 'only if it belongs to this app')
   .option('--json', 'machine-readable output')
-  .action(async (id: string, o: { json?: boolean }) => {
+  .action(async (id: string, o: { json?: boolean; mchNo?: string; appId?: string }) => {
+    if (Boolean(o.mchNo) !== Boolean(o.appId))
+      throw new ValidationError(
+        o.mchNo ? '--app-id' : '--mch-no',
+        'give both --mch-no and --app-id, or neither',
+      );
     await withClient(async (cancelflow) => {
-      const s = await cancelflow.getCancellation(id);
+      const s = await cancelflow.getCancellation(
+        id,
+        o.mchNo && o.appId ? { mchNo: o.mchNo, appId: o.appId } : undefined,
+      );
       print(Boolean(o.json), s, () => {
         const table = new Table();
         const rows: Array<[string, string | number | undefined]> = [
           ['cancelOrderId', s.cancelOrderId],
           ['workflow', s.workflowId],
-          ['status', `${s.status} (state ${s.state})`],
+          ['status', `${s.status} (state ${s.state})${s.retryable ? ', may be retried' : ''}`],
+          ['app', `${s.mchNo}/${s.appId}`],
           ['account', `${s.accountId} (${s.provider})`],
           ['order', s.order.payOrderId ?? s.order.mchOrderNo],
           ['provider cancel id', s.providerCancelId ?? ''],
           ['error', s.errCode ? `${s.errCode} ${s.errMsg ?? ''}` : ''],
+          ['reason', s.reason ?? ''],
           ['amount', s.amount ? `${s.amount.minor} minor units ${s.amount.currency}` : ''],
           ['calls', `${s.submits} cancel, ${s.queries} query`],
           ['notification', s.notificationWorkflowId ?? ''],
@@ -121,6 +133,37 @@ program
         for (const [k, v] of rows) table.push({ [k]: v === undefined ? '' : String(v) });
         return table.toString();
       });
+    });
+  });
+
+program
+  .command('retry')
+  .description(
+    'start a cancellation again: one that FAILED for our own reasons (configuration); with --force also a provider refusal or an UNRESOLVED one',
+  )
+  .argument('<cancelOrderId>', 'the cancellation to retry')
+  .option('--force', 'also retry a business refusal or an UNRESOLVED cancellation')
+  .option('--mch-no <mchNo>', 'only if it belongs to this merchant')
+  .option('--app-id <appId>', 'only if it belongs to this app')
+  .option('--json', 'machine-readable output')
+  .action(async (id: string, o: { force?: boolean; mchNo?: string; appId?: string; json?: boolean }) => {
+    if (Boolean(o.mchNo) !== Boolean(o.appId))
+      throw new ValidationError(
+        o.mchNo ? '--app-id' : '--mch-no',
+        'give both --mch-no and --app-id, or neither',
+      );
+    await withClient(async (cancelflow) => {
+      const started = await cancelflow.retryCancellation(id, {
+        force: o.force === true,
+        ...(o.mchNo && o.appId ? { scope: { mchNo: o.mchNo, appId: o.appId } } : {}),
+      });
+      const retried = started.cancelOrderId !== id;
+      print(Boolean(o.json), { retried, ...started }, () =>
+        retried
+          ? `retried: ${id} → ${started.cancelOrderId} (${started.answer.status}, state ${started.answer.state})`
+          : `not retried: ${id} is ${started.answer.status} ${started.answer.errCode ?? ''}; a provider refusal needs --force`,
+      );
+      if (!retried) process.exitCode = EXIT.conflict;
     });
   });
 

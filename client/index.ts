@@ -1,13 +1,19 @@
 import {
+  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
   type Client,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Config } from '../common/config';
 import { CancelflowError } from '../common/errors';
-import { cancellationWorkflowId, newCancelOrderId, orderRefOf } from '../common/ids';
+import { cancellationWorkflowId, orderRefOf } from '../common/ids';
 import type { cancellationWorkflow } from '../workflows/cancellation';
+import { acceptUpdate, statusQuery } from '../workflows/definitions';
 import type { notificationWorkflow } from '../workflows/notification';
 import {
   CancelAccount,
@@ -19,6 +25,7 @@ import {
   CancelState,
 } from '../workflows/search-attributes';
 import {
+  DEFAULT_TIMINGS,
   notificationWorkflowId,
   type CancellationInput,
   type CancellationSnapshot,
@@ -32,7 +39,9 @@ export type { CancellationSnapshot, CancellationStatus, CancellationTimings } fr
 
 export interface CancelflowClientOptions {
   client: Client;
-  config: Pick<Config, 'apps' | 'accounts'> & { temporal: Pick<Config['temporal'], 'taskQueue'> };
+  config: Pick<Config, 'apps' | 'accounts' | 'notifications'> & {
+    temporal: Pick<Config['temporal'], 'taskQueue'>;
+  };
   /** Override production timings (tests, demos). */
   timings?: Partial<CancellationTimings>;
 }
@@ -42,6 +51,26 @@ export interface StartedCancellation {
   workflowId: string;
   /** False when this order already had a cancellation: that one is returned, nothing is redone. */
   created: boolean;
+  /** Where the cancellation stands: after the provider's first answer, or after `waitMs`. */
+  answer: CancellationSnapshot;
+}
+
+export interface StartOptions {
+  /** How long to wait for the provider's first answer (default 5 s). */
+  waitMs?: number;
+  /**
+   * The whole call's deadline, queueing in Temporal and the workers included (default: none).
+   * Past it the call stops (no RPC left behind) with `NOT_ANSWERED`; the cancellation goes on.
+   */
+  deadlineMs?: number;
+  /** Ops' retry of a cancellation that failed or is UNRESOLVED (see `retryCancellation`). */
+  retryOf?: { cancelOrderId: string; force: boolean };
+}
+
+/** Who is asking: an app sees only its own cancellations. */
+export interface AppScope {
+  mchNo: string;
+  appId: string;
 }
 
 export interface CancellationSummary {
@@ -64,8 +93,10 @@ export interface ListFilter {
   limit?: number;
 }
 
-interface Memo {
-  cancelOrderId?: string;
+/** gRPC's DEADLINE_EXCEEDED, on the error or on its cause. */
+function isDeadlineExceeded(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return [err, cause].some((e) => isGrpcServiceError(e) && e.code === grpcStatus.DEADLINE_EXCEEDED);
 }
 
 const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
@@ -75,20 +106,22 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
   const { client, config } = options;
   const taskQueue = config.temporal.taskQueue;
 
-  const memoOf = async (workflowId: string): Promise<Memo> => {
-    const description = await client.workflow.getHandle(workflowId).describe();
-    return description.memo ?? {};
-  };
-
-  const resolveWorkflowId = async (idOrCancelOrderId: string): Promise<string> => {
-    if (idOrCancelOrderId.startsWith('cancel/')) return idOrCancelOrderId;
+  /** The run that owns a cancelOrderId (a workflow id may hold several runs: retries, repeats). */
+  const handleOf = async (idOrCancelOrderId: string) => {
+    if (idOrCancelOrderId.startsWith('cancel/'))
+      return client.workflow.getHandle<typeof cancellationWorkflow>(idOrCancelOrderId);
     for await (const execution of client.workflow.list({
       query: `WorkflowType = 'cancellationWorkflow' AND CancelOrderId = ${quote(idOrCancelOrderId)}`,
       pageSize: 1,
     })) {
-      return execution.workflowId;
+      return client.workflow.getHandle<typeof cancellationWorkflow>(execution.workflowId, execution.runId);
     }
     throw new CancelflowError('NOT_FOUND', `no cancellation ${idOrCancelOrderId}`);
+  };
+  const inScope = (snapshot: CancellationSnapshot, id: string, scope?: AppScope): CancellationSnapshot => {
+    if (scope && (snapshot.mchNo !== scope.mchNo || snapshot.appId !== scope.appId))
+      throw new CancelflowError('NOT_FOUND', `no cancellation ${id} for app ${scope.mchNo}/${scope.appId}`);
+    return snapshot;
   };
 
   return {
@@ -96,8 +129,12 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
      * Starts the cancellation of one order, idempotently: the same order from the same app gives
      * the same cancellation (running or finished), and a finished one is never redone.
      */
-    async startCancellation(request: StartCancellationRequest): Promise<StartedCancellation> {
-      const v = parseOrThrow(startCancellationSchema, request);
+    async startCancellation(
+      request: StartCancellationRequest,
+      start: StartOptions = {},
+    ): Promise<StartedCancellation> {
+      // The notifyUrl is checked against the delivery policy now, not found undeliverable later.
+      const v = parseOrThrow(startCancellationSchema(config.notifications), request);
       const app = config.apps.find((a) => a.mchNo === v.mchNo && a.appId === v.appId);
       if (!app) throw new CancelflowError('UNKNOWN_APP', `app ${v.mchNo}/${v.appId} is not configured`);
       const account = config.accounts.find((a) => a.id === app.account);
@@ -107,10 +144,8 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         ...(v.mchOrderNo ? { mchOrderNo: v.mchOrderNo } : {}),
       };
       const orderRef = orderRefOf(order);
-      const workflowId = cancellationWorkflowId(account.id, orderRef);
-      const cancelOrderId = newCancelOrderId();
+      const workflowId = cancellationWorkflowId(account.id, v, orderRef);
       const input: CancellationInput = {
-        cancelOrderId,
         accountId: account.id,
         provider: account.provider,
         mchNo: v.mchNo,
@@ -122,39 +157,102 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         ...(v.clientIp ? { clientIp: v.clientIp } : {}),
         ...(v.channelExtra ? { channelExtra: v.channelExtra } : {}),
         requestedAt: Date.now(),
-        ...(options.timings ? { timings: options.timings } : {}),
+        // Frozen at start: a default changed later never changes how this one runs or replays.
+        timings: { ...DEFAULT_TIMINGS, ...options.timings },
+        ...(start.retryOf ? { retryOf: start.retryOf } : {}),
       };
-      try {
-        await client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
-          workflowId,
-          taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          memo: { cancelOrderId, orderRef, mchNo: v.mchNo, appId: v.appId, ...order },
-          typedSearchAttributes: [
-            { key: CancelAccount, value: account.id },
-            { key: CancelProvider, value: account.provider },
-            { key: CancelState, value: 'RECEIVED' },
-            { key: CancelOrderRef, value: orderRef },
-            { key: CancelMchNo, value: v.mchNo },
-            { key: CancelOrderId, value: cancelOrderId },
-          ],
+      const waitMs = start.waitMs ?? 5_000;
+      const started = (answer: CancellationSnapshot): StartedCancellation => ({
+        cancelOrderId: answer.cancelOrderId,
+        workflowId,
+        created: answer.created === true,
+        answer,
+      });
+      // One round trip: start the workflow (or attach to the running one) and ask for its answer.
+      const ask = (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE') =>
+        client.workflow.executeUpdateWithStart(acceptUpdate, {
+          args: [{ waitMs }],
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof cancellationWorkflow>(
+            'cancellationWorkflow',
+            {
+              workflowId,
+              taskQueue,
+              args: [input],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+              workflowIdReusePolicy: reuse,
+              typedSearchAttributes: [
+                { key: CancelAccount, value: account.id },
+                { key: CancelProvider, value: account.provider },
+                { key: CancelState, value: 'RECEIVED' },
+                { key: CancelOrderRef, value: orderRef },
+                { key: CancelMchNo, value: v.mchNo },
+              ],
+            },
+          ),
         });
+      const answered = async (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE') => {
+        try {
+          return started(await ask(reuse));
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError)
+            throw new CancelflowError(
+              'NOT_RECORDED',
+              `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
+              { cause: err },
+            );
+          throw err;
+        }
+      };
+      const attempt = async (): Promise<StartedCancellation> => {
+        if (start.retryOf) return answered('ALLOW_DUPLICATE');
+        try {
+          return await answered('REJECT_DUPLICATE');
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+        // The order's cancellation ran and closed. Its answer stands, unless it failed for our own
+        // reasons (configuration): then it is started again. A run that did not complete
+        // (terminated by hand) is answered by a new run from Postgres, the source of truth.
+        const last = await client.workflow
+          .getHandle<typeof cancellationWorkflow>(workflowId)
+          .result()
+          .catch(() => undefined);
+        if (last && !last.retryable) return started({ ...last, created: false });
+        return answered('ALLOW_DUPLICATE');
+      };
+      if (start.deadlineMs === undefined) return attempt();
+      try {
+        return await client.withDeadline(Date.now() + start.deadlineMs, attempt);
       } catch (err) {
-        // The order's cancellation already finished: return it, never redo it.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))
+          throw new CancelflowError(
+            'NOT_ANSWERED',
+            `cancellation of ${orderRef} not answered within ${start.deadlineMs} ms; it goes on`,
+            { cause: err },
+          );
+        throw err;
       }
-      // With USE_EXISTING a running cancellation is returned as is: its id, not ours, counts.
-      const existing = (await memoOf(workflowId)).cancelOrderId;
-      if (!existing) throw new CancelflowError('CORRUPT', `workflow ${workflowId} carries no cancelOrderId`);
-      return { cancelOrderId: existing, workflowId, created: existing === cancelOrderId };
     },
 
-    /** The current snapshot, by workflow id or cancelOrderId. */
-    async getCancellation(idOrCancelOrderId: string): Promise<CancellationSnapshot> {
-      const workflowId = await resolveWorkflowId(idOrCancelOrderId);
-      const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
+    /**
+     * Starts a cancellation again: one that failed for our own reasons, or (`force`) one refused
+     * by the provider or UNRESOLVED. The old one keeps its id and answers; the order gets a new one.
+     */
+    async retryCancellation(
+      cancelOrderId: string,
+      retry: { force?: boolean; scope?: AppScope } = {},
+    ): Promise<StartedCancellation> {
+      const current = await this.getCancellation(cancelOrderId, retry.scope);
+      return this.startCancellation(
+        { mchNo: current.mchNo, appId: current.appId, ...current.order },
+        { retryOf: { cancelOrderId: current.cancelOrderId, force: retry.force === true } },
+      );
+    },
+
+    /** The current snapshot, by workflow id or cancelOrderId; with a scope, only that app's. */
+    async getCancellation(idOrCancelOrderId: string, scope?: AppScope): Promise<CancellationSnapshot> {
+      const handle = await handleOf(idOrCancelOrderId);
+      const workflowId = handle.workflowId;
       let description;
       try {
         description = await handle.describe();
@@ -165,10 +263,10 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       }
       switch (description.status.name) {
         case 'RUNNING':
-          return handle.query<CancellationSnapshot>('status');
+          return inScope(await handle.query(statusQuery), idOrCancelOrderId, scope);
         case 'COMPLETED':
         case 'CONTINUED_AS_NEW':
-          return handle.result();
+          return inScope(await handle.result(), idOrCancelOrderId, scope);
         default:
           throw new CancelflowError(
             `WORKFLOW_${description.status.name}`,
@@ -178,9 +276,9 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
     },
 
     /** Resolves with the final snapshot once the cancellation is terminal (or UNRESOLVED). */
-    async waitForResult(idOrCancelOrderId: string): Promise<CancellationSnapshot> {
-      const workflowId = await resolveWorkflowId(idOrCancelOrderId);
-      return client.workflow.getHandle<typeof cancellationWorkflow>(workflowId).result();
+    async waitForResult(idOrCancelOrderId: string, scope?: AppScope): Promise<CancellationSnapshot> {
+      const handle = await handleOf(idOrCancelOrderId);
+      return inScope(await handle.result(), idOrCancelOrderId, scope);
     },
 
     /** Cancellations from Temporal's visibility store, newest first. */
@@ -243,7 +341,7 @@ function summaryOf(e: WorkflowExecutionInfo): CancellationSummary {
   const sa = e.typedSearchAttributes;
   return {
     workflowId: e.workflowId,
-    cancelOrderId: ((e.memo ?? {}) as Memo).cancelOrderId ?? '',
+    cancelOrderId: sa.get(CancelOrderId) ?? '',
     status: sa.get(CancelState) ?? '',
     account: sa.get(CancelAccount) ?? '',
     mchNo: sa.get(CancelMchNo) ?? '',

@@ -1,11 +1,6 @@
-import { randomInt } from 'node:crypto';
+import type { Knex } from './db';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
-
-// The 4 digits: a per-process counter from a random start, so ids made by one process in the same
-// millisecond never collide (up to 10,000 a millisecond); across processes a collision needs the
-// same millisecond and the same 4 digits, and is refused by the database (recordCancellation).
-let counter = randomInt(10_000);
 
 /** The 17-digit UTC timestamp of seed 000's order numbers: yyyyMMddHHmmssSSS. */
 export function utcStamp(at: Date): string {
@@ -16,10 +11,14 @@ export function utcStamp(at: Date): string {
   );
 }
 
-/** Seed 000's cancel order id: `C` + 17-digit UTC timestamp (yyyyMMddHHmmssSSS) + 4 digits. */
-export function newCancelOrderId(at: Date = new Date()): string {
-  counter = (counter + 1) % 10_000;
-  return `C${utcStamp(at)}${pad(counter, 4)}`;
+/**
+ * Seed 000's cancel order id (`C` + 17-digit UTC timestamp + 4 digits), allocated by Postgres:
+ * the database clock and one sequence shared by every process (migration `integrity`), so two
+ * processes can never mint the same id. The cancellation's own insert calls the same function.
+ */
+export async function allocateCancelOrderId(db: Knex): Promise<string> {
+  const { rows } = await db.raw<{ rows: Array<{ id: string }> }>('select next_cancel_order_id() as id');
+  return rows[0]!.id;
 }
 
 export const CANCEL_ORDER_ID = /^C\d{21}$/;
@@ -31,6 +30,22 @@ export function orderRefOf(order: { payOrderId?: string; mchOrderNo?: string }):
   throw new Error('an order needs payOrderId or mchOrderNo');
 }
 
-export function cancellationWorkflowId(accountId: string, orderRef: string): string {
-  return `cancel/${accountId}/${orderRef}`;
+/** Every number the request names the order by: each one finds an existing cancellation. */
+export function orderRefsOf(order: { payOrderId?: string; mchOrderNo?: string }): string[] {
+  return [
+    ...(order.payOrderId ? [`pay:${order.payOrderId}`] : []),
+    ...(order.mchOrderNo ? [`mch:${order.mchOrderNo}`] : []),
+  ];
+}
+
+/**
+ * One workflow per (account, app, order): two apps routed to the same account never share a
+ * cancellation, its id, its data or its notification.
+ */
+export function cancellationWorkflowId(
+  accountId: string,
+  app: { mchNo: string; appId: string },
+  orderRef: string,
+): string {
+  return `cancel/${accountId}/${app.mchNo}/${app.appId}/${orderRef}`;
 }

@@ -27,6 +27,8 @@ export interface PaybyOrderBehaviour {
   badSignature?: boolean;
   /** Answer with broken JSON. */
   malformedJson?: boolean;
+  /** Correctly signed answers whose acquireOrder names another order (merchantOrderNo and orderNo). */
+  misaddressed?: boolean;
 }
 
 export interface PaybySandboxOptions {
@@ -57,6 +59,14 @@ export interface PaybySandbox {
   setRateLimit(perSecond: number | undefined): void;
   readonly stats: { answered: number; rateLimited: number };
   close(): Promise<void>;
+}
+
+/** The neighbouring order's numbers, which a `misaddressed` answer names instead of ours. */
+function anotherOrder(order: { merchantOrderNo: string; orderNo: string }) {
+  return {
+    merchantOrderNo: `${order.merchantOrderNo}1`,
+    orderNo: /^\d+$/.test(order.orderNo) ? String(BigInt(order.orderNo) + 1n) : `${order.orderNo}1`,
+  };
 }
 
 export async function startPaybySandbox(options: PaybySandboxOptions): Promise<PaybySandbox> {
@@ -177,9 +187,10 @@ export async function startPaybySandbox(options: PaybySandboxOptions): Promise<P
         default:
           if (answerTransportFault(fault, req, res)) return;
       }
+      const named = order.misaddressed ? anotherOrder(order) : order;
       const acquireOrder = () => ({
-        merchantOrderNo: order.merchantOrderNo,
-        orderNo: order.orderNo,
+        merchantOrderNo: named.merchantOrderNo,
+        orderNo: named.orderNo,
         status: order.status,
         product: 'Basic Payment Gateway',
         totalAmount: { currency: order.currency ?? 'AED', amount: order.amount ?? 21.74 },

@@ -7,19 +7,21 @@ import type { UnifiedOrderBehaviour } from './unified';
  * order's behaviour is read from its reference (mchOrderNo or payOrderId), token by token,
  * separated by `-` (case-insensitive). No token: cancelled at once.
  *
- * | token        | behaviour                                                        |
- * |--------------|------------------------------------------------------------------|
- * | `paid`       | already paid: refused (PayBy 62001, Unified state 3 ORDER_PAID)    |
- * | `settled`    | already settled: refused (PayBy 62003, Unified state 3)            |
- * | `failed`     | already failed (PayBy 62002 → getOrder FAILURE; Unified state 4)   |
- * | `notfound`   | no such order                                                    |
- * | `pending3`   | Unified: in progress for 3 queries, then cancelled               |
- * | `slow500`    | Unified: in progress for 500 ms, then cancelled and notified     |
- * | `e500x2`     | HTTP 500 to the first 2 requests (also e402, e504)               |
- * | `timeoutx1`  | no answer to the first request (also `resetx1`, `emptyx1`)       |
- * | `lost`       | cancel applied, its response lost                                |
- * | `badsig`     | answers signed with the wrong key                                |
- * | `garbage`    | malformed JSON answers                                           |
+ * | token          | behaviour                                                               |
+ * |----------------|-------------------------------------------------------------------------|
+ * | `paid`         | already paid: refused (PayBy 62001, Unified state 3 ORDER_PAID)         |
+ * | `settled`      | already settled: refused (PayBy 62003, Unified state 3)                 |
+ * | `failed`       | already failed (PayBy 62002 → getOrder FAILURE; Unified state 4)        |
+ * | `notfound`     | no such order                                                           |
+ * | `pending3`     | Unified: in progress for 3 queries, then cancelled                      |
+ * | `slow500`      | Unified: in progress for 500 ms, then cancelled and notified            |
+ * | `e500x2`       | HTTP 500 to the first 2 requests (also e402, e504)                      |
+ * | `timeoutx1`    | no answer to the first request (also `resetx1`, `emptyx1`)              |
+ * | `lost`         | cancel applied, its response lost                                       |
+ * | `badsig`       | answers signed with the wrong key                                       |
+ * | `garbage`      | malformed JSON answers                                                  |
+ * | `misaddressed` | correctly signed answers that name another order                        |
+ * | `refuserepeat` | Unified: a repeated cancel is refused (9999 "order status not allowed") |
  */
 export interface Scenario {
   result: 'cancelled' | 'paid' | 'settled' | 'failed';
@@ -30,6 +32,8 @@ export interface Scenario {
   lost: boolean;
   badSignature: boolean;
   malformedJson: boolean;
+  misaddressed: boolean;
+  repeatRefusal?: string;
 }
 
 const FAULTS: Record<string, SandboxFault> = {
@@ -49,6 +53,7 @@ export function scenarioOf(ref: string): Scenario {
     lost: false,
     badSignature: false,
     malformedJson: false,
+    misaddressed: false,
   };
   for (const token of ref.toLowerCase().split('-')) {
     let m: RegExpMatchArray | null;
@@ -57,6 +62,8 @@ export function scenarioOf(ref: string): Scenario {
     else if (token === 'lost') scenario.lost = true;
     else if (token === 'badsig') scenario.badSignature = true;
     else if (token === 'garbage') scenario.malformedJson = true;
+    else if (token === 'misaddressed') scenario.misaddressed = true;
+    else if (token === 'refuserepeat') scenario.repeatRefusal = 'order status not allowed';
     else if ((m = /^pending(\d{1,3})$/.exec(token))) scenario.pendingQueries = Number(m[1]);
     else if ((m = /^slow(\d{1,6})$/.exec(token))) scenario.settleAfterMs = Number(m[1]);
     else if ((m = /^(e402|e500|e504|timeout|reset|empty)x(\d{1,2})$/.exec(token)))
@@ -80,6 +87,7 @@ export function paybyBehaviourOf(ref: string): PaybyOrderBehaviour | undefined {
     loseCancelResponse: s.lost,
     badSignature: s.badSignature,
     malformedJson: s.malformedJson,
+    misaddressed: s.misaddressed,
   };
 }
 
@@ -94,5 +102,7 @@ export function unifiedBehaviourOf(ref: string): UnifiedOrderBehaviour | undefin
     loseCancelResponse: s.lost,
     badSignature: s.badSignature,
     malformedJson: s.malformedJson,
+    misaddressed: s.misaddressed,
+    ...(s.repeatRefusal ? { repeatRefusal: s.repeatRefusal } : {}),
   };
 }

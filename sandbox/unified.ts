@@ -36,6 +36,17 @@ export interface UnifiedOrderBehaviour {
   malformedJson?: boolean;
   /** Send no Cancel Notification for this order. */
   silent?: boolean;
+  /**
+   * Refuse a repeated cancel of an order that already has a cancel order with `{code: 9999, msg}`
+   * (e.g. "order status not allowed") instead of answering with that cancel order. With
+   * `loseCancelResponse`: the cancel happened, its answer was lost, and the repeat is refused.
+   */
+  repeatRefusal?: string;
+  /**
+   * Correctly signed answers about another order: another cancelOrderId in cancel and query
+   * answers, another payOrderId in query answers.
+   */
+  misaddressed?: boolean;
 }
 
 export interface UnifiedCancelOrder {
@@ -53,6 +64,8 @@ export interface UnifiedCancelOrder {
 
 interface OrderState extends UnifiedOrderBehaviour {
   payOrderId: string;
+  /** The other order and cancel order that `misaddressed` answers name. */
+  elsewhere?: { payOrderId: string; cancelOrderId: string };
   requests: number;
   calls: Array<'cancel' | 'query'>;
   cancel?: UnifiedCancelOrder;
@@ -118,7 +131,15 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
 
   const register = (behaviour: UnifiedOrderBehaviour): OrderState => {
     const payOrderId = behaviour.payOrderId ?? timestampId('P', ++seq);
-    const state: OrderState = { ...behaviour, payOrderId, requests: 0, calls: [] };
+    const state: OrderState = {
+      ...behaviour,
+      payOrderId,
+      ...(behaviour.misaddressed
+        ? { elsewhere: { payOrderId: timestampId('P', ++seq), cancelOrderId: timestampId('C', ++seq) } }
+        : {}),
+      requests: 0,
+      calls: [],
+    };
     orders.set(`pay:${payOrderId}`, state);
     if (behaviour.mchOrderNo) orders.set(`mch:${behaviour.mchOrderNo}`, state);
     return state;
@@ -273,6 +294,8 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
           if (answerTransportFault(fault, req, res)) return;
       }
 
+      if (operation === 'cancel' && order.cancel && order.repeatRefusal)
+        return reply(9999, order.repeatRefusal);
       if (operation === 'cancel' && !order.cancel) {
         const cancel: UnifiedCancelOrder = {
           cancelOrderId: timestampId('C', ++seq),
@@ -287,6 +310,8 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
         };
         order.cancel = cancel;
         byCancelId.set(cancel.cancelOrderId, order);
+        // The id a misaddressed answer gave out can be queried too, and answers about the other order.
+        if (order.elsewhere) byCancelId.set(order.elsewhere.cancelOrderId, order);
         const captured = order;
         if (order.settleAfterMs !== undefined) later(order.settleAfterMs, () => finish(captured, cancel));
         else if (!order.pendingQueries) finish(order, cancel);
@@ -296,6 +321,7 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
         }
       }
       const cancel = order.cancel!;
+      const named = order.elsewhere ?? { payOrderId: order.payOrderId, cancelOrderId: cancel.cancelOrderId };
       if (operation === 'query') {
         cancel.queries++;
         if (order.pendingQueries !== undefined && cancel.queries > order.pendingQueries)
@@ -304,8 +330,8 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
           0,
           'SUCCESS',
           {
-            cancelOrderId: cancel.cancelOrderId,
-            payOrderId: order.payOrderId,
+            cancelOrderId: named.cancelOrderId,
+            payOrderId: named.payOrderId,
             mchNo: options.mchNo,
             appId: options.appId,
             payAmount: order.amountMinor ?? 100,
@@ -325,7 +351,7 @@ export async function startUnifiedSandbox(options: UnifiedSandboxOptions): Promi
         0,
         'SUCCESS',
         {
-          cancelOrderId: cancel.cancelOrderId,
+          cancelOrderId: named.cancelOrderId,
           state: cancel.state,
           channelOrderNo: cancel.channelOrderNo,
           errCode: cancel.errCode,

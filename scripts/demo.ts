@@ -166,7 +166,7 @@ async function main(): Promise<void> {
   }
 
   // Progress until every cancellation is final and every notification settled.
-  const status = new Map<string, { status: string; state: number; errCode?: string }>();
+  const status = new Map<string, { status: string; state: number; errCode?: string; errMsg?: string }>();
   const deadline = Date.now() + 3 * 60_000;
   for (;;) {
     for (const row of rows) {
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   say('');
 
   const table = new Table({
-    head: ['order', 'provider', 'scenario', 'final state', 'errCode', 'notification'],
+    head: ['order', 'provider', 'scenario', 'final state', 'errCode / errMsg', 'notification'],
   });
   for (const row of rows) {
     const s = row.cancelOrderId ? status.get(row.cancelOrderId) : undefined;
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       row.provider,
       row.what,
       row.error ?? (s ? `${s.status} (state ${s.state})` : 'unknown'),
-      s?.errCode ?? '',
+      s?.errCode ? `${s.errCode} ${s.errMsg ?? ''}`.trim() : '',
       s?.status === 'UNRESOLVED'
         ? 'none (not final)'
         : n?.delivered

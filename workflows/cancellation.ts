@@ -1,8 +1,8 @@
 import {
+  allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   log,
   ParentClosePolicy,
   proxyActivities,
@@ -13,16 +13,25 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import {
+  decide,
+  finalStatusOf,
+  INITIAL_DECISION_STATE,
+  type AnswerSource,
+  type DecisionState,
+  type FinalOutcome,
+} from '../contract/decision';
+import type { CancelOutcome, OrderFacts } from '../providers/types';
 import { persistence, providerQuery, providerSubmit } from './activity-options';
+import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
 import { notificationWorkflow } from './notification';
-import { CancelNotification, CancelState } from './search-attributes';
+import { CancelNotification, CancelOrderId, CancelState } from './search-attributes';
 import {
   DEFAULT_TIMINGS,
   notificationWorkflowId,
   type CancellationInput,
   type CancellationSnapshot,
   type CancellationStatus,
-  type CancelOutcome,
   type ProviderOutcomeSignal,
   type SeedState,
   type TransitionRecord,
@@ -33,24 +42,35 @@ const { recordCancellation, recordTransition } = proxyActivities<Activities>(per
 const { submitCancel } = proxyActivities<Activities>(providerSubmit);
 const { queryCancel } = proxyActivities<Activities>(providerQuery);
 
-export const statusQuery = defineQuery<CancellationSnapshot>('status');
-export const providerOutcomeSignal = defineSignal<[ProviderOutcomeSignal]>('providerOutcome');
-
 /** Over this many history events the run continues as new, carrying its state. */
 const HISTORY_LIMIT = 8_000;
+
+/** Provider codes meaning the order does not exist there: nothing more to ask about it. */
+const NOT_FOUND_CODES = new Set(['62004', '62035']);
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+function factsOf(outcome: CancelOutcome): OrderFacts {
+  if (outcome.kind !== 'cancelled' && outcome.kind !== 'refused' && outcome.kind !== 'pending') return {};
+  return {
+    ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
+    ...(outcome.mchOrderNo ? { mchOrderNo: outcome.mchOrderNo } : {}),
+    ...(outcome.amount ? { amount: outcome.amount } : {}),
+  };
+}
+
 /**
- * One cancellation, start to finish (ARCHITECTURE.md): record → submit → classify → poll with
- * capped exponential backoff (woken early by a verified provider callback) → persist the terminal
- * state → start the notification delivery → return the final snapshot.
+ * One cancellation, start to finish (ARCHITECTURE.md): record (the id comes from Postgres; an order
+ * that already has a cancellation is answered from its row) → mark it sent (seed state 1) → submit
+ * → classify → decide (contract/decision.ts) → poll with capped exponential backoff, woken early by
+ * a verified provider callback → fill in the order's facts the deciding answer lacked → persist the
+ * terminal state → start the notification delivery → return the final snapshot.
  *
- * A cancel whose answer is unknown is never resubmitted blindly: the next step is a query, and
- * only an answer showing the cancel did not land leads to a resubmission. Only a verified
- * provider answer (or a verified callback) ends the run as cancelled.
+ * The merchant's answer is the `accept` update, given as soon as the first provider answer is
+ * classified and persisted. A cancel whose answer is unknown is never resubmitted blindly, and a
+ * refusal of a repeated cancel after an unknown outcome is never taken as the verdict.
  */
 export async function cancellationWorkflow(input: CancellationInput): Promise<CancellationSnapshot> {
   const timings = { ...DEFAULT_TIMINGS, ...input.timings };
@@ -58,7 +78,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   const deadlineAt = input.requestedAt + timings.deadlineMs;
   const resume = input.resume;
   const snapshot: CancellationSnapshot = {
-    cancelOrderId: input.cancelOrderId,
+    cancelOrderId: resume?.cancelOrderId ?? '',
     workflowId,
     accountId: input.accountId,
     provider: input.provider,
@@ -74,9 +94,15 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     deadlineAt,
   };
   let seq = resume?.seq ?? 0;
-  let nextOp: 'submit' | 'query' = resume?.nextOp ?? 'submit';
+  let decision: DecisionState = resume
+    ? { nextOp: resume.nextOp, mayHaveLanded: resume.mayHaveLanded }
+    : INITIAL_DECISION_STATE;
   let round = resume?.round ?? 0;
   let signalled: ProviderOutcomeSignal | undefined;
+  // A resumed run answered its merchant long ago.
+  let answered = resume !== undefined;
+  let created = false;
+  let accepts = 0;
 
   setHandler(statusQuery, () => snapshot);
   setHandler(providerOutcomeSignal, (signal) => {
@@ -86,6 +112,16 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     else if (o.kind === 'pending' && o.providerCancelId && !snapshot.providerCancelId)
       snapshot.providerCancelId = o.providerCancelId;
   });
+  setHandler(acceptUpdate, async ({ waitMs }) => {
+    const first = accepts++ === 0;
+    await condition(() => answered, Math.max(1, waitMs));
+    if (!snapshot.cancelOrderId)
+      throw ApplicationFailure.retryable(
+        'the cancellation is accepted but not recorded yet: send the same request again',
+        'NOT_RECORDED',
+      );
+    return { ...snapshot, created: created && first };
+  });
 
   const transition = async (
     status: CancellationStatus,
@@ -93,10 +129,10 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     patch: Partial<TransitionRecord>,
     reason?: string,
   ): Promise<void> => {
-    Object.assign(snapshot, patch, { status, state });
+    Object.assign(snapshot, patch, { status, state }, reason ? { reason: reason.slice(0, 256) } : {});
     seq += 1;
     await recordTransition({
-      cancelOrderId: input.cancelOrderId,
+      cancelOrderId: snapshot.cancelOrderId,
       seq,
       status,
       state,
@@ -108,23 +144,66 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   };
 
   if (!resume) {
-    await recordCancellation({ ...input, deadlineAt });
+    const record = await recordCancellation({ ...input, deadlineAt });
+    if (record.kind === 'existing') {
+      // Answered from Postgres, the source of truth: nothing is sent again.
+      Object.assign(snapshot, record.snapshot);
+      answered = true;
+      upsertSearchAttributes([{ key: CancelState, value: 'REPEAT' }]);
+      await condition(allHandlersFinished);
+      return snapshot;
+    }
+    snapshot.cancelOrderId = record.cancelOrderId;
+    created = true;
+    upsertSearchAttributes([{ key: CancelOrderId, value: record.cancelOrderId }]);
   }
 
-  const finish = async (outcome: CancelOutcome & { kind: 'cancelled' | 'refused' | 'misconfigured' }) => {
+  const target = () => ({
+    cancelOrderId: snapshot.cancelOrderId,
+    accountId: input.accountId,
+    order: input.order,
+    ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
+  });
+  // An activity that failed for good (timeout, crash) is an answer we do not know.
+  const unknownAfter =
+    (what: string) =>
+    (err: unknown): CancelOutcome => ({ kind: 'unknown', reason: `${what} failed: ${message(err)}` });
+
+  /** The order's own facts (payOrderId, amount) when the deciding answer did not carry them. */
+  const completeFacts = async (outcome: FinalOutcome): Promise<OrderFacts> => {
+    const facts = factsOf(outcome);
+    if (outcome.kind === 'misconfigured' || (outcome.kind === 'refused' && NOT_FOUND_CODES.has(outcome.code)))
+      return facts;
+    if (facts.amount && (facts.payOrderId ?? input.order.payOrderId)) return facts;
+    snapshot.queries += 1;
+    const extra = await queryCancel(target()).catch(unknownAfter('query'));
+    return { ...factsOf(extra), ...facts };
+  };
+
+  const finish = async (outcome: FinalOutcome): Promise<CancellationSnapshot> => {
+    const { status, state, retryable } = finalStatusOf(outcome);
+    if (outcome.kind !== 'misconfigured' && outcome.providerCancelId)
+      snapshot.providerCancelId = outcome.providerCancelId;
+    const facts = await completeFacts(outcome);
+    const patch: Partial<TransitionRecord> = {
+      ...(facts.payOrderId ? { payOrderId: facts.payOrderId } : {}),
+      ...(facts.mchOrderNo ? { mchOrderNo: facts.mchOrderNo } : {}),
+      ...(facts.amount ? { amount: facts.amount } : {}),
+    };
     if (outcome.kind === 'cancelled') {
-      await transition('SUCCEEDED', 2, {
+      await transition(status, state, {
+        ...patch,
         ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
         ...(outcome.providerOrderNo ? { providerOrderNo: outcome.providerOrderNo } : {}),
         ...(outcome.channelOrderNo ? { channelOrderNo: outcome.channelOrderNo } : {}),
-        ...(outcome.amount ? { amount: outcome.amount } : {}),
         ...(outcome.successTime ? { successTime: outcome.successTime } : {}),
       });
     } else if (outcome.kind === 'refused') {
       await transition(
-        outcome.state === 4 ? 'CLOSED' : 'FAILED',
-        outcome.state,
+        status,
+        state,
         {
+          ...patch,
           ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
           ...(outcome.channelOrderNo ? { channelOrderNo: outcome.channelOrderNo } : {}),
           errCode: outcome.code,
@@ -138,91 +217,96 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         code: outcome.code,
       });
       await transition(
-        'FAILED',
-        3,
-        { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) },
+        status,
+        state,
+        { errCode: outcome.code, errMsg: outcome.message.slice(0, 256), retryable },
         outcome.message,
       );
+      snapshot.retryable = retryable;
     }
+    answered = true;
     if (input.notifyUrl) {
-      const childId = notificationWorkflowId(input.cancelOrderId);
+      const childId = notificationWorkflowId(snapshot.cancelOrderId);
       await startChild(notificationWorkflow, {
         workflowId: childId,
-        args: [{ cancelOrderId: input.cancelOrderId, scheduleMs: timings.notificationScheduleMs }],
+        args: [{ cancelOrderId: snapshot.cancelOrderId, scheduleMs: timings.notificationScheduleMs }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
         typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
       });
       snapshot.notificationWorkflowId = childId;
     }
+    await condition(allHandlersFinished);
     return snapshot;
   };
 
-  const target = { cancelOrderId: input.cancelOrderId, accountId: input.accountId, order: input.order };
-  // An activity that failed for good (timeout, crash) is an answer we do not know.
-  const unknownAfter =
-    (what: string) =>
-    (err: unknown): CancelOutcome => ({ kind: 'unknown', reason: `${what} failed: ${message(err)}` });
-
   for (;;) {
     let outcome: CancelOutcome;
-    let from: 'submit' | 'query' | 'signal';
+    let from: AnswerSource;
     if (signalled) {
       outcome = signalled.outcome;
       from = 'signal';
       log.info('provider outcome signalled', { source: signalled.source, kind: outcome.kind });
       signalled = undefined;
-    } else if (nextOp === 'submit') {
+    } else if (decision.nextOp === 'submit') {
       from = 'submit';
+      // Seed state 1 from the moment the cancel may reach the provider, written before it is sent.
+      if (snapshot.status === 'RECEIVED') await transition('SUBMITTED', 1, {});
       snapshot.submits += 1;
       outcome = await submitCancel({
-        ...target,
+        ...target(),
         ...(input.clientIp ? { clientIp: input.clientIp } : {}),
         ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
         ...(input.extParam ? { extParam: input.extParam } : {}),
       }).catch(unknownAfter('submit'));
-      if (snapshot.status === 'RECEIVED') await transition('SUBMITTED', 0, {});
     } else {
       from = 'query';
       snapshot.queries += 1;
-      outcome = await queryCancel({
-        ...target,
-        ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
-      }).catch(unknownAfter('query'));
+      outcome = await queryCancel(target()).catch(unknownAfter('query'));
     }
 
-    switch (outcome.kind) {
-      case 'cancelled':
-      case 'refused':
-        return finish(outcome);
-      case 'misconfigured':
-        // A refused cancel did not happen: a final failure. A refused *query* tells us nothing.
-        if (from === 'submit') return finish(outcome);
-        nextOp = 'query';
-        break;
-      case 'pending':
-        if (outcome.providerCancelId) snapshot.providerCancelId = outcome.providerCancelId;
-        nextOp = 'query';
-        if (snapshot.status !== 'PENDING' && snapshot.status !== 'UNRESOLVED')
-          await transition('PENDING', 1, {}, outcome.reason);
-        break;
-      case 'resubmit':
-        nextOp = 'submit';
-        break;
-      case 'unknown':
-        // We do not know whether the cancel landed: find out before sending it again.
-        nextOp = 'query';
-        break;
+    const next = decide(decision, from, outcome);
+    if (next.action === 'finish') return finish(next.outcome);
+    decision = next.state;
+    if (next.note) log.info('answer did not decide the cancellation', { from, note: next.note });
+    if (next.pending) {
+      const learnedId =
+        next.pending.providerCancelId && next.pending.providerCancelId !== snapshot.providerCancelId
+          ? next.pending.providerCancelId
+          : undefined;
+      if (learnedId) snapshot.providerCancelId = learnedId;
+      const facts = factsOf(next.pending);
+      if (
+        (snapshot.status !== 'PENDING' && snapshot.status !== 'UNRESOLVED') ||
+        learnedId ||
+        (facts.payOrderId && facts.payOrderId !== (snapshot.payOrderId ?? input.order.payOrderId))
+      )
+        await transition(
+          snapshot.status === 'UNRESOLVED' ? 'UNRESOLVED' : 'PENDING',
+          1,
+          {
+            ...(facts.payOrderId ? { payOrderId: facts.payOrderId } : {}),
+            ...(facts.mchOrderNo ? { mchOrderNo: facts.mchOrderNo } : {}),
+          },
+          next.pending.reason ?? (learnedId ? `the provider's cancel id is ${learnedId}` : undefined),
+        );
     }
+    answered = true;
 
     const now = Date.now();
     if (now >= deadlineAt && snapshot.status !== 'UNRESOLVED') {
-      await transition('UNRESOLVED', snapshot.state, {}, `not terminal after ${timings.deadlineMs} ms`);
+      const reason = `not terminal after ${timings.deadlineMs} ms: ${next.note ?? 'the provider has not decided'}`;
+      log.warn('cancellation UNRESOLVED', { cancelOrderId: snapshot.cancelOrderId, reason });
+      await transition('UNRESOLVED', snapshot.state === 0 ? 1 : snapshot.state, {}, reason);
       // Reconciliation (or a late callback) may still deliver the answer.
       if (await condition(() => signalled !== undefined, timings.unresolvedHoldMs)) continue;
+      await condition(allHandlersFinished);
       return snapshot;
     }
-    if (snapshot.status === 'UNRESOLVED') return snapshot;
+    if (snapshot.status === 'UNRESOLVED') {
+      await condition(allHandlersFinished);
+      return snapshot;
+    }
 
     const delay = Math.min(
       timings.pollMaxMs,
@@ -233,14 +317,18 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     await condition(() => signalled !== undefined, delay);
 
     if (workflowInfo().historyLength > HISTORY_LIMIT && !signalled) {
+      await condition(allHandlersFinished);
       await continueAsNew<typeof cancellationWorkflow>({
         ...input,
+        timings,
         resume: {
+          cancelOrderId: snapshot.cancelOrderId,
+          mayHaveLanded: decision.mayHaveLanded,
           seq,
           status: snapshot.status,
           state: snapshot.state,
           ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
-          nextOp,
+          nextOp: decision.nextOp,
           round,
           submits: snapshot.submits,
           queries: snapshot.queries,

@@ -1,5 +1,6 @@
 export { selfCheckWorkflow } from './self-check';
-export { cancellationWorkflow, providerOutcomeSignal, statusQuery } from './cancellation';
+export { cancellationWorkflow } from './cancellation';
+export { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
 export { notificationWorkflow } from './notification';
 export { reconciliationWorkflow, progressQuery } from './reconciliation';
 export { ceilingWorkflow, ceilingChildWorkflow } from './bench';

@@ -1,4 +1,4 @@
-import type { CancelOutcome } from '../activities';
+import type { CancelOutcome } from '../providers/types';
 
 /**
  * The contract between the cancellation workflow, its activities and its callers. Nothing here
@@ -44,7 +44,6 @@ export const DEFAULT_TIMINGS: CancellationTimings = {
 };
 
 export interface CancellationInput {
-  cancelOrderId: string;
   accountId: string;
   provider: 'payby' | 'unified';
   mchNo: string;
@@ -58,12 +57,29 @@ export interface CancellationInput {
   channelExtra?: string;
   /** Epoch ms of the request; the deadline counts from here. */
   requestedAt: number;
+  /** Resolved at start (production defaults plus overrides), so a changed default never changes a running one. */
   timings?: Partial<CancellationTimings>;
+  /** Ops' `retry`: start again although that cancellation failed (`force`: even for a business refusal). */
+  retryOf?: { cancelOrderId: string; force: boolean };
   /** Set by continue-as-new: where the previous run stopped. */
   resume?: CancellationResume;
 }
 
+/** What `recordCancellation` found or made for a new run. */
+export type RecordResult =
+  | { kind: 'created'; cancelOrderId: string }
+  /** The order already has a cancellation (running, finished, or named by its other number). */
+  | { kind: 'existing'; snapshot: CancellationSnapshot };
+
+/** The `accept` update: the merchant's answer, as soon as the first provider answer is classified. */
+export interface AcceptRequest {
+  /** How long the update may wait for that answer. */
+  waitMs: number;
+}
+
 export interface CancellationResume {
+  cancelOrderId: string;
+  mayHaveLanded: boolean;
   seq: number;
   status: CancellationStatus;
   state: SeedState;
@@ -77,6 +93,8 @@ export interface CancellationResume {
 /** What the provider told us about a cancellation, as kept in the snapshot and the row. */
 export interface ProviderFacts {
   providerCancelId?: string;
+  /** The provider's payment order number, once known (PayBy orderNo, Unified payOrderId). */
+  payOrderId?: string;
   providerOrderNo?: string;
   channelOrderNo?: string;
   errCode?: string;
@@ -101,6 +119,12 @@ export interface CancellationSnapshot extends ProviderFacts {
   notificationWorkflowId?: string;
   requestedAt: number;
   deadlineAt: number;
+  /** FAILED for our own reasons (configuration): the order may be cancelled again. */
+  retryable?: boolean;
+  /** Why the cancellation is where it is (UNRESOLVED, a refusal). */
+  reason?: string;
+  /** This answer's request created the cancellation (false: an existing one was returned). */
+  created?: boolean;
 }
 
 /** A verified provider answer delivered from outside the run: a callback or a reconciliation. */
@@ -118,6 +142,9 @@ export interface TransitionRecord extends ProviderFacts {
   status: CancellationStatus;
   state: SeedState;
   reason?: string;
+  retryable?: boolean;
+  /** The merchant's order number as the provider reported it (learned alias). */
+  mchOrderNo?: string;
 }
 
 export interface NotificationInput {

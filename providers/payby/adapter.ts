@@ -8,19 +8,13 @@ import type {
   ProviderResult,
   SignatureVerdict,
 } from '../types';
+import { bizContentFor } from './biz-content';
 import { classifyPaybyAnswer } from './classify';
 import { privateKeyFrom, publicKeyFrom, rsaSign, rsaVerify } from './sign';
 
 export interface PaybyRequest {
   body: string;
   headers: Record<string, string>;
-}
-
-/** `bizContent` names the order by PayBy's `orderNo` or our `merchantOrderNo`, never both. */
-export function bizContentFor(order: OrderRef): { orderNo: string } | { merchantOrderNo: string } {
-  if (order.payOrderId) return { orderNo: order.payOrderId };
-  if (order.mchOrderNo) return { merchantOrderNo: order.mchOrderNo };
-  throw new Error('an order reference (payOrderId or mchOrderNo) is required');
 }
 
 /** Serialises the body once and signs exactly those bytes; a fresh requestTime on every call. */
@@ -55,6 +49,7 @@ export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeout
     const url = `${base}${path}`;
     const request = buildPaybyRequest(account.partnerId, privateKey, order);
     const answer = await postRaw(url, request.headers, request.body, timeouts);
+    const receivedAt = Date.now();
     let signature: SignatureVerdict = 'not-checked';
     if (answer.ok) {
       const sign = headerValue(answer.headers, 'sign');
@@ -62,7 +57,7 @@ export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeout
       signature =
         sign === undefined ? 'missing' : rsaVerify(answer.body, sign, publicKey) ? 'valid' : 'invalid';
     }
-    const outcome = classifyPaybyAnswer(operation, answer, signature);
+    const outcome = classifyPaybyAnswer(operation, answer, signature, { order, receivedAt });
     return {
       outcome,
       exchange: exchangeRecord(

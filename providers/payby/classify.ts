@@ -1,98 +1,202 @@
 import { z } from 'zod';
-import { AmountError, decimalToMinor } from '../../common/money';
+import { AmountError, decimalToMinor, type Money } from '../../common/money';
 import type { HttpAnswer } from '../http';
-import type { CancelOutcome, ProviderOperation, SignatureVerdict } from '../types';
+import type { CancelOutcome, OrderFacts, OrderRef, ProviderOperation, SignatureVerdict } from '../types';
+import { askedBizContent } from './biz-content';
 
-const money = z.object({
-  currency: z.string().regex(/^[A-Z]{3}$/),
-  amount: z.union([z.number(), z.string()]),
-});
+/**
+ * Seed 002's response codes and their names: a refusal's `message` when PayBy sends no `msg`.
+ * 62040 comes from the refund API (PROVIDERS.md): the order was already revoked.
+ */
+export const PAYBY_CODE_NAMES: Readonly<Record<string, string>> = {
+  '0': 'SUCCESS',
+  '400': 'INVALID_PARAMETER',
+  '402': 'RATE_LIMIT_REJECT',
+  '403': 'UNAUTHORIZED',
+  '404': 'SERVICE_NOT_AVAILABLE',
+  '500': 'SYSTEM_ERROR',
+  '504': 'SERVICE_TIMEOUT',
+  '601': 'RISK_FAIL',
+  '62001': 'ORDER_PAID',
+  '62002': 'ORDER_FAILURE',
+  '62003': 'ORDER_SETTLED',
+  '62004': 'MERCHANT_ORDER_NO_NOT_EXIST',
+  '62035': 'ORDER_NO_NOT_EXIST',
+  '62040': 'ACQUIRE_ORDER_REVOKED',
+};
 
-const acquireOrder = z.object({
-  merchantOrderNo: z.string().optional(),
-  orderNo: z.string().optional(),
-  status: z.enum(['CREATED', 'PAID_SUCCESS', 'SETTLED', 'FAILURE']),
-  totalAmount: money.optional(),
-  revoked: z.string().optional(),
-  failCode: z.string().optional(),
-  failDes: z.string().optional(),
-});
+/** What the adapter asked and when it heard back, so that classification stays a pure function. */
+export interface PaybyAnswerContext {
+  /** The order as the request named it (`bizContentFor`), with its other number when we know it. */
+  order: OrderRef;
+  /** Epoch ms at which the answer was received: a cancelled outcome's `successTime`. */
+  receivedAt: number;
+}
 
 const envelope = z.object({
   head: z.object({
     applyStatus: z.enum(['SUCCESS', 'FAIL', 'ERROR']),
     code: z.string(),
-    msg: z.string().optional(),
-    traceCode: z.string().optional(),
+    msg: z.string().nullish(),
+    traceCode: z.string().nullish(),
   }),
-  body: z.object({ acquireOrder: acquireOrder }).optional().nullable(),
+  // Read field by field below: a body only matters for code 0, and its order numbers first.
+  body: z.unknown().optional(),
 });
 
 export type PaybyEnvelope = z.infer<typeof envelope>;
 
+const acquireOrder = z.object({
+  status: z.enum(['CREATED', 'PAID_SUCCESS', 'SETTLED', 'FAILURE']),
+  // The signed status decides; the amount only informs, so it is read leniently (amountOf).
+  totalAmount: z.unknown().optional(),
+  revoked: z.union([z.string(), z.boolean()]).nullish(),
+});
+
+const totalAmount = z.object({
+  currency: z.string().regex(/^[A-Za-z]{3}$/),
+  amount: z.union([z.number(), z.string()]),
+});
+
 /** HTTP statuses and head codes that mean "we don't know": retry with backoff, query first. */
 const TRANSIENT_CODES = new Set(['402', '404', '500', '504']);
 
-function orderOutcome(operation: ProviderOperation, order: z.infer<typeof acquireOrder>): CancelOutcome {
-  const ids = {
-    ...(order.orderNo ? { providerOrderNo: order.orderNo } : {}),
+/** Codes that are a final no to a cancel; they must come signed (PROVIDERS.md). */
+const REFUSAL_CODES = new Set(['62001', '62003', '62004', '62035']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function shown(value: unknown): string {
+  return value === undefined || value === null ? '(none)' : JSON.stringify(value);
+}
+
+/**
+ * Why an answer's `acquireOrder` is not about the order we asked about, or undefined when it is.
+ * The number the request named must be there and equal; the other number, when we know it and the
+ * answer gives it, must agree too.
+ */
+function misaddressed(order: Record<string, unknown>, asked: OrderRef): string | undefined {
+  const biz = askedBizContent(asked);
+  if (!biz) return 'the request named no order, so no answer can be about it';
+  const [field, value] =
+    'orderNo' in biz
+      ? (['orderNo', biz.orderNo] as const)
+      : (['merchantOrderNo', biz.merchantOrderNo] as const);
+  if (order[field] !== value)
+    return `answer about another order: asked ${field} ${JSON.stringify(value)}, answer names ${field} ${shown(order[field])}`;
+  const others = [
+    ['merchantOrderNo', asked.mchOrderNo],
+    ['orderNo', asked.payOrderId],
+  ] as const;
+  for (const [name, known] of others) {
+    const named = order[name];
+    if (name !== field && known && named !== undefined && named !== null && named !== '' && named !== known)
+      return `answer about another order: our ${name} is ${JSON.stringify(known)}, answer names ${name} ${shown(named)}`;
+  }
+  return undefined;
+}
+
+/** The order amount in exact minor units, or undefined when it cannot be converted exactly. */
+function amountOf(value: unknown): Money | undefined {
+  const parsed = totalAmount.safeParse(value);
+  if (!parsed.success) return undefined;
+  const currency = parsed.data.currency.toUpperCase();
+  try {
+    const minor = decimalToMinor(parsed.data.amount, currency);
+    return minor >= 0 ? { minor, currency } : undefined;
+  } catch (err) {
+    if (err instanceof AmountError) return undefined;
+    throw err;
+  }
+}
+
+/** `revoked` is the string "true"/"false"; undefined when it says neither. */
+function revokedFlag(value: string | boolean | null | undefined): boolean | undefined {
+  if (value === undefined || value === null || value === '' || value === false) return false;
+  if (value === true) return true;
+  const text = value.trim().toLowerCase();
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+function orderFacts(raw: Record<string, unknown>): OrderFacts {
+  const amount = amountOf(raw.totalAmount);
+  return {
+    ...(typeof raw.orderNo === 'string' && raw.orderNo ? { payOrderId: raw.orderNo } : {}),
+    ...(typeof raw.merchantOrderNo === 'string' && raw.merchantOrderNo
+      ? { mchOrderNo: raw.merchantOrderNo }
+      : {}),
+    ...(amount ? { amount } : {}),
   };
+}
+
+function orderOutcome(
+  operation: ProviderOperation,
+  raw: Record<string, unknown>,
+  context: PaybyAnswerContext,
+): CancelOutcome {
+  const parsed = acquireOrder.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      kind: 'unknown',
+      reason: `malformed acquireOrder: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? ''}`.trim(),
+    };
+  }
+  const order = parsed.data;
+  const facts = orderFacts(raw);
   switch (order.status) {
     case 'FAILURE': {
-      if (order.revoked === 'true') {
+      const revoked = revokedFlag(order.revoked);
+      if (revoked === undefined)
         return {
-          kind: 'refused',
-          state: 3,
-          code: 'ORDER_REVOKED',
-          message: 'the order was paid and then revoked',
+          kind: 'unknown',
+          reason: `FAILURE with an unrecognised revoked value ${shown(order.revoked)}`,
         };
-      }
-      let amount;
-      if (order.totalAmount) {
-        try {
-          amount = {
-            minor: decimalToMinor(order.totalAmount.amount, order.totalAmount.currency),
-            currency: order.totalAmount.currency,
-          };
-        } catch (err) {
-          if (err instanceof AmountError)
-            return { kind: 'unknown', reason: `malformed totalAmount: ${err.message}` };
-          throw err;
-        }
-      }
-      return { kind: 'cancelled', ...ids, ...(amount ? { amount } : {}) };
+      // Paid, then revoked (refunded): the order was not cancelled, its payment was reversed.
+      if (revoked)
+        return { kind: 'refused', state: 3, code: '62040', message: PAYBY_CODE_NAMES['62040']!, ...facts };
+      return {
+        kind: 'cancelled',
+        ...(facts.payOrderId ? { providerOrderNo: facts.payOrderId } : {}),
+        ...facts,
+        successTime: context.receivedAt,
+      };
     }
+    // The codes PayBy gives a cancel of such an order.
     case 'PAID_SUCCESS':
-      return {
-        kind: 'refused',
-        state: 3,
-        code: 'ORDER_PAID',
-        message: 'the order was paid: revoke or refund it instead',
-      };
+      return { kind: 'refused', state: 3, code: '62001', message: PAYBY_CODE_NAMES['62001']!, ...facts };
     case 'SETTLED':
-      return {
-        kind: 'refused',
-        state: 3,
-        code: 'ORDER_SETTLED',
-        message: 'the order was settled: refund it instead',
-      };
+      return { kind: 'refused', state: 3, code: '62003', message: PAYBY_CODE_NAMES['62003']!, ...facts };
     case 'CREATED':
       // Cancel answered but the order is still open: confirm by querying. A query that finds it
-      // open means our cancel has not taken effect.
+      // open shows our cancel has not taken effect.
       return operation === 'cancel'
-        ? { kind: 'pending', state: 1, reason: 'order still CREATED after cancel; confirming with getOrder' }
-        : { kind: 'resubmit', reason: 'order is CREATED: the cancel has not taken effect' };
+        ? {
+            kind: 'pending',
+            state: 1,
+            reason: 'order still CREATED after cancel; confirming with getOrder',
+            ...facts,
+          }
+        : {
+            kind: 'resubmit',
+            authoritative: true,
+            reason: 'order is CREATED: the cancel has not taken effect',
+          };
   }
 }
 
 /**
  * Classifies a PayBy answer (PROVIDERS.md, "Classifying answers"). `signature` is the verdict on
- * the `sign` header over the raw body, checked before parsing.
+ * the `sign` header over the raw body, checked before parsing; `context` is what was asked.
+ * `refused` carries PayBy's own code and description (`62001` / `ORDER_PAID`).
  */
 export function classifyPaybyAnswer(
   operation: ProviderOperation,
   answer: HttpAnswer,
   signature: SignatureVerdict,
+  context: PaybyAnswerContext,
 ): CancelOutcome {
   if (!answer.ok) return { kind: 'unknown', reason: `transport: ${answer.error}`, code: answer.code };
   if (answer.status >= 500)
@@ -114,52 +218,41 @@ export function classifyPaybyAnswer(
     };
   }
   const { head, body } = parsed.data;
-  const message = head.msg ?? '';
+  const code = head.code;
+  const message = head.msg || PAYBY_CODE_NAMES[code] || `code ${code}`;
 
   if (head.applyStatus === 'ERROR') {
     return {
       kind: 'misconfigured',
-      code: 'PAYBY_SIGNATURE_REJECTED',
-      message: `PayBy could not verify our signature: ${message}`,
+      code: code || 'ERROR',
+      message: `PayBy could not verify our signature${head.msg ? `: ${head.msg}` : ''}`,
     };
   }
 
   const signed = signature === 'valid';
-  const business = head.code === '0' || head.code.startsWith('62');
+  const business = code === '0' || code.startsWith('62');
   if (business && !signed) {
     return {
       kind: 'unknown',
-      reason: `answer code ${head.code} is not trustworthy: signature ${signature}`,
+      reason: `answer code ${code} is not trustworthy: signature ${signature}`,
       code: 'BAD_SIGNATURE',
     };
   }
 
-  switch (head.code) {
+  const rawOrder = isRecord(body) ? body.acquireOrder : undefined;
+  if (isRecord(rawOrder)) {
+    const reason = misaddressed(rawOrder, context.order);
+    if (reason) return { kind: 'unknown', reason, code: 'MISADDRESSED' };
+  }
+
+  if (REFUSAL_CODES.has(code)) return { kind: 'refused', state: 3, code, message };
+  switch (code) {
     case '0':
-      if (head.applyStatus !== 'SUCCESS' || !body?.acquireOrder) {
+      if (head.applyStatus !== 'SUCCESS' || !isRecord(rawOrder))
         return { kind: 'unknown', reason: 'code 0 without a SUCCESS acquireOrder' };
-      }
-      return orderOutcome(operation, body.acquireOrder);
-    case '62001':
-      return { kind: 'refused', state: 3, code: 'ORDER_PAID', message: message || 'ORDER_PAID' };
-    case '62003':
-      return { kind: 'refused', state: 3, code: 'ORDER_SETTLED', message: message || 'ORDER_SETTLED' };
+      return orderOutcome(operation, rawOrder, context);
     case '62002':
       return { kind: 'pending', state: 1, reason: 'ORDER_FAILURE: confirming with getOrder' };
-    case '62004':
-      return {
-        kind: 'refused',
-        state: 3,
-        code: 'MERCHANT_ORDER_NO_NOT_EXIST',
-        message: message || 'merchant order number does not exist',
-      };
-    case '62035':
-      return {
-        kind: 'refused',
-        state: 3,
-        code: 'ORDER_NO_NOT_EXIST',
-        message: message || 'PayBy order number does not exist',
-      };
     case '400':
       if (/REQUESTTIME_TOO_(EARLY|LATER)/.test(message)) {
         return {
@@ -168,23 +261,17 @@ export function classifyPaybyAnswer(
           code: 'REQUESTTIME',
         };
       }
-      return { kind: 'misconfigured', code: 'INVALID_PARAMETER', message: message || 'INVALID_PARAMETER' };
+      return { kind: 'misconfigured', code, message };
     case '403':
-      return { kind: 'misconfigured', code: 'UNAUTHORIZED', message: message || 'API not authorized' };
+      return { kind: 'misconfigured', code, message };
     case '601':
-      return {
-        kind: 'refused',
-        state: 3,
-        code: 'RISK_FAIL',
-        message: message || 'risk control validation failed',
-      };
+      // Risk control refused this request: final for a cancel, but a refused query says nothing
+      // about whether the cancel landed.
+      return operation === 'cancel'
+        ? { kind: 'refused', state: 3, code, message }
+        : { kind: 'unknown', reason: `getOrder refused: ${code} ${message}`, code };
     default:
-      if (TRANSIENT_CODES.has(head.code))
-        return { kind: 'unknown', reason: `${head.code} ${message}`.trim(), code: head.code };
-      return {
-        kind: 'unknown',
-        reason: `unrecognised answer code ${head.code} ${message}`.trim(),
-        code: head.code,
-      };
+      if (TRANSIENT_CODES.has(code)) return { kind: 'unknown', reason: `${code} ${message}`, code };
+      return { kind: 'unknown', reason: `unrecognised answer code ${code} ${head.msg ?? ''}`.trim(), code };
   }
 }

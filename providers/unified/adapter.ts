@@ -7,7 +7,7 @@ import type {
   QueryCancelRequest,
   SubmitCancelRequest,
 } from '../types';
-import { classifyUnifiedAnswer } from './classify';
+import { classifyUnifiedAnswer, type UnifiedAnswerContext } from './classify';
 import { md5Sign } from './sign';
 
 /** Builds a signed seed-000 request: a fresh `reqTime` and signature on every attempt. */
@@ -34,12 +34,13 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
     operation: ProviderOperation,
     path: string,
     params: Record<string, string>,
+    asked: UnifiedAnswerContext,
   ): Promise<ProviderResult> {
     const url = `${base}${path}`;
     const body = JSON.stringify(params);
     const headers = { 'content-type': 'application/json' };
     const answer = await postRaw(url, headers, body, timeouts);
-    const { outcome, signature } = classifyUnifiedAnswer(operation, answer, account.key.reveal());
+    const { outcome, signature } = classifyUnifiedAnswer(operation, answer, account.key.reveal(), asked);
     return {
       outcome,
       exchange: exchangeRecord(operation, url, { headers, body: params }, answer, signature, outcome),
@@ -57,19 +58,28 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
         channelExtra: request.channelExtra,
         extParam: request.extParam,
       });
-      return exchange('cancel', '/api/pay/cancel', params);
+      return exchange('cancel', '/api/pay/cancel', params, {
+        order: request.order,
+        ...(request.providerCancelId ? { providerCancelId: request.providerCancelId } : {}),
+      });
     },
     async queryCancel(request: QueryCancelRequest) {
       // Seed 000's query needs the gateway's cancelOrderId. Without it (the cancel's answer was
       // lost) the cancel is sent again: gateways answer a repeated cancel of the same order with
-      // the existing cancel order.
+      // the existing cancel order. Not authoritative: the first cancel may have landed, and some
+      // gateways refuse a repeat instead.
       if (!request.providerCancelId) {
-        return { outcome: { kind: 'resubmit', reason: 'no upstream cancelOrderId to query' } };
+        return {
+          outcome: { kind: 'resubmit', authoritative: false, reason: 'no upstream cancelOrderId to query' },
+        };
       }
       const params = buildUnifiedRequest(account, account.key.reveal(), {
         cancelOrderId: request.providerCancelId,
       });
-      return exchange('query', '/api/cancel/query', params);
+      return exchange('query', '/api/cancel/query', params, {
+        order: request.order,
+        providerCancelId: request.providerCancelId,
+      });
     },
   };
 }

@@ -1,13 +1,13 @@
 import { z } from 'zod';
+import type { Money } from '../../common/money';
 import type { HttpAnswer } from '../http';
-import type { CancelOutcome, ProviderOperation, SignatureVerdict } from '../types';
+import type { CancelOutcome, OrderFacts, OrderRef, ProviderOperation, SignatureVerdict } from '../types';
 import { verifyMd5Sign } from './sign';
 
 const optionalText = z
   .union([z.string(), z.number()])
   .nullish()
   .transform((v) => (v === null || v === undefined || v === '' ? undefined : String(v)));
-const timestamp = z.union([z.number().int(), z.string().regex(/^\d{10,13}$/)]).nullish();
 
 const cancelData = z.object({
   cancelOrderId: z.string().min(1).max(30),
@@ -18,17 +18,116 @@ const cancelData = z.object({
   errCode: optionalText,
   errMsg: optionalText,
   payOrderId: optionalText,
-  payAmount: z
-    .union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)])
-    .optional(),
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/)
-    .optional(),
-  successTime: timestamp,
+  mchOrderNo: optionalText,
+  // The signed state decides; amount and time only inform, so they are read leniently.
+  payAmount: z.unknown().optional(),
+  currency: z.unknown().optional(),
+  successTime: z.unknown().optional(),
 });
 
 export type UnifiedCancelData = z.infer<typeof cancelData>;
+
+/** Seed 000 times are 13-digit milliseconds; a 10-digit value is seconds. Anything else: not known. */
+export function epochMs(value: unknown): number | undefined {
+  const text =
+    typeof value === 'number' && Number.isSafeInteger(value)
+      ? String(value)
+      : typeof value === 'string'
+        ? value.trim()
+        : '';
+  if (/^\d{13}$/.test(text)) return Number(text);
+  if (/^\d{10}$/.test(text)) return Number(text) * 1000;
+  return undefined;
+}
+
+/** `payAmount` is in minor units (cents) already; undefined when it is not a whole amount with a currency. */
+function amountOf(payAmount: unknown, currency: unknown): Money | undefined {
+  const minor =
+    typeof payAmount === 'number'
+      ? payAmount
+      : typeof payAmount === 'string' && /^\d{1,16}$/.test(payAmount.trim())
+        ? Number(payAmount.trim())
+        : Number.NaN;
+  if (!Number.isSafeInteger(minor) || minor < 0) return undefined;
+  if (typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) return undefined;
+  return { minor, currency: currency.toUpperCase() };
+}
+
+function orderFacts(data: UnifiedCancelData): OrderFacts {
+  const amount = amountOf(data.payAmount, data.currency);
+  return {
+    ...(data.payOrderId ? { payOrderId: data.payOrderId } : {}),
+    ...(data.mchOrderNo ? { mchOrderNo: data.mchOrderNo } : {}),
+    ...(amount ? { amount } : {}),
+  };
+}
+
+/** Maps a verified cancel order (seed 000 data) onto our outcome. */
+export function outcomeOfCancelData(data: UnifiedCancelData): CancelOutcome {
+  const providerCancelId = data.cancelOrderId;
+  const facts = orderFacts(data);
+  const channelOrderNo = data.channelOrderNo ? { channelOrderNo: data.channelOrderNo } : {};
+  switch (data.state) {
+    case 2: {
+      const successTime = epochMs(data.successTime);
+      return {
+        kind: 'cancelled',
+        providerCancelId,
+        ...channelOrderNo,
+        ...(successTime ? { successTime } : {}),
+        ...facts,
+      };
+    }
+    case 3:
+    case 4:
+      return {
+        kind: 'refused',
+        state: data.state,
+        code: data.errCode ?? (data.state === 3 ? 'CANCEL_FAILED' : 'CANCEL_CLOSED'),
+        message:
+          data.errMsg ??
+          (data.state === 3 ? 'the gateway reports the cancel failed' : 'the gateway closed the cancel'),
+        providerCancelId,
+        ...channelOrderNo,
+        ...facts,
+      };
+    default:
+      return { kind: 'pending', state: data.state as 0 | 1, providerCancelId, ...facts };
+  }
+}
+
+/** What the adapter asked about: an answer about another order or cancel order is `MISADDRESSED`. */
+export interface UnifiedAnswerContext {
+  /** Our order numbers, where we know them. */
+  order: OrderRef;
+  /** The gateway's cancel id we asked about: required for a query, known on a repeated cancel. */
+  providerCancelId?: string;
+}
+
+/** An identifier as text; anything that is not text or a number cannot name our order. */
+function idOf(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number'
+      ? String(value)
+      : JSON.stringify(value);
+}
+
+/** Why the answer's data names another order or cancel order than we asked about, if it does. */
+function misaddressed(data: Record<string, unknown>, context: UnifiedAnswerContext): string | undefined {
+  const checks = [
+    ['cancelOrderId', context.providerCancelId],
+    ['payOrderId', context.order.payOrderId],
+    ['mchOrderNo', context.order.mchOrderNo],
+  ] as const;
+  for (const [name, ours] of checks) {
+    const named = idOf(data[name]);
+    if (ours && named !== undefined && named !== ours)
+      return `answer about another order: asked ${name} ${JSON.stringify(ours)}, answer names ${name} ${JSON.stringify(named)}`;
+  }
+  return undefined;
+}
 
 const answerEnvelope = z.object({
   code: z.union([
@@ -43,37 +142,6 @@ const answerEnvelope = z.object({
   data: z.record(z.string(), z.unknown()).nullish(),
 });
 
-/** Maps a verified cancel order (seed 000 data) onto our outcome. */
-export function outcomeOfCancelData(data: UnifiedCancelData): CancelOutcome {
-  const providerCancelId = data.cancelOrderId;
-  switch (data.state) {
-    case 2:
-      return {
-        kind: 'cancelled',
-        providerCancelId,
-        ...(data.channelOrderNo ? { channelOrderNo: data.channelOrderNo } : {}),
-        ...(data.successTime ? { successTime: Number(data.successTime) } : {}),
-        ...(data.payAmount !== undefined && data.currency
-          ? { amount: { minor: data.payAmount, currency: data.currency } }
-          : {}),
-      };
-    case 3:
-    case 4:
-      return {
-        kind: 'refused',
-        state: data.state,
-        code: data.errCode ?? (data.state === 3 ? 'CANCEL_FAILED' : 'CANCEL_CLOSED'),
-        message:
-          data.errMsg ??
-          (data.state === 3 ? 'the gateway reports the cancel failed' : 'the gateway closed the cancel'),
-        providerCancelId,
-        ...(data.channelOrderNo ? { channelOrderNo: data.channelOrderNo } : {}),
-      };
-    default:
-      return { kind: 'pending', state: data.state as 0 | 1, providerCancelId };
-  }
-}
-
 export interface UnifiedClassification {
   outcome: CancelOutcome;
   signature: SignatureVerdict;
@@ -81,12 +149,15 @@ export interface UnifiedClassification {
 
 /**
  * Classifies an upstream gateway's answer to cancel or cancel query. A code-0 answer must carry a
- * valid MD5 signature over `data`; an error answer (code ≠ 0) may be unsigned.
+ * valid MD5 signature over `data` and be about what `context` asked; an error answer (code ≠ 0) may
+ * be unsigned. A refusal carries the gateway's own code and message (`9999`, or the channel's
+ * `errCode` / `errMsg` of a failed cancel order).
  */
 export function classifyUnifiedAnswer(
   operation: ProviderOperation,
   answer: HttpAnswer,
   key: string,
+  context: UnifiedAnswerContext,
 ): UnifiedClassification {
   const unknown = (
     reason: string,
@@ -114,9 +185,13 @@ export function classifyUnifiedAnswer(
   const { code, msg, sign, data } = parsed.data;
 
   if (code !== 0) {
-    const message = msg ?? `error code ${code}`;
+    const message = msg || `error code ${code}`;
+    const errorCode = String(code);
     if (answer.status >= 400 && answer.status !== 400)
       return unknown(`HTTP ${answer.status}: ${message}`, 'not-required', `HTTP_${answer.status}`);
+    // An error answer that names another order or cancel order is not about ours.
+    const elsewhere = data ? misaddressed(data, context) : undefined;
+    if (elsewhere) return unknown(elsewhere, 'not-required', 'MISADDRESSED');
     // A stale reqTime is retried with a fresh one, like PayBy's REQUESTTIME_TOO_EARLY/LATER.
     if (/req\s*time|request time/i.test(message))
       return unknown(`reqTime refused: ${message}`, 'not-required', 'REQTIME');
@@ -125,7 +200,7 @@ export function classifyUnifiedAnswer(
       return {
         outcome: {
           kind: 'misconfigured',
-          code: `UNIFIED_${code}`,
+          code: errorCode,
           message: `the gateway refused our request: ${message}`,
         },
         signature: 'not-required',
@@ -133,9 +208,9 @@ export function classifyUnifiedAnswer(
     }
     // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
     if (operation === 'query')
-      return unknown(`query refused: code ${code} ${message}`, 'not-required', `UNIFIED_${code}`);
+      return unknown(`query refused: code ${code} ${message}`, 'not-required', errorCode);
     return {
-      outcome: { kind: 'refused', state: 3, code: `UNIFIED_${code}`, message },
+      outcome: { kind: 'refused', state: 3, code: errorCode, message },
       signature: 'not-required',
     };
   }
@@ -149,5 +224,11 @@ export function classifyUnifiedAnswer(
     const issue = fields.error.issues[0];
     return unknown(`malformed data: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), 'valid');
   }
+  // A query answer must name the cancel order we asked about (cancelData requires it present).
+  const elsewhere =
+    operation === 'query' && !context.providerCancelId
+      ? 'the query named no cancel order, so no answer can be about it'
+      : misaddressed(data, context);
+  if (elsewhere) return unknown(elsewhere, 'valid', 'MISADDRESSED');
   return { outcome: outcomeOfCancelData(fields.data), signature: 'valid' };
 }

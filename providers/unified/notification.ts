@@ -12,19 +12,13 @@ const notificationFields = z.object({
     .string()
     .regex(/^[0-4]$/)
     .transform(Number),
-  payAmount: z.string().regex(/^\d+$/).transform(Number).optional(),
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/)
-    .optional(),
+  // The signed state decides; amount and time only inform (read leniently by outcomeOfCancelData).
+  payAmount: z.string().optional(),
+  currency: z.string().optional(),
   channelOrderNo: z.string().optional(),
   errCode: z.string().optional(),
   errMsg: z.string().optional(),
-  successTime: z
-    .string()
-    .regex(/^\d{10,13}$/)
-    .optional()
-    .or(z.literal('')),
+  successTime: z.string().optional(),
   reqTime: z.string().regex(/^\d{10,13}$/),
   sign: z.string(),
 });
@@ -56,16 +50,18 @@ export function verifyCancelNotification(params: Record<string, string>, key: st
     };
   }
   const n = parsed.data;
+  // The outcome carries the notification's payOrderId (OrderFacts): the caller compares it with ours.
   const outcome = outcomeOfCancelData({
     cancelOrderId: n.cancelOrderId,
     state: n.state,
     channelOrderNo: n.channelOrderNo || undefined,
     errCode: n.errCode || undefined,
     errMsg: n.errMsg || undefined,
-    payOrderId: n.payOrderId,
-    ...(n.payAmount !== undefined ? { payAmount: n.payAmount } : {}),
-    ...(n.currency ? { currency: n.currency } : {}),
-    successTime: n.successTime || undefined,
+    payOrderId: n.payOrderId || undefined,
+    mchOrderNo: undefined,
+    payAmount: n.payAmount,
+    currency: n.currency,
+    successTime: n.successTime,
   });
   return { verdict: 'valid', cancelOrderId: n.cancelOrderId, state: n.state, outcome };
 }

@@ -41,6 +41,8 @@ export const HOOKED_APP = {
   key: 'hooked-app-key',
   webhookSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
 };
+/** An app on a PayBy account whose key PayBy does not know: every cancel is refused as ours (applyStatus ERROR). */
+export const BROKEN_APP = { mchNo: 'M1623984575', appId: '60cc09bce4b0f1c0b83761c4', key: 'broken-app-key' };
 export const GATEWAY = { mchNo: 'M1621873433953', appId: '60cc09bce4b0f1c0b83761c9', key: 'gateway-key-123' };
 
 /** Fast but real: every wait is a durable timer on the real server. */
@@ -122,6 +124,8 @@ export async function createWorld(
     rateLimitPerSecond?: number;
     /** How long a stopping reconciliation worker lets running pages go on before cancelling them. */
     reconcileShutdownGraceMs?: number;
+    /** Add BROKEN_APP on a PayBy account signing with a key PayBy does not know. */
+    brokenAccount?: boolean;
   } = {},
 ): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
@@ -144,6 +148,7 @@ export async function createWorld(
         { ...PAYBY_APP, account: 'payby-test' },
         { ...UNIFIED_APP, account: 'unified-test' },
         { ...HOOKED_APP, account: 'payby-test' },
+        ...(options.brokenAccount ? [{ ...BROKEN_APP, account: 'payby-broken' }] : []),
       ],
       accounts: [
         {
@@ -156,6 +161,19 @@ export async function createWorld(
           responseTimeoutMs: 1_000,
           rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
+        ...(options.brokenAccount
+          ? [
+              {
+                id: 'payby-broken',
+                provider: 'payby',
+                baseUrl: payby.url,
+                partnerId: '200000000999',
+                privateKey: { file: path.join(KEYS, 'other-private.pem') },
+                providerPublicKey: { file: path.join(KEYS, 'provider-public.pem') },
+                responseTimeoutMs: 1_000,
+              },
+            ]
+          : []),
         {
           id: 'unified-test',
           provider: 'unified',

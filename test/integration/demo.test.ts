@@ -41,7 +41,8 @@ test('npm run demo brings the stack up, runs every scenario through the API and 
     const row = (scenario: string) =>
       out.split('\n').find((l) => l.includes(`-${scenario} `) && l.includes('│')) ?? '';
     expect(row('ok')).toMatch(/SUCCEEDED \(state 2\).*delivered \(attempt 1\)/);
-    expect(row('paid')).toMatch(/FAILED \(state 3\)\s+│ ORDER_PAID/);
+    // The channel's own code and description: PayBy `62001 ORDER_PAID`, the Unified gateway's `ORDER_PAID …`.
+    expect(row('paid')).toMatch(/FAILED \(state 3\)\s+│ (62001 )?ORDER_PAID/);
     expect(row('lost')).toMatch(/SUCCEEDED/);
     expect(row('pending3')).toMatch(/SUCCEEDED/);
     expect(row('badsig')).toMatch(/UNRESOLVED/);

@@ -62,11 +62,17 @@ describe('Postgres schema', () => {
       pay_order_id: 'P1',
     };
     await database.db('cancellations').insert(row);
+    await database.db('cancellations').insert({ ...row, cancel_order_id: 'C202611211200000000002' });
+    // One active cancellation per (app, order number): the numbers live in cancellation_refs.
+    const ref = { mch_no: 'M1', app_id: 'app1', order_ref: 'pay:P1' };
+    await database.db('cancellation_refs').insert({ ...ref, cancel_order_id: row.cancel_order_id });
     await expect(
-      database
-        .db('cancellations')
-        .insert({ ...row, cancel_order_id: 'C202611211200000000002', workflow_id: 'w2' }),
-    ).rejects.toThrow(/cancellations_app_order_ref_unique/);
+      database.db('cancellation_refs').insert({ ...ref, cancel_order_id: 'C202611211200000000002' }),
+    ).rejects.toThrow(/cancellation_refs_pkey/);
+    // Another app may name the same order.
+    await database
+      .db('cancellation_refs')
+      .insert({ ...ref, app_id: 'app2', cancel_order_id: 'C202611211200000000002' });
     await expect(
       database
         .db('cancellations')

@@ -117,14 +117,19 @@ describe('POST /api/pay/cancel and /api/cancel/query as seed 000 specifies', () 
     expect(verifyMd5Sign(query.json.data!, query.json.sign, PAYBY_APP.key)).toBe(true);
   });
 
-  test('a form cancel through the Unified gateway, pending then final within the wait', async () => {
+  test('a form cancel through the Unified gateway: answered "in progress" (1) at once, final by query later', async () => {
     const pay = world.unified.setOrder({ pendingQueries: 2, amountMinor: 58, currency: 'HKD', silent: true });
     const res = await postForm('/api/pay/cancel', signed(UNIFIED_APP, { payOrderId: pay }));
-    expect(res.json).toMatchObject({ code: 0, data: { state: 2 } });
-    const query = await postForm(
-      '/api/cancel/query',
-      signed(UNIFIED_APP, { cancelOrderId: res.json.data!.cancelOrderId as string }),
-    );
+    // The answer comes after the gateway's first answer (accepted, state 1), not after the end.
+    expect(res.json).toMatchObject({ code: 0, data: { state: 1 } });
+    expect(verifyMd5Sign(res.json.data!, res.json.sign, UNIFIED_APP.key)).toBe(true);
+    const query = await eventually(async () => {
+      const q = await postForm(
+        '/api/cancel/query',
+        signed(UNIFIED_APP, { cancelOrderId: res.json.data!.cancelOrderId as string }),
+      );
+      return q.json.data?.state === 2 ? q : undefined;
+    });
     expect(query.json.data).toMatchObject({ state: 2, payOrderId: pay, payAmount: 58, currency: 'HKD' });
   });
 

@@ -218,12 +218,34 @@ describe('notification delivery', () => {
     expect(verifyMd5Sign(r.params, r.params.sign, HOOKED_APP.key)).toBe(true);
   });
 
-  test('metadata and link-local addresses are refused without a request', async () => {
-    const { notification } = await cancelAndNotify('http://169.254.169.254/latest/meta-data', {
-      scheduleMs: [0],
-    });
-    expect(notification.delivered).toBe(false);
-    expect((await attempts(notification.notificationId))[0]!.error).toMatch(/refused: .*link-local/);
+  test('metadata and link-local addresses are refused without a request: at request time, and again at delivery', async () => {
+    // At request time: nothing starts.
+    const refused = await world.cancelflow
+      .startCancellation({
+        ...PAYBY_APP,
+        mchOrderNo: 'NT-meta',
+        notifyUrl: 'http://169.254.169.254/latest/meta-data',
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ field: 'notifyUrl' });
+    expect(await world.database.db('cancellations').where({ mch_order_no: 'NT-meta' })).toHaveLength(0);
+
+    // At delivery: a stored address that the policy refuses now (written before the rules
+    // changed) is refused without a request, and the attempt is recorded.
+    const merchant = await receiver(() => 'success');
+    const { notification } = await cancelAndNotify(merchant.url, { scheduleMs: [0] });
+    await world.database
+      .db('notifications')
+      .where({ notification_id: notification.notificationId })
+      .update({ url: 'http://169.254.169.254/latest/meta-data' });
+    const redelivery = await world.cancelflow.redeliverNotification(notification.cancelOrderId, [0]);
+    const again = (await world.temporal.client.workflow
+      .getHandle(redelivery.workflowId)
+      .result()) as NotificationResult;
+    expect(again).toMatchObject({ delivered: false, round: 2 });
+    const round2 = (await attempts(notification.notificationId)).filter((a) => a.round === 2);
+    expect(round2[0]!.error).toMatch(/refused: .*link-local/);
+    expect(merchant.received).toHaveLength(1);
     const strict = { allowHosts: [], allowPrivateNetworks: false };
     expect(refusedAddress('localhost', '127.0.0.1', strict)).toMatch(/loopback or private/);
     expect(refusedAddress('x', '10.1.2.3', strict)).toMatch(/private/);

@@ -42,9 +42,20 @@ const query = (mchOrderNo: string) => adapter.queryCancel({ order: { mchOrderNo 
 
 describe('PayBy adapter against the PayBy sandbox', () => {
   test('cancelled at once: verified answer, exact amount, full audit record', async () => {
-    sandbox.setOrder('M-ok', { status: 'CREATED', amount: 21.74 });
+    sandbox.setOrder('M-ok', { status: 'CREATED', amount: 21.74 }, '131422372621002238');
+    const before = Date.now();
     const { outcome, exchange } = await cancel('M-ok');
-    expect(outcome).toMatchObject({ kind: 'cancelled', amount: { minor: 2174, currency: 'AED' } });
+    expect(outcome).toMatchObject({
+      kind: 'cancelled',
+      providerOrderNo: '131422372621002238',
+      payOrderId: '131422372621002238',
+      mchOrderNo: 'M-ok',
+      amount: { minor: 2174, currency: 'AED' },
+    });
+    // successTime: when the verified answer was received.
+    const successTime = outcome.kind === 'cancelled' ? outcome.successTime : undefined;
+    expect(successTime).toBeGreaterThanOrEqual(before);
+    expect(successTime).toBeLessThanOrEqual(Date.now());
     expect(exchange).toMatchObject({
       operation: 'cancel',
       httpStatus: 200,
@@ -59,8 +70,23 @@ describe('PayBy adapter against the PayBy sandbox', () => {
     sandbox.setOrder('M-paid', { status: 'PAID_SUCCESS' });
     sandbox.setOrder('M-settled', { status: 'SETTLED' });
     sandbox.setOrder('M-failed', { status: 'FAILURE', amount: 0.29 });
-    expect((await cancel('M-paid')).outcome).toMatchObject({ kind: 'refused', code: 'ORDER_PAID' });
-    expect((await cancel('M-settled')).outcome).toMatchObject({ kind: 'refused', code: 'ORDER_SETTLED' });
+    expect((await cancel('M-paid')).outcome).toMatchObject({
+      kind: 'refused',
+      code: '62001',
+      message: 'ORDER_PAID',
+    });
+    expect((await cancel('M-settled')).outcome).toMatchObject({
+      kind: 'refused',
+      code: '62003',
+      message: 'ORDER_SETTLED',
+    });
+    // getOrder of such an order: the codes PayBy gives a cancel of it.
+    expect((await query('M-paid')).outcome).toMatchObject({
+      kind: 'refused',
+      code: '62001',
+      mchOrderNo: 'M-paid',
+    });
+    expect((await query('M-settled')).outcome).toMatchObject({ kind: 'refused', code: '62003' });
     expect((await cancel('M-failed')).outcome).toMatchObject({ kind: 'pending' });
     expect((await query('M-failed')).outcome).toMatchObject({ kind: 'cancelled', amount: { minor: 29 } });
   });
@@ -68,11 +94,13 @@ describe('PayBy adapter against the PayBy sandbox', () => {
   test('not found by merchantOrderNo or by orderNo', async () => {
     expect((await cancel('M-nobody')).outcome).toMatchObject({
       kind: 'refused',
-      code: 'MERCHANT_ORDER_NO_NOT_EXIST',
+      code: '62004',
+      message: 'MERCHANT_ORDER_NO_NOT_EXIST',
     });
     expect((await adapter.submitCancel({ order: { payOrderId: '999' } })).outcome).toMatchObject({
       kind: 'refused',
-      code: 'ORDER_NO_NOT_EXIST',
+      code: '62035',
+      message: 'ORDER_NO_NOT_EXIST',
     });
   });
 
@@ -90,7 +118,7 @@ describe('PayBy adapter against the PayBy sandbox', () => {
     const first = await cancel(ref);
     expect(first.outcome.kind).toBe('unknown');
     expect(first.exchange?.latencyMs).toBeGreaterThanOrEqual(0);
-    expect((await query(ref)).outcome).toMatchObject({ kind: 'resubmit' });
+    expect((await query(ref)).outcome).toMatchObject({ kind: 'resubmit', authoritative: true });
     expect((await cancel(ref)).outcome).toMatchObject({ kind: 'cancelled' });
   });
 
@@ -120,7 +148,8 @@ describe('PayBy adapter against the PayBy sandbox', () => {
     const wrong = createPaybyAdapter(account({ privateKey: new Secret(pem('other-private.pem')) }));
     expect((await wrong.submitCancel({ order: { mchOrderNo: 'M-badkey' } })).outcome).toMatchObject({
       kind: 'misconfigured',
-      code: 'PAYBY_SIGNATURE_REJECTED',
+      code: '400',
+      message: expect.stringContaining('could not verify our signature'),
     });
     expect(sandbox.order('M-badkey')!.status).toBe('CREATED');
   });
@@ -134,10 +163,56 @@ describe('PayBy adapter against the PayBy sandbox', () => {
       Date.now() - 16 * 60_000,
     );
     const answer = await postRaw(`${sandbox.url}/acquire2/cancelOrder`, stale.headers, stale.body);
-    expect(classifyPaybyAnswer('cancel', answer, 'missing')).toMatchObject({
+    expect(
+      classifyPaybyAnswer('cancel', answer, 'missing', {
+        order: { mchOrderNo: 'M-stale' },
+        receivedAt: Date.now(),
+      }),
+    ).toMatchObject({
       kind: 'unknown',
       code: 'REQUESTTIME',
     });
     expect((await cancel('M-stale')).outcome).toMatchObject({ kind: 'cancelled' });
+  });
+
+  test('a correctly signed answer about another order never settles ours: MISADDRESSED', async () => {
+    sandbox.setOrder('M-elsewhere', { status: 'CREATED', misaddressed: true }, '131422372621005550');
+    const submitted = await cancel('M-elsewhere');
+    expect(submitted.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+    expect(submitted.outcome.kind === 'unknown' && submitted.outcome.reason).toMatch(
+      /"M-elsewhere".*"M-elsewhere1"/,
+    );
+    expect(submitted.exchange?.signature).toBe('valid');
+    // PayBy did cancel our order; only the answer named another one. Neither number helps.
+    expect(sandbox.order('M-elsewhere')!.status).toBe('FAILURE');
+    expect((await query('M-elsewhere')).outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+    const byOrderNo = await adapter.queryCancel({ order: { payOrderId: '131422372621005550' } });
+    expect(byOrderNo.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+    expect(byOrderNo.outcome.kind === 'unknown' && byOrderNo.outcome.reason).toMatch(
+      /131422372621005550.*131422372621005551/,
+    );
+    // Not even a refusal is believed when the order it describes is another one.
+    sandbox.setOrder('M-elsewhere-paid', { status: 'PAID_SUCCESS', misaddressed: true });
+    expect((await query('M-elsewhere-paid')).outcome).toMatchObject({
+      kind: 'unknown',
+      code: 'MISADDRESSED',
+    });
+  });
+
+  test('the answer about our order teaches the other number; asked by both, both must agree', async () => {
+    sandbox.setOrder('M-both', { status: 'FAILURE' }, '131422372621006660');
+    expect((await query('M-both')).outcome).toMatchObject({
+      kind: 'cancelled',
+      payOrderId: '131422372621006660',
+      mchOrderNo: 'M-both',
+    });
+    const both = await adapter.queryCancel({
+      order: { payOrderId: '131422372621006660', mchOrderNo: 'M-both' },
+    });
+    expect(both.outcome).toMatchObject({ kind: 'cancelled', payOrderId: '131422372621006660' });
+    const mixed = await adapter.queryCancel({
+      order: { payOrderId: '131422372621006660', mchOrderNo: 'M-other' },
+    });
+    expect(mixed.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
   });
 });

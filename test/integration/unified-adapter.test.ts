@@ -65,8 +65,8 @@ afterAll(() => sandbox.close());
 
 const cancel = (payOrderId: string, notifyUrl?: string) =>
   adapter.submitCancel({ order: { payOrderId }, ...(notifyUrl ? { notifyUrl } : {}) });
-const query = (providerCancelId?: string) =>
-  adapter.queryCancel({ order: {}, ...(providerCancelId ? { providerCancelId } : {}) });
+const query = (providerCancelId?: string, order: { payOrderId?: string } = {}) =>
+  adapter.queryCancel({ order, ...(providerCancelId ? { providerCancelId } : {}) });
 
 describe('Unified adapter against the Unified sandbox', () => {
   test('cancelled at once: verified, the query returns the exact amount, the audit record holds no key', async () => {
@@ -83,6 +83,12 @@ describe('Unified adapter against the Unified sandbox', () => {
       kind: 'cancelled',
       amount: { minor: 2174, currency: 'HKD' },
       successTime: expect.any(Number),
+    });
+    // Asked with our payOrderId too: the answer names it, and says so (OrderFacts).
+    expect((await query(id, { payOrderId: pay })).outcome).toMatchObject({
+      kind: 'cancelled',
+      providerCancelId: id,
+      payOrderId: pay,
     });
   });
 
@@ -123,7 +129,7 @@ describe('Unified adapter against the Unified sandbox', () => {
     expect((await cancel('P-nobody')).outcome).toMatchObject({
       kind: 'refused',
       state: 3,
-      code: 'UNIFIED_9999',
+      code: '9999',
       message: 'order does not exist',
     });
   });
@@ -152,7 +158,9 @@ describe('Unified adapter against the Unified sandbox', () => {
     expect((await cancel(pay)).outcome).toMatchObject({ kind: 'unknown', code: 'ECONNRESET' });
     const applied = sandbox.order(pay)!.cancel!;
     expect(applied.state).toBe(2);
-    expect((await query(undefined)).outcome).toMatchObject({ kind: 'resubmit' });
+    expect(await query(undefined)).toEqual({
+      outcome: { kind: 'resubmit', authoritative: false, reason: 'no upstream cancelOrderId to query' },
+    });
     expect((await cancel(pay)).outcome).toMatchObject({
       kind: 'cancelled',
       providerCancelId: applied.cancelOrderId,
@@ -191,7 +199,9 @@ describe('Unified adapter against the Unified sandbox', () => {
       { 'content-type': 'application/json' },
       JSON.stringify(stale),
     );
-    expect(classifyUnifiedAnswer('cancel', answer, APP.key).outcome).toMatchObject({
+    expect(
+      classifyUnifiedAnswer('cancel', answer, APP.key, { order: { payOrderId: pay } }).outcome,
+    ).toMatchObject({
       kind: 'unknown',
       code: 'REQTIME',
     });
@@ -207,7 +217,11 @@ describe('Unified adapter against the Unified sandbox', () => {
       { 'content-type': 'application/x-www-form-urlencoded' },
       new URLSearchParams(params).toString(),
     );
-    expect(classifyUnifiedAnswer('cancel', answer, APP.key).outcome).toMatchObject({ kind: 'cancelled' });
+    expect(
+      classifyUnifiedAnswer('cancel', answer, APP.key, { order: { payOrderId: pay } }).outcome,
+    ).toMatchObject({
+      kind: 'cancelled',
+    });
   });
 
   test('the Cancel Notification reaches notifyUrl signed, and is retried on the scaled schedule until "success"', async () => {
@@ -230,7 +244,7 @@ describe('Unified adapter against the Unified sandbox', () => {
       expect(verdict).toMatchObject({
         verdict: 'valid',
         state: 2,
-        outcome: { kind: 'cancelled', amount: { minor: 5, currency: 'HKD' } },
+        outcome: { kind: 'cancelled', payOrderId: pay, amount: { minor: 5, currency: 'HKD' } },
       });
       expect(verifyCancelNotification(a!.params, 'other-key').verdict).toBe('invalid-signature');
       expect(sandbox.notifications.filter((n) => n.params.payOrderId === pay)).toHaveLength(3);
@@ -253,5 +267,72 @@ describe('Unified adapter against the Unified sandbox', () => {
     } finally {
       await merchant.close();
     }
+  });
+
+  test('a repeated cancel names the cancel order we know; the answer must be about it', async () => {
+    const pay = sandbox.setOrder({});
+    const first = await cancel(pay);
+    const id = first.outcome.kind === 'cancelled' ? first.outcome.providerCancelId : undefined;
+    expect(id).toMatch(/^C/);
+    const again = await adapter.submitCancel({ order: { payOrderId: pay }, providerCancelId: id });
+    expect(again.outcome).toEqual(first.outcome);
+    const wrong = await adapter.submitCancel({ order: { payOrderId: pay }, providerCancelId: 'C-not-ours' });
+    expect(wrong.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+  });
+
+  test('correctly signed answers about another order or cancel order never settle ours: MISADDRESSED', async () => {
+    const pay = sandbox.setOrder({ amountMinor: 500, currency: 'HKD', misaddressed: true });
+    // Seed 000's cancel answer names no payment order: the first answer's cancelOrderId cannot be
+    // checked against anything, so it is taken; the query with our payOrderId finds it out.
+    const first = await cancel(pay);
+    expect(first.outcome).toMatchObject({ kind: 'cancelled' });
+    const given = first.outcome.kind === 'cancelled' ? first.outcome.providerCancelId : undefined;
+    const real = sandbox.order(pay)!.cancel!.cancelOrderId;
+    expect(given).not.toBe(real);
+
+    const byGiven = await query(given, { payOrderId: pay });
+    expect(byGiven.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+    expect(byGiven.outcome.kind === 'unknown' && byGiven.outcome.reason).toContain(JSON.stringify(pay));
+    expect(byGiven.exchange?.signature).toBe('valid');
+
+    const byReal = await query(real, { payOrderId: pay });
+    expect(byReal.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+    expect(byReal.outcome.kind === 'unknown' && byReal.outcome.reason).toContain(JSON.stringify(real));
+
+    const repeated = await adapter.submitCancel({ order: { payOrderId: pay }, providerCancelId: real });
+    expect(repeated.outcome).toMatchObject({ kind: 'unknown', code: 'MISADDRESSED' });
+  });
+
+  test('the cancel happened, its answer was lost, and the repeat is refused: an unsigned 9999', async () => {
+    const pay = sandbox.setOrder({ loseCancelResponse: true, repeatRefusal: 'order status not allowed' });
+    expect((await cancel(pay)).outcome).toMatchObject({ kind: 'unknown', code: 'ECONNRESET' });
+    const applied = sandbox.order(pay)!.cancel!;
+    expect(applied.state).toBe(2);
+    expect((await query(undefined)).outcome).toEqual({
+      kind: 'resubmit',
+      authoritative: false,
+      reason: 'no upstream cancelOrderId to query',
+    });
+    // The only way to ask is to cancel again, and the gateway refuses the repeat: a refusal that
+    // says nothing about the cancel that landed (the caller must not take it as final after a
+    // resubmit that was not authoritative).
+    const repeat = await cancel(pay);
+    expect(repeat.outcome).toEqual({
+      kind: 'refused',
+      state: 3,
+      code: '9999',
+      message: 'order status not allowed',
+    });
+    expect(repeat.exchange).toMatchObject({ signature: 'not-required', httpStatus: 200 });
+    expect(JSON.parse(repeat.exchange!.responseBody!)).toEqual({
+      code: 9999,
+      msg: 'order status not allowed',
+    });
+    expect(sandbox.order(pay)!.calls).toEqual(['cancel', 'cancel']);
+    // The gateway still has the cancel order: a query by its id shows it cancelled.
+    expect((await query(applied.cancelOrderId, { payOrderId: pay })).outcome).toMatchObject({
+      kind: 'cancelled',
+      providerCancelId: applied.cancelOrderId,
+    });
   });
 });

@@ -1,0 +1,374 @@
+import { createCancelflowClient } from '../../client';
+import { md5Sign, verifyMd5Sign } from '../../providers/unified/sign';
+import {
+  BROKEN_APP,
+  createWorld,
+  eventually,
+  FAST_TIMINGS,
+  HOOKED_APP,
+  PAYBY_APP,
+  startReceiver,
+  UNIFIED_APP,
+  type Receiver,
+  type World,
+} from '../helpers/world';
+
+/**
+ * Outcome integrity, through the real stack (Temporal, Postgres, both sandboxes, the API): every
+ * answer is about the right order, for the right app, and true. Each test is a path a hostile
+ * review found to give a wrong answer about money before.
+ */
+
+let world: World;
+let merchantA: Receiver;
+let merchantB: Receiver;
+
+beforeAll(async () => {
+  [world, merchantA, merchantB] = await Promise.all([
+    createWorld({ brokenAccount: true }),
+    startReceiver(() => 'success'),
+    startReceiver(() => 'success'),
+  ]);
+});
+afterAll(async () => {
+  await merchantA?.close();
+  await merchantB?.close();
+  await world?.close();
+});
+
+const row = (cancelOrderId: string) =>
+  world.database.db('cancellations').where({ cancel_order_id: cancelOrderId }).first();
+
+/**
+ * A client whose cancellations give up quickly: UNRESOLVED after `deadlineMs`, held 50 ms. (The dev
+ * server fires timers about once a second, so a poll round takes ~1 s whatever its delay.)
+ */
+const shortLived = (deadlineMs = 1_500) =>
+  createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs, unresolvedHoldMs: 50 },
+  });
+
+type App = { mchNo: string; appId: string; key: string };
+
+async function northbound(path: string, app: App, fields: Record<string, string>) {
+  const params: Record<string, string | number> = {
+    mchNo: app.mchNo,
+    appId: app.appId,
+    reqTime: Date.now(),
+    version: '1.0',
+    signType: 'MD5',
+    ...fields,
+  };
+  params.sign = md5Sign(params, app.key);
+  const res = await fetch(`${world.apiUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(params),
+  });
+  return (await res.json()) as { code: number; msg: string; data?: Record<string, unknown>; sign?: string };
+}
+
+describe('a cancel that happened is never reported failed', () => {
+  test('Unified: cancel applied, answer lost, the repeat refused, no callback → UNRESOLVED in state 1, never 3', async () => {
+    const pay = world.unified.setOrder({
+      loseCancelResponse: true,
+      repeatRefusal: 'order status not allowed',
+      silent: true,
+    });
+    const cf = shortLived(5_000);
+    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    const result = await cf.waitForResult(started.cancelOrderId);
+    // The gateway did cancel it.
+    expect(world.unified.order(pay)!.cancel!.state).toBe(2);
+    expect(result).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    expect(await row(started.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    // It kept asking (repeated cancels are how this gateway is asked), and every answer is recorded.
+    const calls = world.unified.order(pay)!.calls;
+    expect(calls.length).toBeGreaterThan(2);
+    const outcomes = await world.database
+      .db('provider_calls')
+      .where({ cancel_order_id: started.cancelOrderId })
+      .orderBy('id')
+      .pluck('outcome');
+    expect(outcomes[0]).toBe('unknown');
+    expect(outcomes.slice(1)).toContain('refused');
+    const states = await world.database
+      .db('cancellation_transitions')
+      .where({ cancel_order_id: started.cancelOrderId })
+      .pluck('state');
+    expect(states).not.toContain(3);
+  });
+
+  test("Unified: the same, but the gateway's verified notification arrives → SUCCEEDED/2", async () => {
+    const pay = world.unified.setOrder({
+      loseCancelResponse: true,
+      repeatRefusal: 'order status not allowed',
+    });
+    const started = await world.cancelflow.startCancellation({
+      ...UNIFIED_APP,
+      payOrderId: pay,
+      notifyUrl: merchantA.url,
+    });
+    const result = await world.cancelflow.waitForResult(started.cancelOrderId);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    const callback = await world.database
+      .db('provider_callbacks')
+      .where({ cancel_order_id: started.cancelOrderId, verdict: 'valid' })
+      .first();
+    expect(callback).toMatchObject({ state: 2, signalled: true });
+    // The merchant is told 2, never 3.
+    const told = await eventually(async () => {
+      const got = merchantA.received.filter((r) => r.params.cancelOrderId === started.cancelOrderId);
+      return got.length > 0 ? got : undefined;
+    });
+    expect(told.map((r) => r.params.state)).toEqual(['2']);
+  });
+});
+
+describe('tenant isolation', () => {
+  test('two apps on one account cancel the same order: each its own id, row, signed answer and notification', async () => {
+    world.payby.setOrder('PB-shared', { status: 'CREATED', amount: 7.5, currency: 'AED' });
+    const a = await world.cancelflow.startCancellation({
+      ...PAYBY_APP,
+      mchOrderNo: 'PB-shared',
+      notifyUrl: merchantA.url,
+    });
+    const b = await world.cancelflow.startCancellation({
+      ...HOOKED_APP,
+      mchOrderNo: 'PB-shared',
+      notifyUrl: merchantB.url,
+    });
+    expect(a.cancelOrderId).not.toBe(b.cancelOrderId);
+    expect(a.created && b.created).toBe(true);
+    const [ra, rb] = await Promise.all([
+      world.cancelflow.waitForResult(a.cancelOrderId),
+      world.cancelflow.waitForResult(b.cancelOrderId),
+    ]);
+    expect(ra).toMatchObject({ appId: PAYBY_APP.appId, status: 'SUCCEEDED', state: 2 });
+    // The second cancel found the order already FAILURE (62002) and confirmed it with getOrder.
+    expect(rb).toMatchObject({ appId: HOOKED_APP.appId, status: 'SUCCEEDED', state: 2 });
+    expect(await row(a.cancelOrderId)).toMatchObject({ app_id: PAYBY_APP.appId, notify_url: merchantA.url });
+    expect(await row(b.cancelOrderId)).toMatchObject({ app_id: HOOKED_APP.appId, notify_url: merchantB.url });
+
+    const toA = await eventually(async () =>
+      merchantA.received.find((r) => r.params.cancelOrderId === a.cancelOrderId),
+    );
+    const toB = await eventually(async () =>
+      merchantB.received.find((r) => r.params.cancelOrderId === b.cancelOrderId),
+    );
+    expect(verifyMd5Sign(toA.params, toA.params.sign, PAYBY_APP.key)).toBe(true);
+    expect(verifyMd5Sign(toB.params, toB.params.sign, HOOKED_APP.key)).toBe(true);
+    expect(merchantA.received.some((r) => r.params.cancelOrderId === b.cancelOrderId)).toBe(false);
+    expect(merchantB.received.some((r) => r.params.cancelOrderId === a.cancelOrderId)).toBe(false);
+
+    // Through the API: each app reads its own; app B asking for app A's id is "not found".
+    const own = await northbound('/api/cancel/query', HOOKED_APP, { cancelOrderId: b.cancelOrderId });
+    expect(own).toMatchObject({ code: 0, data: { cancelOrderId: b.cancelOrderId, appId: HOOKED_APP.appId } });
+    expect(
+      await northbound('/api/cancel/query', HOOKED_APP, { cancelOrderId: a.cancelOrderId }),
+    ).toMatchObject({
+      code: 1006,
+    });
+    // A repeat by app B through the API answers B's cancellation, signed with B's key.
+    const repeat = await northbound('/api/pay/cancel', HOOKED_APP, { mchOrderNo: 'PB-shared' });
+    expect(repeat).toMatchObject({ code: 0, data: { cancelOrderId: b.cancelOrderId, state: 2 } });
+    expect(verifyMd5Sign(repeat.data!, repeat.sign!, HOOKED_APP.key)).toBe(true);
+    // The client, scoped by app, refuses to show another app's cancellation.
+    await expect(world.cancelflow.getCancellation(a.cancelOrderId, HOOKED_APP)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+});
+
+describe('an answer about another order is not an answer', () => {
+  test('PayBy and Unified answers, correctly signed, about another order → recorded, never a success', async () => {
+    world.payby.setOrder('PB-elsewhere', { status: 'CREATED', misaddressed: true });
+    const pay = world.unified.setOrder({ misaddressed: true, pendingQueries: 1, silent: true });
+    const cf = shortLived();
+    const [p, u] = await Promise.all([
+      cf.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-elsewhere' }),
+      cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay }),
+    ]);
+    const [rp, ru] = await Promise.all([
+      cf.waitForResult(p.cancelOrderId),
+      cf.waitForResult(u.cancelOrderId),
+    ]);
+    expect(rp.status).toBe('UNRESOLVED');
+    expect(ru.status).toBe('UNRESOLVED');
+    for (const id of [p.cancelOrderId, u.cancelOrderId]) {
+      const calls = await world.database.db('provider_calls').where({ cancel_order_id: id });
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.some((c) => c.outcome_detail.code === 'MISADDRESSED')).toBe(true);
+      expect(calls.every((c) => c.outcome !== 'cancelled')).toBe(true);
+    }
+  });
+});
+
+describe("seed 000's fields mean what the seed says", () => {
+  test('state is 1 from the moment the cancel was sent; the pending answer says 1', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 2, silent: true });
+    const started = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    expect(started.answer).toMatchObject({ cancelOrderId: started.cancelOrderId, state: 1 });
+    const states = await world.database
+      .db('cancellation_transitions')
+      .where({ cancel_order_id: started.cancelOrderId })
+      .orderBy('seq')
+      .pluck('state');
+    expect(states.slice(0, 2)).toEqual([0, 1]);
+    await world.cancelflow.waitForResult(started.cancelOrderId);
+  });
+
+  test('Unified success: payOrderId, payAmount and currency are filled by a cancel query when the answer lacked them', async () => {
+    const pay = world.unified.setOrder({ amountMinor: 1999, currency: 'HKD' });
+    const started = await world.cancelflow.startCancellation({
+      ...UNIFIED_APP,
+      payOrderId: pay,
+      notifyUrl: merchantA.url,
+    });
+    await world.cancelflow.waitForResult(started.cancelOrderId);
+    expect(await row(started.cancelOrderId)).toMatchObject({ state: 2, amount_minor: 1999, currency: 'HKD' });
+    const told = await eventually(async () =>
+      merchantA.received.find((r) => r.params.cancelOrderId === started.cancelOrderId),
+    );
+    expect(told.params).toMatchObject({ payOrderId: pay, payAmount: '1999', currency: 'HKD', state: '2' });
+    const query = await northbound('/api/cancel/query', UNIFIED_APP, {
+      cancelOrderId: started.cancelOrderId,
+    });
+    expect(query.data).toMatchObject({ payOrderId: pay, payAmount: 1999, currency: 'HKD', state: 2 });
+  });
+
+  test('PayBy success carries successTime', async () => {
+    world.payby.setOrder('PB-time', { status: 'CREATED' });
+    const before = Date.now();
+    const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-time' });
+    const result = await world.cancelflow.waitForResult(started.cancelOrderId);
+    expect(result.successTime).toBeGreaterThanOrEqual(before);
+    expect((await row(started.cancelOrderId)).success_time).toBeInstanceOf(Date);
+  });
+
+  test('clientIp, channelExtra and an undeliverable notifyUrl are refused at request time, naming the field', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ mchOrderNo: 'PB-v1', clientIp: '2001:db8::1' }, 'clientIp'],
+      [{ mchOrderNo: 'PB-v2', clientIp: '300.1.1.1' }, 'clientIp'],
+      [{ mchOrderNo: 'PB-v3', channelExtra: '{"auth_code", "1"}' }, 'channelExtra'],
+      [{ mchOrderNo: 'PB-v4', notifyUrl: 'http://169.254.169.254/latest/meta-data' }, 'notifyUrl'],
+      [{ mchOrderNo: 'PB-v5', notifyUrl: 'http://user:pw@example.com/notify' }, 'notifyUrl'],
+      [{ mchOrderNo: 'PB-v6', notifyUrl: 'http://[::]:9464/' }, 'notifyUrl'],
+    ];
+    for (const [fields, field] of cases) {
+      const answer = await northbound('/api/pay/cancel', PAYBY_APP, fields);
+      expect(answer.code).toBe(1002);
+      expect(answer.msg.startsWith(`${field}:`)).toBe(true);
+    }
+    expect(await world.database.db('cancellations').where('mch_order_no', 'like', 'PB-v%')).toHaveLength(0);
+  });
+});
+
+describe('failed for our own reasons is not failed forever; Postgres is the source of truth', () => {
+  test('a configuration failure (PayBy cannot verify our signature) can be started again; a business refusal cannot', async () => {
+    world.payby.setOrder('PB-cfg', { status: 'CREATED' });
+    const first = await world.cancelflow.startCancellation({ ...BROKEN_APP, mchOrderNo: 'PB-cfg' });
+    const failed = await world.cancelflow.waitForResult(first.cancelOrderId);
+    expect(failed).toMatchObject({ status: 'FAILED', state: 3, retryable: true });
+    expect(await row(first.cancelOrderId)).toMatchObject({ status: 'FAILED', retryable: true });
+
+    // The merchant asks again: a new cancellation, not the old refusal.
+    const second = await world.cancelflow.startCancellation({ ...BROKEN_APP, mchOrderNo: 'PB-cfg' });
+    expect(second.cancelOrderId).not.toBe(first.cancelOrderId);
+    expect(second.created).toBe(true);
+    await world.cancelflow.waitForResult(second.cancelOrderId);
+    expect((await row(first.cancelOrderId)).retired_at).toBeInstanceOf(Date);
+    expect(await row(second.cancelOrderId)).toMatchObject({ retry_of: first.cancelOrderId });
+    // The old id still answers what it was.
+    expect(
+      await northbound('/api/cancel/query', BROKEN_APP, { cancelOrderId: first.cancelOrderId }),
+    ).toMatchObject({
+      code: 0,
+      data: { cancelOrderId: first.cancelOrderId, state: 3 },
+    });
+  });
+
+  test('a business refusal stays final; ops can force a retry', async () => {
+    world.payby.setOrder('PB-refused', { status: 'PAID_SUCCESS' });
+    const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-refused' });
+    await world.cancelflow.waitForResult(first.cancelOrderId);
+    const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-refused' });
+    expect(again).toMatchObject({ cancelOrderId: first.cancelOrderId, created: false });
+    const notForced = await world.cancelflow.retryCancellation(first.cancelOrderId);
+    expect(notForced.cancelOrderId).toBe(first.cancelOrderId);
+    const forced = await world.cancelflow.retryCancellation(first.cancelOrderId, { force: true });
+    expect(forced.cancelOrderId).not.toBe(first.cancelOrderId);
+    const result = await world.cancelflow.waitForResult(forced.cancelOrderId);
+    expect(result).toMatchObject({ status: 'FAILED', errCode: '62001' });
+  });
+
+  test("after Temporal's retention (the workflow is gone) the answer still comes from Postgres, nothing is redone", async () => {
+    world.payby.setOrder('PB-retained', { status: 'CREATED' });
+    const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-retained' });
+    await world.cancelflow.waitForResult(first.cancelOrderId);
+    const handle = world.temporal.client.workflow.getHandle(first.workflowId);
+    const { runId } = await handle.describe();
+    await world.temporal.client.workflowService.deleteWorkflowExecution({
+      namespace: world.temporal.namespace,
+      workflowExecution: { workflowId: first.workflowId, runId },
+    });
+    // Deletion is asynchronous on the server; on a loaded CI box it can take a while.
+    await eventually(
+      async () =>
+        (await handle
+          .describe()
+          .then(() => false)
+          .catch(() => true)) || undefined,
+      60_000,
+    );
+
+    const answer = await northbound('/api/pay/cancel', PAYBY_APP, { mchOrderNo: 'PB-retained' });
+    expect(answer).toMatchObject({ code: 0, data: { cancelOrderId: first.cancelOrderId, state: 2 } });
+    expect(world.payby.order('PB-retained')!.calls).toEqual(['cancel']);
+    expect(await world.database.db('cancellations').where({ mch_order_no: 'PB-retained' })).toHaveLength(1);
+  }, 90_000);
+});
+
+describe('one order, one cancellation, whichever number names it', () => {
+  test('cancelled by mchOrderNo, then asked by the payOrderId PayBy told us: the same cancellation', async () => {
+    world.payby.setOrder('PB-alias', { status: 'CREATED' });
+    const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-alias' });
+    await world.cancelflow.waitForResult(first.cancelOrderId);
+    const orderNo = world.payby.order('PB-alias')!.orderNo;
+    expect(await row(first.cancelOrderId)).toMatchObject({ pay_order_id: orderNo });
+
+    const second = await world.cancelflow.startCancellation({ ...PAYBY_APP, payOrderId: orderNo });
+    expect(second).toMatchObject({ cancelOrderId: first.cancelOrderId, created: false });
+    const viaApi = await northbound('/api/pay/cancel', PAYBY_APP, { payOrderId: orderNo });
+    expect(viaApi).toMatchObject({ code: 0, data: { cancelOrderId: first.cancelOrderId, state: 2 } });
+    expect(world.payby.order('PB-alias')!.calls).toEqual(['cancel']);
+  });
+});
+
+describe('the API answers within its bound and leaves nothing waiting', () => {
+  test('no worker at all: 9999 within cancelWaitMs + 1 s (not a hang); the request is kept and a repeat later gets the cancellation', async () => {
+    world.payby.setOrder('PB-noworker', { status: 'CREATED' });
+    await world.stopWorker();
+    let answer;
+    const sent = Date.now();
+    try {
+      answer = await northbound('/api/pay/cancel', PAYBY_APP, { mchOrderNo: 'PB-noworker' });
+    } finally {
+      await world.startWorker();
+    }
+    const took = Date.now() - sent;
+    expect(answer).toMatchObject({ code: 9999 });
+    expect(answer.msg).toMatch(/send the same request again/);
+    // The bound is the workflow's wait plus one second; allow a loaded machine 3 s more.
+    expect(took).toBeLessThan(world.config.api.cancelWaitMs + 1_000 + 3_000);
+
+    const again = await eventually(async () => {
+      const a = await northbound('/api/pay/cancel', PAYBY_APP, { mchOrderNo: 'PB-noworker' });
+      return a.code === 0 && a.data?.state === 2 ? a : undefined;
+    }, 30_000);
+    expect(again.data!.cancelOrderId).toMatch(/^C\d{21}$/);
+    expect(world.payby.order('PB-noworker')!.calls).toEqual(['cancel']);
+  }, 60_000);
+});

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps';
+import { createCallbackActivities } from './callbacks';
 import { createCancellationActivities } from './cancellation';
 import { createNotificationActivities } from './notification';
 import { createReconciliationActivities } from './reconciliation';
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createSelfCheckActivities(deps),
     ...createCancellationActivities(deps),
+    ...createCallbackActivities(deps),
     ...createNotificationActivities(deps),
     ...createReconciliationActivities(deps),
     /** Does nothing: the platform-ceiling workflow of `npm run bench`. */

@@ -13,11 +13,10 @@ import {
   type ReconciliationClass,
   type ReconciliationCounts,
   type ReconciliationPageItem,
-  type SeedState,
 } from '../workflows/types';
 import { providerOutcomeSignal } from '../workflows/definitions';
 import { adapterCache, recordProviderCall } from './adapters';
-import { applyTransition } from './cancellation';
+import { completeRecord } from './callbacks';
 import type { ActivityDeps } from './deps';
 
 // PayBy's own codes (62004, 62035); the names are what rows written before the integrity change hold.
@@ -136,7 +135,8 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     outcome: CancelOutcome & { kind: 'cancelled' | 'refused' },
     runId: string,
   ) => {
-    const signal: ProviderOutcomeSignal = { source: 'reconciliation', outcome, reference: runId };
+    // The signal carries no outcome: the running workflow asks the provider itself.
+    const signal: ProviderOutcomeSignal = { source: 'reconciliation', reference: runId };
     if (!temporal) throw new Error('reconciliation repairs need a Temporal client in the activity deps');
     try {
       await temporal.workflow.getHandle(row.workflow_id).signal(providerOutcomeSignal, signal);
@@ -146,22 +146,12 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     }
     // The workflow is gone (finished UNRESOLVED, or never ran): the same transition write it would
     // have made, then the same notification workflow.
-    const { max } = (await db('cancellation_transitions')
-      .where({ cancel_order_id: row.cancel_order_id })
-      .max({ max: 'seq' })
-      .first()) as { max: number | null };
-    const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
-    const written = await applyTransition(db, {
-      cancelOrderId: row.cancel_order_id,
-      seq: (max ?? 0) + 1,
-      status: outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED',
-      state,
-      reason: `repaired by reconciliation ${runId}`.slice(0, 256),
-      ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
-      ...(outcome.kind === 'cancelled' && outcome.amount ? { amount: outcome.amount } : {}),
-      ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
-      ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
-    });
+    const { written } = await completeRecord(
+      db,
+      row.cancel_order_id,
+      outcome,
+      `repaired by reconciliation ${runId}`,
+    );
     // Finished by its own workflow since the page read it: that workflow notified, not us.
     if (written === 'terminal') return 'already terminal';
     if (row.notify_url) {

@@ -1,11 +1,16 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import rateLimit from '@fastify/rate-limit';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
 import { parseParams } from '../common/params';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import { providerOutcomeSignal } from '../workflows/definitions';
+import type { repairWorkflow as RepairWorkflow } from '../workflows/repair';
 import type { ProviderOutcomeSignal } from '../workflows/types';
+
+/** What is kept of a request for an account we do not have (anyone can send those). */
+const UNKNOWN_ACCOUNT_BODY_BYTES = 1024;
 
 export interface CallbackDeps {
   config: Config;
@@ -20,11 +25,15 @@ export interface CallbackDeps {
  * nothing and is answered with an error (the gateway will retry on its schedule).
  */
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
+  // Unauthenticated by nature (the signature is checked after): rate-limited per client address.
+  await app.register(rateLimit, { max: deps.config.api.rateLimitPerMinute, timeWindow: 60_000 });
   app.post<{ Params: { accountId: string } }>('/callbacks/unified/:accountId', async (req, reply) => {
     const raw = typeof req.body === 'string' ? req.body : '';
     const accountId = req.params.accountId.slice(0, 40);
     const contentType = req.headers['content-type']?.slice(0, 128) ?? null;
     const store = async (row: {
+      /** Keep only the first KiB of the body (requests for accounts we do not have). */
+      truncate?: boolean;
       verdict: string;
       reason?: string;
       cancelOrderId?: string;
@@ -37,7 +46,7 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
         .insert({
           account_id: accountId,
           content_type: contentType,
-          raw_body: raw,
+          raw_body: row.truncate ? raw.slice(0, UNKNOWN_ACCOUNT_BODY_BYTES) : raw,
           verdict: row.verdict,
           reason: row.reason?.slice(0, 256) ?? null,
           cancel_order_id: row.cancelOrderId ?? null,
@@ -53,7 +62,11 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
 
     const account = deps.config.accounts.find((a) => a.id === accountId);
     if (!account || account.provider !== 'unified') {
-      await store({ verdict: 'unknown-account', reason: `no unified account "${accountId}"` });
+      await store({
+        truncate: true,
+        verdict: 'unknown-account',
+        reason: `no unified account "${accountId}" (body of ${raw.length} characters, first ${UNKNOWN_ACCOUNT_BODY_BYTES} kept)`,
+      });
       return refuse(404, 'unknown account');
     }
     const params = parseParams(raw, contentType ?? undefined);
@@ -111,22 +124,34 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     });
     if (!first) return refuse(404, 'unknown cancel order');
 
-    const signal: ProviderOutcomeSignal = {
-      source: 'callback',
-      outcome: verdict.outcome,
-      reference: String(id),
-    };
-    let signalled = false;
+    // The signal names the stored callback; the workflow re-reads and re-verifies it. A
+    // cancellation whose workflow has closed is completed by a repair workflow, the same way.
+    const signal: ProviderOutcomeSignal = { source: 'callback', reference: String(id) };
     for (const match of about) {
       try {
         await deps.client.workflow.getHandle(match.workflow_id).signal(providerOutcomeSignal, signal);
-        signalled = true;
       } catch (err) {
-        // The cancellation already finished: the callback is stored, there is nothing to wake.
         if (!(err instanceof WorkflowNotFoundError)) throw err;
+        await deps.client.workflow
+          .start<typeof RepairWorkflow>('repairWorkflow', {
+            workflowId: `repair/${match.cancel_order_id}/${id}`,
+            taskQueue: deps.config.temporal.taskQueue,
+            args: [
+              {
+                cancelOrderId: match.cancel_order_id,
+                callbackId: String(id),
+                ...(deps.config.timings?.notificationScheduleMs
+                  ? { notificationScheduleMs: deps.config.timings.notificationScheduleMs }
+                  : {}),
+              },
+            ],
+          })
+          .catch((e: unknown) => {
+            if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+          });
       }
     }
-    if (signalled) await deps.db('provider_callbacks').where({ id }).update({ signalled: true });
+    await deps.db('provider_callbacks').where({ id }).update({ signalled: true });
     return reply.type('text/plain').send('success');
   });
 }

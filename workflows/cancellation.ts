@@ -38,9 +38,13 @@ import {
 } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
-const { recordCancellation, recordTransition } = proxyActivities<Activities>(persistence);
+const { recordCancellation, recordTransition, verifiedCallbackOutcome } =
+  proxyActivities<Activities>(persistence);
 const { submitCancel } = proxyActivities<Activities>(providerSubmit);
 const { queryCancel } = proxyActivities<Activities>(providerQuery);
+
+/** Signals waiting to be looked at, at most (a flood of made-up references cannot grow the state). */
+const MAX_INBOX = 100;
 
 /** Over this many history events the run continues as new, carrying its state. */
 const HISTORY_LIMIT = 8_000;
@@ -98,19 +102,21 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     ? { nextOp: resume.nextOp, mayHaveLanded: resume.mayHaveLanded }
     : INITIAL_DECISION_STATE;
   let round = resume?.round ?? 0;
-  let signalled: ProviderOutcomeSignal | undefined;
+  // Every signal is kept (one could not hide another); repeats of one reference count once.
+  const inbox: ProviderOutcomeSignal[] = [];
   // A resumed run answered its merchant long ago.
   let answered = resume !== undefined;
   let created = false;
   let accepts = 0;
 
   setHandler(statusQuery, () => snapshot);
+  // A signal carries no outcome: it wakes the run, which finds out for itself.
   setHandler(providerOutcomeSignal, (signal) => {
-    // Only a final answer (or news of the provider's cancel id) changes anything.
-    const o = signal.outcome;
-    if (o.kind === 'cancelled' || o.kind === 'refused') signalled = signal;
-    else if (o.kind === 'pending' && o.providerCancelId && !snapshot.providerCancelId)
-      snapshot.providerCancelId = o.providerCancelId;
+    if (
+      inbox.length < MAX_INBOX &&
+      !inbox.some((s) => s.source === signal.source && s.reference === signal.reference)
+    )
+      inbox.push(signal);
   });
   setHandler(acceptUpdate, async ({ waitMs }) => {
     const first = accepts++ === 0;
@@ -243,11 +249,21 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   for (;;) {
     let outcome: CancelOutcome;
     let from: AnswerSource;
-    if (signalled) {
-      outcome = signalled.outcome;
+    const signalled = inbox.shift();
+    if (signalled?.source === 'callback') {
+      // A stored provider callback: re-read and re-verified from its raw body.
+      const { reference } = signalled;
       from = 'signal';
-      log.info('provider outcome signalled', { source: signalled.source, kind: outcome.kind });
-      signalled = undefined;
+      outcome = await verifiedCallbackOutcome({
+        callbackId: reference,
+        cancelOrderId: snapshot.cancelOrderId,
+      }).catch(unknownAfter('callback verification'));
+      log.info('provider callback verified', { reference, kind: outcome.kind });
+    } else if (signalled?.source === 'reconciliation') {
+      // Reconciliation saw a final answer: ask the provider now rather than trust the message.
+      from = 'query';
+      snapshot.queries += 1;
+      outcome = await queryCancel(target()).catch(unknownAfter('query'));
     } else if (decision.nextOp === 'submit') {
       from = 'submit';
       // Seed state 1 from the moment the cancel may reach the provider, written before it is sent.
@@ -299,7 +315,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       log.warn('cancellation UNRESOLVED', { cancelOrderId: snapshot.cancelOrderId, reason });
       await transition('UNRESOLVED', snapshot.state === 0 ? 1 : snapshot.state, {}, reason);
       // Reconciliation (or a late callback) may still deliver the answer.
-      if (await condition(() => signalled !== undefined, timings.unresolvedHoldMs)) continue;
+      if (await condition(() => inbox.length > 0, timings.unresolvedHoldMs)) continue;
       await condition(allHandlersFinished);
       return snapshot;
     }
@@ -314,9 +330,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       Math.max(deadlineAt - now, 0),
     );
     round += 1;
-    await condition(() => signalled !== undefined, delay);
+    await condition(() => inbox.length > 0, delay);
 
-    if (workflowInfo().historyLength > HISTORY_LIMIT && !signalled) {
+    if (workflowInfo().historyLength > HISTORY_LIMIT && inbox.length === 0) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof cancellationWorkflow>({
         ...input,

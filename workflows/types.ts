@@ -127,12 +127,22 @@ export interface CancellationSnapshot extends ProviderFacts {
   created?: boolean;
 }
 
-/** A verified provider answer delivered from outside the run: a callback or a reconciliation. */
+/**
+ * News from outside the run, carrying no outcome of its own (a hand-crafted signal can settle
+ * nothing): `callback` names a stored provider callback, which the run re-reads and re-verifies in
+ * an activity; `reconciliation` asks the run to query the provider now.
+ */
 export interface ProviderOutcomeSignal {
   source: 'callback' | 'reconciliation';
-  outcome: CancelOutcome;
-  /** `provider_callbacks.id` or the reconciliation run id, for the audit trail. */
-  reference?: string;
+  /** `provider_callbacks.id`, or the reconciliation run id. */
+  reference: string;
+}
+
+/** A closed cancellation completed from a verified provider callback (see `repairWorkflow`). */
+export interface RepairInput {
+  cancelOrderId: string;
+  callbackId: string;
+  notificationScheduleMs?: number[];
 }
 
 /** A transition as persisted by the `recordTransition` activity. */

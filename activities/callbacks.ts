@@ -1,0 +1,123 @@
+import type { Config } from '../common/config';
+import type { Knex } from '../common/db';
+import { parseParams } from '../common/params';
+import { verifyCancelNotification } from '../providers/unified/notification';
+import type { CancelOutcome } from '../providers/types';
+import type { SeedState } from '../workflows/types';
+import { applyTransition } from './cancellation';
+import type { ActivityDeps } from './deps';
+
+interface CallbackRow {
+  id: string | number;
+  account_id: string;
+  content_type: string | null;
+  raw_body: string;
+}
+
+/**
+ * The outcome a stored provider callback tells about one cancellation, verified again from its raw
+ * body with the account's key: the workflow acts on this, never on what a signal says.
+ */
+export async function outcomeOfStoredCallback(
+  db: Knex,
+  config: Config,
+  callbackId: string,
+  cancelOrderId: string,
+): Promise<CancelOutcome> {
+  const unknown = (reason: string, code = 'CALLBACK_REJECTED'): CancelOutcome => ({
+    kind: 'unknown',
+    reason: `callback ${callbackId}: ${reason}`,
+    code,
+  });
+  if (!/^\d{1,18}$/.test(callbackId)) return unknown('not a callback id');
+  const [callback, row] = await Promise.all([
+    db('provider_callbacks').where({ id: callbackId }).first<CallbackRow | undefined>(),
+    db('cancellations')
+      .where({ cancel_order_id: cancelOrderId })
+      .first<
+        { account_id: string; provider_cancel_id: string | null; pay_order_id: string | null } | undefined
+      >('account_id', 'provider_cancel_id', 'pay_order_id'),
+  ]);
+  if (!callback || !row) return unknown('no such callback or cancellation');
+  if (callback.account_id !== row.account_id) return unknown('from another account', 'MISADDRESSED');
+  const account = config.accounts.find((a) => a.id === callback.account_id);
+  if (!account || account.provider !== 'unified') return unknown('account is not a unified gateway');
+  const params = parseParams(callback.raw_body, callback.content_type ?? undefined);
+  if (!params) return unknown('body is neither JSON nor a form');
+  const verdict = verifyCancelNotification(params, account.key.reveal());
+  if (verdict.verdict !== 'valid') return unknown(`${verdict.verdict}: ${verdict.reason}`);
+  const notifiedPay =
+    'payOrderId' in verdict.outcome ? (verdict.outcome.payOrderId) : undefined;
+  const sameCancel = row.provider_cancel_id ? row.provider_cancel_id === verdict.cancelOrderId : true;
+  const samePay = row.pay_order_id && notifiedPay ? row.pay_order_id === notifiedPay : true;
+  if (!sameCancel || !samePay || (!row.provider_cancel_id && !(row.pay_order_id && notifiedPay)))
+    return unknown(`about cancel order ${verdict.cancelOrderId}, not this one`, 'MISADDRESSED');
+  return verdict.outcome;
+}
+
+/**
+ * Completes the record of a cancellation whose workflow is gone with a verified final outcome: the
+ * same transition write the workflow would have made (refused, without writing, if the row is
+ * already terminal). Shared by reconciliation and by late provider callbacks.
+ */
+export async function completeRecord(
+  db: Knex,
+  cancelOrderId: string,
+  outcome: Extract<CancelOutcome, { kind: 'cancelled' | 'refused' }>,
+  reason: string,
+): Promise<{ written: 'applied' | 'duplicate' | 'terminal'; status: string; state: SeedState }> {
+  const { max } = (await db('cancellation_transitions')
+    .where({ cancel_order_id: cancelOrderId })
+    .max({ max: 'seq' })
+    .first()) as { max: number | null };
+  const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
+  const status = outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED';
+  const written = await applyTransition(db, {
+    cancelOrderId,
+    seq: (max ?? 0) + 1,
+    status,
+    state,
+    reason: reason.slice(0, 256),
+    ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
+    ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
+    ...(outcome.amount ? { amount: outcome.amount } : {}),
+    ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
+      ? { channelOrderNo: outcome.channelOrderNo }
+      : {}),
+    ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
+    ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
+  });
+  return { written, status, state };
+}
+
+/** Activities for provider callbacks: re-verification, and the repair of a closed cancellation. */
+export function createCallbackActivities({ db, config }: ActivityDeps) {
+  return {
+    verifiedCallbackOutcome: (input: { callbackId: string; cancelOrderId: string }) =>
+      outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId),
+
+    async repairFromCallback(input: {
+      callbackId: string;
+      cancelOrderId: string;
+    }): Promise<{ applied: boolean; status?: string; reason: string; notify: boolean }> {
+      const outcome = await outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId);
+      if (outcome.kind !== 'cancelled' && outcome.kind !== 'refused')
+        return { applied: false, reason: `not final: ${outcome.kind}`, notify: false };
+      const done = await completeRecord(
+        db,
+        input.cancelOrderId,
+        outcome,
+        `verified callback ${input.callbackId}`,
+      );
+      const row = await db('cancellations')
+        .where({ cancel_order_id: input.cancelOrderId })
+        .first<{ notify_url: string | null } | undefined>('notify_url');
+      return {
+        applied: done.written === 'applied',
+        status: done.status,
+        reason: done.written,
+        notify: done.written === 'applied' && Boolean(row?.notify_url),
+      };
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { createCancelflowClient } from '../../client';
+import { md5Sign } from '../../providers/unified/sign';
+import { providerOutcomeSignal } from '../../workflows/definitions';
+import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
+import {
+  createWorld,
+  eventually,
+  FAST_TIMINGS,
+  GATEWAY,
+  startReceiver,
+  UNIFIED_APP,
+  type Receiver,
+  type World,
+} from '../helpers/world';
+
+/**
+ * Provider callbacks: a verified one always counts (even after the workflow closed), and nobody
+ * can settle a cancellation by sending the workflow a signal by hand.
+ */
+
+let world: World;
+let merchant: Receiver;
+
+beforeAll(async () => {
+  [world, merchant] = await Promise.all([createWorld(), startReceiver(() => 'success')]);
+});
+afterAll(async () => {
+  await merchant?.close();
+  await world?.close();
+});
+
+const row = (cancelOrderId: string) =>
+  world.database.db('cancellations').where({ cancel_order_id: cancelOrderId }).first();
+
+/** A client whose cancellations poll every 10 minutes: only a callback can finish them in a test. */
+const slowPolling = () =>
+  createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, pollInitialMs: 10 * 60_000, pollMaxMs: 10 * 60_000 },
+  });
+
+test('a hand-crafted signal settles nothing: an inline outcome is ignored, a made-up or forged callback is not believed', async () => {
+  const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+  const cf = slowPolling();
+  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+  await eventually(async () => ((await row(started.cancelOrderId))?.status === 'PENDING' ? true : undefined));
+  const handle = world.temporal.client.workflow.getHandle(started.workflowId);
+
+  // What someone with namespace access could send from the Web UI.
+  await handle.signal('providerOutcome', { source: 'callback', outcome: { kind: 'cancelled' } } as never);
+  await handle.signal(providerOutcomeSignal, { source: 'callback', reference: '999999999' });
+  // A forged callback that our endpoint stored (with its verdict) and refused.
+  const [forged] = await world.database
+    .db('provider_callbacks')
+    .insert({
+      account_id: 'unified-test',
+      raw_body: JSON.stringify({ cancelOrderId: 'C1', state: '2', sign: 'x' }),
+      content_type: 'application/json',
+      verdict: 'invalid-signature',
+    })
+    .returning<Array<{ id: number }>>('id');
+  await handle.signal(providerOutcomeSignal, { source: 'callback', reference: String(forged!.id) });
+
+  // Each signal woke the run, which re-read the callback it names and believed none of them.
+  await eventually(async () => {
+    const { events } = await handle.fetchHistory();
+    const verified = events!.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'verifiedCallbackOutcome',
+    );
+    const done = events!.filter((e) => e.activityTaskCompletedEventAttributes);
+    return verified.length === 3 && done.length >= 5 ? true : undefined;
+  }, 20_000);
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  await handle.terminate('test done');
+});
+
+test('a verified callback after the workflow closed (UNRESOLVED, hold over) is applied by a repair: row, notification, Temporal', async () => {
+  // The gateway settles 4 s after the cancel; our run gives up after 1.5 s and stops holding at once.
+  const pay = world.unified.setOrder({ settleAfterMs: 4_000, amountMinor: 250, currency: 'HKD' });
+  const cf = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs: 1_500, unresolvedHoldMs: 10 },
+  });
+  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
+  const closed = await cf.waitForResult(started.cancelOrderId);
+  expect(closed).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+
+  // The gateway's notification arrives later: stored, verified, and the record completed.
+  const repaired = await eventually(async () => {
+    const r = await row(started.cancelOrderId);
+    return r?.status === 'SUCCEEDED' ? r : undefined;
+  }, 20_000);
+  expect(repaired).toMatchObject({ state: 2 });
+  const callback = await world.database
+    .db('provider_callbacks')
+    .where({ cancel_order_id: started.cancelOrderId, verdict: 'valid' })
+    .first();
+  expect(callback).toMatchObject({ signalled: true, state: 2 });
+  const reasons = await world.database
+    .db('cancellation_transitions')
+    .where({ cancel_order_id: started.cancelOrderId })
+    .orderBy('seq')
+    .pluck('reason');
+  expect(reasons.at(-1)).toBe(`verified callback ${callback.id}`);
+  // The merchant is told the final state.
+  const told = await eventually(async () =>
+    merchant.received.find((r) => r.params.cancelOrderId === started.cancelOrderId),
+  );
+  expect(told.params.state).toBe('2');
+  // Visible in Temporal: a repair run carrying the cancellation's id and its new state.
+  const repair = world.temporal.client.workflow.getHandle(`repair/${started.cancelOrderId}/${callback.id}`);
+  expect(await repair.result()).toMatchObject({ applied: true });
+  const sa = (await repair.describe()).typedSearchAttributes;
+  expect(sa.get(CancelOrderId)).toBe(started.cancelOrderId);
+  expect(sa.get(CancelState)).toBe('SUCCEEDED');
+}, 60_000);
+
+test('callbacks for an account we do not have keep only the first KiB of what was sent', async () => {
+  const body = JSON.stringify({ filler: 'x'.repeat(20_000) });
+  const res = await fetch(`${world.apiUrl}/callbacks/unified/nobody-${Date.now()}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  expect(res.status).toBe(404);
+  const stored = await world.database
+    .db('provider_callbacks')
+    .where({ verdict: 'unknown-account' })
+    .orderBy('id', 'desc')
+    .first();
+  expect(stored.raw_body).toHaveLength(1024);
+  expect(stored.reason).toContain(`body of ${body.length} characters`);
+});
+
+test('a callback about another order of the same gateway changes nothing', async () => {
+  const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+  const cf = slowPolling();
+  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+  const pending = await eventually(async () => {
+    const r = await row(started.cancelOrderId);
+    return r?.status === 'PENDING' && r.provider_cancel_id ? r : undefined;
+  });
+  // Correctly signed by the gateway, names our gateway cancel id, but another payment order.
+  const params: Record<string, string> = {
+    cancelOrderId: pending.provider_cancel_id,
+    payOrderId: 'P-SOMEONE-ELSE',
+    mchNo: GATEWAY.mchNo,
+    appId: GATEWAY.appId,
+    payAmount: '100',
+    currency: 'HKD',
+    state: '2',
+    createdAt: String(Date.now()),
+    reqTime: String(Date.now()),
+  };
+  params.sign = md5Sign(params, GATEWAY.key);
+  const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  expect(res.status).toBe(404);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
+  await world.temporal.client.workflow.getHandle(started.workflowId).terminate('test done');
+});

@@ -1,0 +1,45 @@
+import {
+  ParentClosePolicy,
+  proxyActivities,
+  startChild,
+  upsertSearchAttributes,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { persistence } from './activity-options';
+import { notificationWorkflow } from './notification';
+import { CancelNotification, CancelOrderId, CancelState } from './search-attributes';
+import { notificationWorkflowId, type RepairInput } from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+const { repairFromCallback } = proxyActivities<Activities>(persistence);
+
+/**
+ * A verified provider callback for a cancellation whose workflow has closed (after its UNRESOLVED
+ * hold, or terminated by hand): re-verified from the stored raw body, written with the same
+ * transition the workflow would have made, notified the same way, and visible in Temporal (this
+ * run carries the cancellation's id and its new state).
+ */
+export async function repairWorkflow(input: RepairInput): Promise<{ applied: boolean; reason: string }> {
+  upsertSearchAttributes([{ key: CancelOrderId, value: input.cancelOrderId }]);
+  const result = await repairFromCallback({
+    callbackId: input.callbackId,
+    cancelOrderId: input.cancelOrderId,
+  });
+  upsertSearchAttributes([{ key: CancelState, value: result.applied ? result.status! : 'REPAIR_SKIPPED' }]);
+  if (result.notify) {
+    await startChild(notificationWorkflow, {
+      workflowId: notificationWorkflowId(input.cancelOrderId),
+      args: [
+        {
+          cancelOrderId: input.cancelOrderId,
+          ...(input.notificationScheduleMs ? { scheduleMs: input.notificationScheduleMs } : {}),
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
+    });
+  }
+  return { applied: result.applied, reason: result.reason };
+}

@@ -263,19 +263,56 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           .orderBy('c.created_at')
           .forUpdate()
           .first<CancellationRow | undefined>('c.*');
+        let carriedOn: Extract<RecordResult, { kind: 'created' }>['carriedOn'];
         if (found) {
           if (found.workflow_run_id === run.runId)
             return { kind: 'created', cancelOrderId: found.cancel_order_id };
+          const seqOf = async () =>
+            Number(
+              (
+                (await trx('cancellation_transitions')
+                  .where({ cancel_order_id: found.cancel_order_id })
+                  .max({ max: 'seq' })
+                  .first()) as { max: number | null }
+              ).max ?? 0,
+            );
+          const unfinished = !TERMINAL_STATUSES.includes(found.status) && found.status !== 'UNRESOLVED';
+          if (input.takeOver && unfinished && found.workflow_id === run.workflowId) {
+            // The run that owned it stopped without finishing (terminated): this run carries on
+            // the same cancellation, same id, asking before sending if anything may be out.
+            await trx('cancellations')
+              .where({ cancel_order_id: found.cancel_order_id })
+              .update({ workflow_run_id: run.runId, updated_at: trx.fn.now() });
+            return {
+              kind: 'created',
+              cancelOrderId: found.cancel_order_id,
+              carriedOn: {
+                status: found.status,
+                state: found.state as SeedState,
+                seq: await seqOf(),
+                ...(found.provider_cancel_id ? { providerCancelId: found.provider_cancel_id } : {}),
+                mayHaveLanded: found.status !== 'RECEIVED',
+              },
+            };
+          }
           const retryAsked = input.retryOf?.cancelOrderId === found.cancel_order_id;
           const again =
             (found.status === 'FAILED' && (found.retryable || (retryAsked && input.retryOf!.force))) ||
             (found.status === 'UNRESOLVED' && retryAsked && input.retryOf!.force);
           if (!again) return { kind: 'existing', snapshot: snapshotOfRow(found) };
+          if (found.status === 'UNRESOLVED')
+            // A cancel may be out under the old id: the new one starts by asking, with what we knew.
+            carriedOn = {
+              status: 'SUBMITTED',
+              state: 1,
+              seq: 1,
+              ...(found.provider_cancel_id ? { providerCancelId: found.provider_cancel_id } : {}),
+              mayHaveLanded: true,
+            };
           // Kept with its answers (its id still answers queries); the order's numbers move on.
           await trx('cancellations')
             .where({ cancel_order_id: found.cancel_order_id })
             .update({ retired_at: trx.fn.now() });
-          await trx('cancellation_refs').where({ cancel_order_id: found.cancel_order_id }).delete();
         }
         const [row] = await trx('cancellations')
           .insert({
@@ -302,6 +339,12 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           })
           .returning<Array<{ cancel_order_id: string }>>('cancel_order_id');
         const cancelOrderId = row!.cancel_order_id;
+        if (found) {
+          // Every number the retired one was known by now names the new one.
+          await trx('cancellation_refs')
+            .where({ cancel_order_id: found.cancel_order_id })
+            .update({ cancel_order_id: cancelOrderId });
+        }
         const clashes = await learnOrderRefs(
           trx,
           { cancel_order_id: cancelOrderId, mch_no: input.mchNo, app_id: input.appId },
@@ -310,10 +353,11 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
         if (clashes.length > 0) {
           // Another request for the same order by another of its numbers won the race: roll back
           // and let the retry of this activity find that cancellation.
-          throw ApplicationFailure.retryable(
-            `order numbers already name another cancellation: ${clashes.join(', ')}`,
-            'ORDER_RACE',
-          );
+          const message = `order numbers already name another cancellation: ${clashes.join(', ')}`;
+          // A race resolves on the next attempt; numbers split between two cancellations do not.
+          if (Context.current().info.attempt >= 5)
+            throw ApplicationFailure.nonRetryable(message, 'ORDER_NUMBERS_SPLIT');
+          throw ApplicationFailure.retryable(message, 'ORDER_RACE');
         }
         await trx('cancellation_transitions').insert({
           cancel_order_id: cancelOrderId,
@@ -321,7 +365,23 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           status: 'RECEIVED',
           state: 0,
         });
-        return { kind: 'created', cancelOrderId };
+        if (carriedOn) {
+          await trx('cancellation_transitions').insert({
+            cancel_order_id: cancelOrderId,
+            seq: 1,
+            status: 'SUBMITTED',
+            state: 1,
+            reason: 'retry of an UNRESOLVED cancellation: a cancel may already be out',
+          });
+          await trx('cancellations')
+            .where({ cancel_order_id: cancelOrderId })
+            .update({
+              status: 'SUBMITTED',
+              state: 1,
+              ...(carriedOn.providerCancelId ? { provider_cancel_id: carriedOn.providerCancelId } : {}),
+            });
+        }
+        return { kind: 'created', cancelOrderId, ...(carriedOn ? { carriedOn } : {}) };
       });
     },
 

@@ -27,6 +27,7 @@ import {
 import {
   DEFAULT_TIMINGS,
   notificationWorkflowId,
+  TERMINAL_STATUSES,
   type CancellationInput,
   type CancellationSnapshot,
   type CancellationStatus,
@@ -169,7 +170,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         answer,
       });
       // One round trip: start the workflow (or attach to the running one) and ask for its answer.
-      const ask = (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE') =>
+      const ask = (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE', takeOver: boolean) =>
         client.workflow.executeUpdateWithStart(acceptUpdate, {
           args: [{ waitMs }],
           startWorkflowOperation: new WithStartWorkflowOperation<typeof cancellationWorkflow>(
@@ -177,7 +178,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
             {
               workflowId,
               taskQueue,
-              args: [input],
+              args: [takeOver ? { ...input, takeOver } : input],
               workflowIdConflictPolicy: 'USE_EXISTING',
               workflowIdReusePolicy: reuse,
               typedSearchAttributes: [
@@ -190,9 +191,9 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
             },
           ),
         });
-      const answered = async (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE') => {
+      const answered = async (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE', takeOver = false) => {
         try {
-          return started(await ask(reuse));
+          return started(await ask(reuse, takeOver));
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError)
             throw new CancelflowError(
@@ -210,15 +211,18 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }
-        // The order's cancellation ran and closed. Its answer stands, unless it failed for our own
-        // reasons (configuration): then it is started again. A run that did not complete
-        // (terminated by hand) is answered by a new run from Postgres, the source of truth.
+        // The order's cancellation ran and closed. A final answer stands, unless it failed for our
+        // own reasons (configuration): then a new run starts it again. A run that closed without
+        // a final answer (UNRESOLVED: a repair may have completed the record since) is answered
+        // by a new run from Postgres, the source of truth. A run that did not complete at all
+        // (terminated by hand) is carried on by a new run, same cancellation, asking first.
         const last = await client.workflow
           .getHandle<typeof cancellationWorkflow>(workflowId)
           .result()
           .catch(() => undefined);
-        if (last && !last.retryable) return started({ ...last, created: false });
-        return answered('ALLOW_DUPLICATE');
+        if (last && TERMINAL_STATUSES.includes(last.status) && !last.retryable)
+          return started({ ...last, created: false });
+        return answered('ALLOW_DUPLICATE', last === undefined);
       };
       if (start.deadlineMs === undefined) return attempt();
       try {

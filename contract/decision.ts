@@ -5,11 +5,16 @@ import type { CancelOutcome } from '../providers/types';
  * rule "no answer about money is ever wrong" can be checked over any sequence of answers
  * (test/unit/decision-property.test.ts) and not only over the sequences a test thought of.
  *
- * The memory it needs is one bit besides the next operation: `mayHaveLanded`, true once a cancel
- * was sent and we did not learn its outcome (or learnt it was accepted). From then on a refusal of
- * a *repeated* cancel is not the provider's verdict on our cancel: the first one may have
- * happened, and a gateway refuses to cancel an order that is already cancelled ("order status not
- * allowed"). Only a query, a verified callback, or an authoritative "not cancelled" decides.
+ * The memory it needs is two bits besides the next operation:
+ * - `mayHaveLanded`: a cancel was sent and accepted, or we did not learn its outcome. From then on
+ *   a refusal of a *repeated* cancel is not the provider's verdict on our cancel: the first one may
+ *   have happened, and a gateway refuses to cancel an order that is already cancelled ("order
+ *   status not allowed").
+ * - `lostSubmit`: a cancel was sent whose answer we never got. Where answers are about one cancel
+ *   order (Unified: a query or a notification names a gateway cancelOrderId), a refusal is about
+ *   *that* cancel order, and the lost one may exist under another id we never learned: only a
+ *   success decides. Where answers are about the order itself (PayBy getOrder), they decide.
+ * An authoritative "not cancelled" (a verified getOrder showing CREATED) clears both.
  */
 
 export type AnswerSource = 'submit' | 'query' | 'signal';
@@ -17,7 +22,15 @@ export type AnswerSource = 'submit' | 'query' | 'signal';
 export interface DecisionState {
   nextOp: 'submit' | 'query';
   mayHaveLanded: boolean;
+  lostSubmit: boolean;
 }
+
+/** What a provider's query answers and notifications are about. */
+export type AnswerScope = 'order' | 'cancel-order';
+export const ANSWER_SCOPE: Record<'payby' | 'unified', AnswerScope> = {
+  payby: 'order',
+  unified: 'cancel-order',
+};
 
 export type FinalOutcome = Extract<CancelOutcome, { kind: 'cancelled' | 'refused' | 'misconfigured' }>;
 
@@ -32,37 +45,65 @@ export type Decision =
       note?: string;
     };
 
-export const INITIAL_DECISION_STATE: DecisionState = { nextOp: 'submit', mayHaveLanded: false };
+export const INITIAL_DECISION_STATE: DecisionState = {
+  nextOp: 'submit',
+  mayHaveLanded: false,
+  lostSubmit: false,
+};
 
-export function decide(state: DecisionState, from: AnswerSource, outcome: CancelOutcome): Decision {
-  const go = (nextOp: DecisionState['nextOp'], mayHaveLanded: boolean, note?: string): Decision => ({
+export function decide(
+  state: DecisionState,
+  from: AnswerSource,
+  outcome: CancelOutcome,
+  scope: AnswerScope,
+): Decision {
+  const go = (
+    nextOp: DecisionState['nextOp'],
+    mayHaveLanded: boolean,
+    note?: string,
+    lostSubmit = state.lostSubmit,
+  ): Decision => ({
     action: 'continue',
-    state: { nextOp, mayHaveLanded },
+    state: { nextOp, mayHaveLanded, lostSubmit },
     ...(note ? { note } : {}),
   });
   switch (outcome.kind) {
     case 'cancelled':
       return { action: 'finish', outcome };
     case 'refused':
-      if (from !== 'submit' || !state.mayHaveLanded) return { action: 'finish', outcome };
-      return go(
-        'query',
-        true,
-        `repeated cancel refused (${outcome.code} ${outcome.message}) after an unknown outcome: not final`,
-      );
+      if (from === 'submit' && state.mayHaveLanded)
+        return go(
+          'query',
+          true,
+          `repeated cancel refused (${outcome.code} ${outcome.message}) after an unknown outcome: not final`,
+        );
+      if (from !== 'submit' && state.lostSubmit && scope === 'cancel-order')
+        return go(
+          'query',
+          true,
+          `a cancel order refused (${outcome.code} ${outcome.message}), but an earlier cancel's answer was lost: not final`,
+        );
+      return { action: 'finish', outcome };
     case 'misconfigured':
       if (from === 'submit' && !state.mayHaveLanded) return { action: 'finish', outcome };
       // A refused query (or a refused repeat of a cancel that may have landed) tells us nothing.
       return go('query', state.mayHaveLanded || from === 'submit', `${outcome.code}: ${outcome.message}`);
     case 'pending':
-      return { action: 'continue', state: { nextOp: 'query', mayHaveLanded: true }, pending: outcome };
+      return {
+        action: 'continue',
+        state: { nextOp: 'query', mayHaveLanded: true, lostSubmit: state.lostSubmit },
+        pending: outcome,
+      };
     case 'resubmit':
       // Authoritative: a verified query shows the cancel did not take effect. Otherwise the
       // provider cannot be asked, and repeating the cancel is how to ask; it may have landed.
-      return go('submit', outcome.authoritative ? false : state.mayHaveLanded, outcome.reason);
+      return outcome.authoritative
+        ? go('submit', false, outcome.reason, false)
+        : go('submit', state.mayHaveLanded, outcome.reason);
     case 'unknown':
       if (from === 'signal') return { action: 'continue', state };
-      return go('query', state.mayHaveLanded || from === 'submit', outcome.reason);
+      if (from === 'submit') return go('query', true, outcome.reason, true);
+      return go('query', state.mayHaveLanded, outcome.reason);
   }
 }
 

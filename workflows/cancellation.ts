@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
+  ANSWER_SCOPE,
   decide,
   finalStatusOf,
   INITIAL_DECISION_STATE,
@@ -92,6 +93,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     status: resume?.status ?? 'RECEIVED',
     state: resume?.state ?? 0,
     ...(resume?.providerCancelId ? { providerCancelId: resume.providerCancelId } : {}),
+    ...resume?.facts,
     submits: resume?.submits ?? 0,
     queries: resume?.queries ?? 0,
     requestedAt: input.requestedAt,
@@ -99,7 +101,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   };
   let seq = resume?.seq ?? 0;
   let decision: DecisionState = resume
-    ? { nextOp: resume.nextOp, mayHaveLanded: resume.mayHaveLanded }
+    ? { nextOp: resume.nextOp, mayHaveLanded: resume.mayHaveLanded, lostSubmit: resume.lostSubmit }
     : INITIAL_DECISION_STATE;
   let round = resume?.round ?? 0;
   // Every signal is kept (one could not hide another); repeats of one reference count once.
@@ -160,7 +162,24 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       return snapshot;
     }
     snapshot.cancelOrderId = record.cancelOrderId;
-    created = true;
+    // Carrying on after a stopped run keeps the id: not a new cancellation.
+    created = !(input.takeOver && record.carriedOn);
+    if (record.carriedOn) {
+      // Carrying on a cancellation whose run stopped (terminated) or a retried UNRESOLVED one:
+      // what may have been sent counts, so the first step asks before it sends.
+      const c = record.carriedOn;
+      Object.assign(snapshot, {
+        status: c.status,
+        state: c.state,
+        ...(c.providerCancelId ? { providerCancelId: c.providerCancelId } : {}),
+      });
+      seq = c.seq;
+      decision = {
+        nextOp: c.mayHaveLanded ? 'query' : 'submit',
+        mayHaveLanded: c.mayHaveLanded,
+        lostSubmit: c.mayHaveLanded,
+      };
+    }
     upsertSearchAttributes([{ key: CancelOrderId, value: record.cancelOrderId }]);
   }
 
@@ -281,7 +300,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       outcome = await queryCancel(target()).catch(unknownAfter('query'));
     }
 
-    const next = decide(decision, from, outcome);
+    const next = decide(decision, from, outcome, ANSWER_SCOPE[input.provider]);
     if (next.action === 'finish') return finish(next.outcome);
     decision = next.state;
     if (next.note) log.info('answer did not decide the cancellation', { from, note: next.note });
@@ -340,6 +359,12 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         resume: {
           cancelOrderId: snapshot.cancelOrderId,
           mayHaveLanded: decision.mayHaveLanded,
+          lostSubmit: decision.lostSubmit,
+          facts: {
+            ...(snapshot.payOrderId ? { payOrderId: snapshot.payOrderId } : {}),
+            ...(snapshot.amount ? { amount: snapshot.amount } : {}),
+            ...(snapshot.reason ? { reason: snapshot.reason } : {}),
+          },
           seq,
           status: snapshot.status,
           state: snapshot.state,

@@ -61,13 +61,29 @@ export interface CancellationInput {
   timings?: Partial<CancellationTimings>;
   /** Ops' `retry`: start again although that cancellation failed (`force`: even for a business refusal). */
   retryOf?: { cancelOrderId: string; force: boolean };
+  /** The previous run of this workflow id stopped without finishing (terminated): carry on its cancellation. */
+  takeOver?: boolean;
   /** Set by continue-as-new: where the previous run stopped. */
   resume?: CancellationResume;
 }
 
 /** What `recordCancellation` found or made for a new run. */
 export type RecordResult =
-  | { kind: 'created'; cancelOrderId: string }
+  | {
+      kind: 'created';
+      cancelOrderId: string;
+      /**
+       * This run carries on an existing cancellation (its earlier run stopped without finishing, or
+       * ops retried an UNRESOLVED one): where it stands, and whether a cancel may already be out.
+       */
+      carriedOn?: {
+        status: CancellationStatus;
+        state: SeedState;
+        seq: number;
+        providerCancelId?: string;
+        mayHaveLanded: boolean;
+      };
+    }
   /** The order already has a cancellation (running, finished, or named by its other number). */
   | { kind: 'existing'; snapshot: CancellationSnapshot };
 
@@ -80,6 +96,9 @@ export interface AcceptRequest {
 export interface CancellationResume {
   cancelOrderId: string;
   mayHaveLanded: boolean;
+  lostSubmit: boolean;
+  /** What the snapshot knew that the next run would not learn again. */
+  facts?: Pick<CancellationSnapshot, 'payOrderId' | 'amount' | 'reason'>;
   seq: number;
   status: CancellationStatus;
   state: SeedState;

@@ -372,3 +372,55 @@ describe('the API answers within its bound and leaves nothing waiting', () => {
     expect(world.payby.order('PB-noworker')!.calls).toEqual(['cancel']);
   }, 60_000);
 });
+
+describe('what a hostile review found after the first pass', () => {
+  test('a terminated run: the next request carries on the same cancellation (same id), asking before sending again', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const first = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    await eventually(async () => ((await row(first.cancelOrderId))?.status === 'PENDING' ? true : undefined));
+    await world.temporal.client.workflow.getHandle(first.workflowId).terminate('an operator, by mistake');
+
+    const again = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    expect(again).toMatchObject({ cancelOrderId: first.cancelOrderId, created: false });
+    // It goes on: the gateway now settles, and the carried-on run finds out by querying.
+    world.unified.order(pay)!.pendingQueries = 0;
+    const result = await world.cancelflow.waitForResult(first.cancelOrderId);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, cancelOrderId: first.cancelOrderId });
+    expect(world.unified.order(pay)!.calls.filter((c) => c === 'cancel')).toHaveLength(1);
+    expect(await world.database.db('cancellations').where({ pay_order_id: pay })).toHaveLength(1);
+  }, 60_000);
+
+  test('retry --force of an UNRESOLVED Unified cancellation asks first; a refused repeat never makes it FAILED', async () => {
+    const pay = world.unified.setOrder({
+      loseCancelResponse: true,
+      repeatRefusal: 'order status not allowed',
+      silent: true,
+    });
+    const cf = shortLived(2_500);
+    const first = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    expect(await cf.waitForResult(first.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    const retried = await cf.retryCancellation(first.cancelOrderId, { force: true });
+    expect(retried.cancelOrderId).not.toBe(first.cancelOrderId);
+    const result = await cf.waitForResult(retried.cancelOrderId);
+    expect(world.unified.order(pay)!.cancel!.state).toBe(2); // the gateway did cancel it
+    expect(result).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    const states = await world.database
+      .db('cancellation_transitions')
+      .whereIn('cancel_order_id', [first.cancelOrderId, retried.cancelOrderId])
+      .pluck('state');
+    expect(states).not.toContain(3);
+  }, 60_000);
+
+  test('a retried cancellation keeps every number the old one was known by', async () => {
+    world.payby.setOrder('PB-refs', { status: 'PAID_SUCCESS' });
+    const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-refs' });
+    await world.cancelflow.waitForResult(first.cancelOrderId);
+    const orderNo = world.payby.order('PB-refs')!.orderNo;
+    const retried = await world.cancelflow.retryCancellation(first.cancelOrderId, { force: true });
+    await world.cancelflow.waitForResult(retried.cancelOrderId);
+    // Asked by the number only the old one had learned: the new cancellation, not a third.
+    const byPay = await world.cancelflow.startCancellation({ ...PAYBY_APP, payOrderId: orderNo });
+    expect(byPay).toMatchObject({ cancelOrderId: retried.cancelOrderId, created: false });
+    expect(await world.database.db('cancellations').where({ mch_order_no: 'PB-refs' })).toHaveLength(2);
+  }, 60_000);
+});

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
-  decide,
+  ANSWER_SCOPE,
+  decide as decideFor,
   INITIAL_DECISION_STATE,
   type AnswerSource,
   type DecisionState,
@@ -25,14 +26,21 @@ interface World {
   paid: boolean;
   rejectsUs: boolean;
   applied: boolean;
-  /** Unified: the gateway's cancel id reached us in a verified answer, so it can be queried. */
-  knowsCancelId: boolean;
+  /**
+   * Unified: how the gateway answers a cancel of an order that already has a cancel order: with
+   * that one, with an error, or by opening a new cancel order that then fails (state 3).
+   */
+  repeat: 'existing' | 'refuse' | 'new-failing';
+  /** Unified: the cancel order whose id reached us in a verified answer (so it can be queried). */
+  known?: 'first' | 'second';
+  /** Unified: the gateway opened a second cancel order (repeat 'new-failing'). */
+  second: boolean;
 }
 
 interface Step {
   fault: Fault;
-  /** Unified answers a repeated cancel with the existing cancel order (true) or an error. */
-  repeatAnswersExisting: boolean;
+  /** A gateway notification in this step is about the second cancel order. */
+  callbackAboutSecond: boolean;
   /** Unified settles asynchronously: a verified answer may still say "in progress". */
   stillPending: boolean;
   callback: boolean;
@@ -40,40 +48,59 @@ interface Step {
 
 const unknown = (reason: string): CancelOutcome => ({ kind: 'unknown', reason });
 
+const secondFailed: CancelOutcome = { kind: 'refused', state: 3, code: '1002', message: 'Close exception' };
+
 function submit(w: World, s: Step): CancelOutcome {
   if (s.fault === 'lost-before' || s.fault === 'http500') return unknown(s.fault);
   if (w.rejectsUs) return { kind: 'misconfigured', code: '403', message: 'UNAUTHORIZED' };
   const repeat = w.applied;
   if (!w.paid) w.applied = true;
+  if (repeat && w.provider === 'unified' && w.repeat === 'new-failing') w.second = true;
   if (s.fault !== 'none') return unknown(s.fault); // applied, then the answer was lost or unusable
   if (w.paid) return { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' };
   if (w.provider === 'payby')
     return repeat ? { kind: 'pending', state: 1, reason: 'ORDER_FAILURE' } : { kind: 'cancelled' };
-  if (repeat && !s.repeatAnswersExisting)
+  if (repeat && w.repeat === 'refuse')
     return { kind: 'refused', state: 3, code: '9999', message: 'order status not allowed' };
-  w.knowsCancelId = true;
+  if (repeat && w.repeat === 'new-failing') {
+    w.known = 'second';
+    return { kind: 'pending', state: 1, providerCancelId: 'G2' };
+  }
+  w.known = 'first';
   return s.stillPending ? { kind: 'pending', state: 1, providerCancelId: 'G1' } : { kind: 'cancelled' };
 }
 
 function query(w: World, s: Step): CancelOutcome {
-  if (w.provider === 'unified' && !w.knowsCancelId)
+  if (w.provider === 'unified' && !w.known)
     return { kind: 'resubmit', authoritative: false, reason: 'no upstream cancelOrderId to query' };
   if (s.fault !== 'none') return unknown(s.fault);
   if (w.rejectsUs) return { kind: 'misconfigured', code: '403', message: 'UNAUTHORIZED' };
+  if (w.provider === 'unified' && w.known === 'second') return secondFailed;
   if (w.applied)
     return s.stillPending && w.provider === 'unified' ? { kind: 'pending', state: 1 } : { kind: 'cancelled' };
   if (w.paid) return { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' };
   return { kind: 'resubmit', authoritative: true, reason: 'order is CREATED' };
 }
 
+/** A verified gateway notification: about the first cancel order (the truth) or the second one. */
+function callback(w: World, s: Step): CancelOutcome | undefined {
+  if (w.provider !== 'unified') return undefined;
+  if (w.second && s.callbackAboutSecond) return secondFailed;
+  if (w.applied && !s.stillPending) return { kind: 'cancelled' };
+  return undefined;
+}
+
 function run(w: World, steps: Step[]): 'SUCCEEDED' | 'FAILED' | 'UNRESOLVED' {
   let state: DecisionState = INITIAL_DECISION_STATE;
+  const decide = (st: DecisionState, from: AnswerSource, o: CancelOutcome) =>
+    decideFor(st, from, o, ANSWER_SCOPE[w.provider]);
   for (const s of steps) {
     let from: AnswerSource;
     let outcome: CancelOutcome;
-    if (s.callback && w.applied && w.knowsCancelId) {
+    const notified = s.callback ? callback(w, s) : undefined;
+    if (notified) {
       from = 'signal';
-      outcome = { kind: 'cancelled' }; // a verified gateway notification tells the truth
+      outcome = notified;
     } else if (state.nextOp === 'submit') {
       from = 'submit';
       outcome = submit(w, s);
@@ -93,7 +120,8 @@ const worldArb = fc.record({
   paid: fc.boolean(),
   rejectsUs: fc.boolean(),
   applied: fc.constant(false),
-  knowsCancelId: fc.constant(false),
+  repeat: fc.constantFrom<World['repeat']>('existing', 'refuse', 'new-failing'),
+  second: fc.constant(false),
 });
 const stepArb = fc.record({
   fault: fc.constantFrom<Fault>(
@@ -106,7 +134,7 @@ const stepArb = fc.record({
     'misaddressed',
     'http500',
   ),
-  repeatAnswersExisting: fc.boolean(),
+  callbackAboutSecond: fc.boolean(),
   stillPending: fc.boolean(),
   callback: fc.boolean(),
 });
@@ -137,6 +165,11 @@ test('every reachable end is possible: the model is not vacuous', () => {
   );
 });
 
+const decide = (st: DecisionState, from: AnswerSource, o: CancelOutcome) =>
+  decideFor(st, from, o, 'cancel-order');
+const decidePayby = (st: DecisionState, from: AnswerSource, o: CancelOutcome) =>
+  decideFor(st, from, o, 'order');
+
 describe('the paths a hostile review found', () => {
   test('Unified: cancel applied, answer lost, the repeat refused → not final; the callback decides', () => {
     let s = INITIAL_DECISION_STATE;
@@ -165,7 +198,7 @@ describe('the paths a hostile review found', () => {
       decide(INITIAL_DECISION_STATE, 'submit', { kind: 'misconfigured', code: '403', message: 'x' }).action,
     ).toBe('finish');
     expect(
-      decide({ nextOp: 'submit', mayHaveLanded: true }, 'submit', {
+      decide({ nextOp: 'submit', mayHaveLanded: true, lostSubmit: true }, 'submit', {
         kind: 'misconfigured',
         code: '403',
         message: 'x',
@@ -174,7 +207,7 @@ describe('the paths a hostile review found', () => {
   });
 
   test('PayBy: a verified getOrder showing CREATED clears the doubt; the next refusal is final', () => {
-    const after = decide({ nextOp: 'query', mayHaveLanded: true }, 'query', {
+    const after = decidePayby({ nextOp: 'query', mayHaveLanded: true, lostSubmit: true }, 'query', {
       kind: 'resubmit',
       authoritative: true,
       reason: 'CREATED',
@@ -182,7 +215,37 @@ describe('the paths a hostile review found', () => {
     expect(after).toMatchObject({ action: 'continue', state: { nextOp: 'submit', mayHaveLanded: false } });
     const state = (after as { state: DecisionState }).state;
     expect(
-      decide(state, 'submit', { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' }).action,
+      decidePayby(state, 'submit', { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' })
+        .action,
     ).toBe('finish');
+  });
+
+  test('PayBy: after a lost cancel, getOrder showing PAID decides (it is about the order itself)', () => {
+    const lost = decidePayby(INITIAL_DECISION_STATE, 'submit', unknown('timeout'));
+    const state = (lost as { state: DecisionState }).state;
+    expect(
+      decidePayby(state, 'query', { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' }).action,
+    ).toBe('finish');
+  });
+
+  test('Unified: after a lost cancel, a refusal about some cancel order (a new one, or its callback) is not the verdict', () => {
+    const lost = decide(INITIAL_DECISION_STATE, 'submit', unknown('timeout'));
+    const state = (lost as { state: DecisionState }).state;
+    expect(
+      decide(state, 'query', { kind: 'refused', state: 3, code: '1002', message: 'Close exception' }).action,
+    ).toBe('continue');
+    expect(decide(state, 'signal', { kind: 'refused', state: 3, code: '1002', message: 'x' }).action).toBe(
+      'continue',
+    );
+    // Without a lost cancel, the gateway's state 3 for our only cancel order is final.
+    const pending = decide(INITIAL_DECISION_STATE, 'submit', {
+      kind: 'pending',
+      state: 1,
+      providerCancelId: 'G1',
+    });
+    const clean = (pending as { state: DecisionState }).state;
+    expect(decide(clean, 'query', { kind: 'refused', state: 3, code: '1002', message: 'x' }).action).toBe(
+      'finish',
+    );
   });
 });

@@ -46,8 +46,7 @@ export async function outcomeOfStoredCallback(
   if (!params) return unknown('body is neither JSON nor a form');
   const verdict = verifyCancelNotification(params, account.key.reveal());
   if (verdict.verdict !== 'valid') return unknown(`${verdict.verdict}: ${verdict.reason}`);
-  const notifiedPay =
-    'payOrderId' in verdict.outcome ? (verdict.outcome.payOrderId) : undefined;
+  const notifiedPay = 'payOrderId' in verdict.outcome ? verdict.outcome.payOrderId : undefined;
   const sameCancel = row.provider_cancel_id ? row.provider_cancel_id === verdict.cancelOrderId : true;
   const samePay = row.pay_order_id && notifiedPay ? row.pay_order_id === notifiedPay : true;
   if (!sameCancel || !samePay || (!row.provider_cancel_id && !(row.pay_order_id && notifiedPay)))

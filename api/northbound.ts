@@ -100,13 +100,15 @@ async function recordedCancellation(
     ...(p.payOrderId ? { payOrderId: p.payOrderId } : {}),
     ...(p.mchOrderNo ? { mchOrderNo: p.mchOrderNo } : {}),
   });
-  return db('cancellation_refs as r')
-    .join('cancellations as c', 'c.cancel_order_id', 'r.cancel_order_id')
-    .where({ 'r.mch_no': p.mchNo, 'r.app_id': p.appId })
-    .whereIn('r.order_ref', refs)
-    // A retryable failure is being started again by this very request: not its answer.
-    .where('c.retryable', false)
-    .first('c.cancel_order_id', 'c.state', 'c.channel_order_no', 'c.err_code', 'c.err_msg');
+  return (
+    db('cancellation_refs as r')
+      .join('cancellations as c', 'c.cancel_order_id', 'r.cancel_order_id')
+      .where({ 'r.mch_no': p.mchNo, 'r.app_id': p.appId })
+      .whereIn('r.order_ref', refs)
+      // A retryable failure is being started again by this very request: not its answer.
+      .where('c.retryable', false)
+      .first('c.cancel_order_id', 'c.state', 'c.channel_order_no', 'c.err_code', 'c.err_msg')
+  );
 }
 
 function answerOf(

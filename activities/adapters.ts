@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { AccountConfig, Config } from '../common/config';
-import type { Knex } from '../common/db';
+import { withConnection, type Knex } from '../common/db';
 import { providerCallSeconds } from '../common/metrics';
 import { createAdapter } from '../providers';
 import type { ExchangeRecord, ProviderAdapter } from '../providers/types';
@@ -21,6 +21,14 @@ export function adapterCache(config: Config) {
 }
 
 /**
+ * How long recording an exchange may take: waiting for a connection, then the insert (cancelled
+ * in Postgres when it runs over, e.g. behind a lock). Together well inside the headroom the config
+ * keeps in a provider activity besides its HTTP timeouts (ACTIVITY_HEADROOM_MS, common/config.ts),
+ * so a slow audit write can fail, but cannot outlast the activity and lose the provider's answer.
+ */
+export const PROVIDER_CALL_RECORD_BOUNDS = { acquireMs: 3_000, statementMs: 3_000 } as const;
+
+/**
  * One `provider_calls` row per real exchange: the key is this activity attempt's identity
  * (workflow, run, activity, attempt), so a retried write adds nothing; an activity that makes
  * several exchanges (a reconciliation page) names each one with `part`.
@@ -38,23 +46,28 @@ export async function recordProviderCall(
   providerCallSeconds
     .labels(account.provider, exchange.operation, exchange.outcome.kind)
     .observe(exchange.latencyMs / 1000);
-  await db('provider_calls')
-    .insert({
-      exchange_key: key,
-      cancel_order_id: cancelOrderId,
-      account_id: account.id,
-      provider: account.provider,
-      operation: exchange.operation,
-      url: exchange.url.slice(0, 512),
-      request: JSON.stringify(exchange.request),
-      http_status: exchange.httpStatus ?? null,
-      response_body: exchange.responseBody ?? null,
-      signature: exchange.signature,
-      outcome: exchange.outcome.kind,
-      outcome_detail: JSON.stringify(exchange.outcome),
-      error: exchange.error?.slice(0, 512) ?? null,
-      latency_ms: exchange.latencyMs,
-    })
-    .onConflict('exchange_key')
-    .ignore();
+  const row = {
+    exchange_key: key,
+    cancel_order_id: cancelOrderId,
+    account_id: account.id,
+    provider: account.provider,
+    operation: exchange.operation,
+    url: exchange.url.slice(0, 512),
+    request: JSON.stringify(exchange.request),
+    http_status: exchange.httpStatus ?? null,
+    response_body: exchange.responseBody ?? null,
+    signature: exchange.signature,
+    outcome: exchange.outcome.kind,
+    outcome_detail: JSON.stringify(exchange.outcome),
+    error: exchange.error?.slice(0, 512) ?? null,
+    latency_ms: exchange.latencyMs,
+  };
+  await withConnection(db, PROVIDER_CALL_RECORD_BOUNDS.acquireMs, async (connection) => {
+    await db('provider_calls')
+      .connection(connection)
+      .insert(row)
+      .onConflict('exchange_key')
+      .ignore()
+      .timeout(PROVIDER_CALL_RECORD_BOUNDS.statementMs, { cancel: true });
+  });
 }

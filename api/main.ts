@@ -1,4 +1,4 @@
-import { loadConfig } from '../common/config';
+import { configWarnings, loadConfig } from '../common/config';
 import { createDb } from '../common/db';
 import { CancelflowError } from '../common/errors';
 import { createLogger } from '../common/logger';
@@ -14,6 +14,13 @@ async function main(): Promise<void> {
       'DATABASE_URL is not set (npm run dev starts an embedded Postgres and sets it)',
     );
   }
+  for (const warning of configWarnings(config)) logger.warn(`CONFIGURATION WARNING: ${warning}`);
+  if (!config.http.opsToken)
+    logger.warn(
+      config.api.opsOpen
+        ? 'the /ops endpoints are open to anyone who reaches this API (api.opsOpen, no CANCELFLOW_OPS_TOKEN)'
+        : 'the /ops endpoints refuse every request: CANCELFLOW_OPS_TOKEN is not set',
+    );
   const db = createDb(config.databaseUrl);
   const temporal = await connectClient(config);
   const app = await buildServer({ config, db, temporal, logger });

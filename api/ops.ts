@@ -5,22 +5,31 @@ import type { Config } from '../common/config';
 import { CancelflowError } from '../common/errors';
 
 /**
- * Ops endpoints: inspect a cancellation, list them, redeliver a notification. Protected by
- * `CANCELFLOW_OPS_TOKEN` (Bearer); without a token they answer loopback clients only.
+ * Ops endpoints: inspect a cancellation, list them, redeliver a notification. They need
+ * `Authorization: Bearer <CANCELFLOW_OPS_TOKEN>`; without a token configured they refuse every
+ * request, unless the config opens them (`api.opsOpen`). The client's address decides nothing: behind
+ * a reverse proxy on the same host every request comes from loopback.
  */
 export async function opsRoutes(
   app: FastifyInstance,
   deps: { config: Config; cancelflow: CancelflowClient },
 ) {
-  const allowed = (req: FastifyRequest): boolean => {
-    const token = deps.config.http.opsToken?.reveal();
-    if (!token) return req.ip === '127.0.0.1' || req.ip === '::1' || req.ip === '::ffff:127.0.0.1';
+  const token = deps.config.http.opsToken?.reveal();
+  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
+  const refusal = (req: FastifyRequest): string | undefined => {
+    if (!expected)
+      return deps.config.api.opsOpen
+        ? undefined
+        : 'ops endpoints are closed: set CANCELFLOW_OPS_TOKEN and send "Authorization: Bearer <token>" ' +
+            '(or open them with api.opsOpen in the config)';
     const given = Buffer.from(req.headers.authorization ?? '');
-    const expected = Buffer.from(`Bearer ${token}`);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return given.length === expected.length && timingSafeEqual(given, expected)
+      ? undefined
+      : 'ops token required: send "Authorization: Bearer <CANCELFLOW_OPS_TOKEN>"';
   };
   app.addHook('onRequest', async (req, reply) => {
-    if (!allowed(req)) return reply.code(401).send({ error: 'UNAUTHORIZED', message: 'ops token required' });
+    const message = refusal(req);
+    if (message) return reply.code(401).send({ error: 'UNAUTHORIZED', message });
   });
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     if (err instanceof CancelflowError) {

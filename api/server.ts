@@ -41,6 +41,8 @@ export async function buildServer(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.config.api.bodyLimitBytes,
+    // Which X-Forwarded-For to believe for `req.ip` (rate limits, logs); none unless configured.
+    trustProxy: deps.config.http.trustProxy,
   });
 
   // Bodies stay the text that was received: signatures are verified over it and callbacks are

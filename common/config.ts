@@ -1,7 +1,10 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_TIMEOUTS } from '../providers/http';
+import { notificationAttemptTimeoutMs, providerCallTimeoutMs } from '../workflows/activity-options';
 import { ConfigError, type ConfigIssue } from './errors';
 import { Secret } from './secret';
 
@@ -99,6 +102,39 @@ const apiSchema = z
      */
     queryCacheEntries: z.number().int().nonnegative().default(10_000),
     queryCacheTtlSeconds: z.number().int().positive().default(60),
+    /**
+     * The /ops endpoints without a token, to anyone who reaches the API (a private network behind
+     * other access control). Without it and without `CANCELFLOW_OPS_TOKEN`, /ops refuses everyone.
+     */
+    opsOpen: z.boolean().default(false),
+  })
+  .strict();
+
+/** An IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`). */
+const ipOrCidr = z.string().refine((v) => {
+  const [address = '', bits, ...rest] = v.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}, 'must be an IP address or a CIDR network (e.g. 10.0.0.0/8)');
+
+const httpSchema = z
+  .object({
+    /**
+     * Fastify's `trustProxy`: whose `X-Forwarded-For` names the client (rate limits, logs).
+     * false: nobody's; true: anyone's (only when every request comes through the proxy); a list:
+     * proxies at these addresses or networks. (A hop count is not offered: Fastify 5 trusts nobody
+     * with one, since it cannot check the immediate peer.)
+     */
+    trustProxy: z
+      .union([z.boolean(), z.array(ipOrCidr).min(1)], {
+        error: (issue) =>
+          issue.code === 'invalid_union'
+            ? 'must be true, false or a list of proxy IP addresses / CIDR networks'
+            : undefined,
+      })
+      .default(false),
   })
   .strict();
 
@@ -128,6 +164,7 @@ const timingsSchema = z
 const fileSchema = z
   .object({
     timings: timingsSchema.optional(),
+    http: httpSchema.default({ trustProxy: false }),
     apps: z.array(appSchema).default([]),
     accounts: z.array(accountSchema).default([]),
     notifications: notificationsSchema.default({
@@ -142,6 +179,7 @@ const fileSchema = z
       rateLimitPerMinute: 60_000,
       queryCacheEntries: 10_000,
       queryCacheTtlSeconds: 60,
+      opsOpen: false,
     }),
     reconciliation: reconciliationSchema.default({
       cron: '30 2 * * *',
@@ -165,13 +203,15 @@ const envSchema = z.object({
   TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
   CANCELFLOW_TASK_QUEUE: z.string().min(1).default('cancellations'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Loopback unless told: `0.0.0.0` (or an interface address) exposes the API. */
+  HOST: z.string().min(1).default('127.0.0.1'),
   PUBLIC_BASE_URL: httpUrl.optional(),
   CANCELFLOW_CONFIG: z.string().min(1).default('./cancelflow.config.json'),
-  /** The worker's /metrics port (0 = off) and the Temporal SDK exporter's loopback port. */
+  /** The worker's /metrics address and port (0 = off), and the Temporal SDK exporter's loopback port. */
+  CANCELFLOW_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   CANCELFLOW_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   CANCELFLOW_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9465),
-  /** Bearer token for the /ops endpoints; unset: they answer loopback clients only. */
+  /** Bearer token for the /ops endpoints; unset: they refuse everyone unless `api.opsOpen`. */
   CANCELFLOW_OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -214,8 +254,16 @@ export type ProviderName = AccountConfig['provider'];
 export interface Config {
   databaseUrl?: string;
   temporal: { address: string; namespace: string; apiKey?: Secret; tls: boolean; taskQueue: string };
-  http: { host: string; port: number; publicBaseUrl: string; opsToken?: Secret };
-  metrics: { port: number; sdkPort: number };
+  http: {
+    host: string;
+    port: number;
+    publicBaseUrl: string;
+    /** PUBLIC_BASE_URL was not set: `publicBaseUrl` is this host's loopback address. */
+    publicBaseUrlIsDefault: boolean;
+    opsToken?: Secret;
+    trustProxy: z.infer<typeof httpSchema>['trustProxy'];
+  };
+  metrics: { host: string; port: number; sdkPort: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   configPath: string;
   apps: AppConfig[];
@@ -281,6 +329,62 @@ function checkPem(
     // The parser's message may quote key material: say only what is wrong.
     ctx.issues.push({ path: at, message: `is not a valid PEM ${kind} key` });
   }
+}
+
+/**
+ * What an activity needs besides its HTTP exchange: the exchange's audit row (bounded in
+ * activities/adapters.ts to a few seconds), the activity's other database work and some slack.
+ */
+export const ACTIVITY_HEADROOM_MS = 10_000;
+
+/**
+ * HTTP timeouts that would outlast the activity making the request: Temporal would time the
+ * activity out first, and an answer that arrived would be lost (a known outcome turned unknown).
+ */
+function timeoutIssues(file: z.infer<typeof fileSchema>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const providerMax = providerCallTimeoutMs - ACTIVITY_HEADROOM_MS;
+  file.accounts.forEach((a, i) => {
+    const connectMs = a.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs;
+    const responseMs = a.responseTimeoutMs ?? DEFAULT_TIMEOUTS.responseMs;
+    if (connectMs + responseMs <= providerMax) return;
+    const field = a.responseTimeoutMs !== undefined ? 'responseTimeoutMs' : 'connectTimeoutMs';
+    issues.push({
+      path: `accounts[${i}].${field}`,
+      message:
+        `connectTimeoutMs + responseTimeoutMs is ${connectMs + responseMs} ms; at most ${providerMax} ms fits ` +
+        `the provider activities' ${providerCallTimeoutMs} ms timeout (${ACTIVITY_HEADROOM_MS} ms kept for ` +
+        `recording the exchange)`,
+    });
+  });
+  const notificationMax = notificationAttemptTimeoutMs - ACTIVITY_HEADROOM_MS;
+  if (file.notifications.timeoutMs > notificationMax) {
+    issues.push({
+      path: 'notifications.timeoutMs',
+      message:
+        `${file.notifications.timeoutMs} ms; at most ${notificationMax} ms fits the notification attempt's ` +
+        `${notificationAttemptTimeoutMs} ms timeout (${ACTIVITY_HEADROOM_MS} ms kept for connecting and ` +
+        `recording the attempt)`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * Settings that start but are probably not what production wants, for the processes to log
+ * loudly at start (the worker and the API both call this).
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  const unified = config.accounts.filter((a) => a.provider === 'unified').map((a) => a.id);
+  if (unified.length > 0 && config.http.publicBaseUrlIsDefault) {
+    warnings.push(
+      `PUBLIC_BASE_URL is not set: the Unified gateway account(s) ${unified.join(', ')} will be told to send ` +
+        `their cancel notifications to ${config.http.publicBaseUrl}, which no gateway can reach; ` +
+        'set PUBLIC_BASE_URL to the address the gateway reaches this API at',
+    );
+  }
+  return warnings;
 }
 
 export interface LoadConfigOptions {
@@ -382,6 +486,7 @@ function parseConfigDocument(
       });
   });
 
+  ctx.issues.push(...timeoutIssues(file));
   if (ctx.issues.length > 0) throw new ConfigError(source, ctx.issues);
 
   return {
@@ -397,9 +502,15 @@ function parseConfigDocument(
       host: e.HOST,
       port: e.PORT,
       publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`,
+      publicBaseUrlIsDefault: e.PUBLIC_BASE_URL === undefined,
       ...(e.CANCELFLOW_OPS_TOKEN ? { opsToken: new Secret(e.CANCELFLOW_OPS_TOKEN) } : {}),
+      trustProxy: file.http.trustProxy,
     },
-    metrics: { port: e.CANCELFLOW_METRICS_PORT, sdkPort: e.CANCELFLOW_SDK_METRICS_PORT },
+    metrics: {
+      host: e.CANCELFLOW_METRICS_HOST,
+      port: e.CANCELFLOW_METRICS_PORT,
+      sdkPort: e.CANCELFLOW_SDK_METRICS_PORT,
+    },
     logLevel: e.LOG_LEVEL,
     configPath: source,
     apps,

@@ -1,6 +1,7 @@
 import knex, { type Knex } from 'knex';
 import path from 'node:path';
 import { types } from 'pg';
+import { CancelflowError } from './errors';
 
 export type { Knex };
 
@@ -13,11 +14,21 @@ types.setTypeParser(types.builtins.INT8, (v) => {
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '..', 'migrations');
 
-export function createDb(databaseUrl: string, pool: { min?: number; max?: number } = {}): Knex {
+/**
+ * How long a query waits for a pooled connection before failing (knex's own default is 60 s, longer
+ * than most activity timeouts: a write stuck behind a full pool would outlive its activity).
+ */
+export const DEFAULT_ACQUIRE_TIMEOUT_MS = 10_000;
+
+export function createDb(
+  databaseUrl: string,
+  pool: { min?: number; max?: number; acquireTimeoutMs?: number } = {},
+): Knex {
   return knex({
     client: 'pg',
     connection: databaseUrl,
     pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
+    acquireConnectionTimeout: pool.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS,
     migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts', '.js'], extension: 'ts' },
   });
 }
@@ -47,6 +58,44 @@ export async function preparedQuery<T>(
     return (await connection.query({ name, text, values })).rows as T[];
   } finally {
     await pool.releaseConnection(connection);
+  }
+}
+
+interface TarnPool {
+  acquire(): { promise: Promise<PooledConnection>; abort(): void };
+}
+
+/**
+ * Runs `use` with one pooled connection, waiting at most `acquireTimeoutMs` for it (instead of
+ * the pool's wait for every query): for a write that must give up quickly rather than hold its
+ * caller. Pass the connection to knex with `.connection(connection)`.
+ */
+export async function withConnection<T>(
+  db: Knex,
+  acquireTimeoutMs: number,
+  use: (connection: PooledConnection) => Promise<T>,
+): Promise<T> {
+  const client = db.client as {
+    pool?: TarnPool;
+    releaseConnection(connection: PooledConnection): Promise<void>;
+  };
+  if (!client.pool) throw new CancelflowError('DB_CLOSED', 'the database pool is closed');
+  const pending = client.pool.acquire();
+  const timer = setTimeout(() => pending.abort(), acquireTimeoutMs);
+  let connection: PooledConnection;
+  try {
+    connection = await pending.promise;
+  } catch (err) {
+    throw new CancelflowError('DB_BUSY', `no database connection within ${acquireTimeoutMs} ms`, {
+      cause: err,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    return await use(connection);
+  } finally {
+    await client.releaseConnection(connection);
   }
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -84,10 +85,15 @@ async function main(): Promise<void> {
   };
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
+  // The demo reads progress from the API's /ops endpoints, which need a token.
+  const opsToken = process.env.CANCELFLOW_OPS_TOKEN || randomBytes(24).toString('base64url');
+  const opsHeaders = { authorization: `Bearer ${opsToken}` };
+
   say('starting the stack (npm run dev) ...');
   const dev = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'dev.ts')], {
     env: {
       ...process.env,
+      CANCELFLOW_OPS_TOKEN: opsToken,
       CANCELFLOW_CONFIG: configPath,
       CANCELFLOW_DATA_DIR: dir,
       PORT: String(port),
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
   for (;;) {
     for (const row of rows) {
       if (!row.cancelOrderId || FINAL.has(status.get(row.cancelOrderId)?.status ?? '')) continue;
-      const res = await fetch(`${apiUrl}/ops/cancellations/${row.cancelOrderId}`);
+      const res = await fetch(`${apiUrl}/ops/cancellations/${row.cancelOrderId}`, { headers: opsHeaders });
       if (res.ok) status.set(row.cancelOrderId, (await res.json()) as { status: string; state: number });
     }
     const ids = rows.flatMap((r) => (r.cancelOrderId ? [r.cancelOrderId] : []));
@@ -232,6 +238,8 @@ async function main(): Promise<void> {
   }
   if (exitAfter) return stop(0);
   say('The stack stays up; Ctrl-C stops it.');
+  if (!process.env.CANCELFLOW_OPS_TOKEN)
+    say(`Ops endpoints: curl -H "Authorization: Bearer ${opsToken}" ${apiUrl}/ops/cancellations`);
 }
 
 main().catch((err: unknown) => {

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { isPortOpen } from './ports';
+import { assertPortsFree, devStackPorts } from './ports';
 import { dataDir, migrate, openStackDatabase, REPO_ROOT } from './stack';
 import { startTemporalDevServer, type DevServer } from './temporal';
 
@@ -13,6 +14,7 @@ import { startTemporalDevServer, type DevServer } from './temporal';
  *
  * Temporal dev server + Web UI (unless TEMPORAL_ADDRESS is given) → Postgres (embedded unless
  * DATABASE_URL) → migrations → worker and API as child processes. Ctrl-C stops all of it.
+ * The API's /ops endpoints take CANCELFLOW_OPS_TOKEN, or a token made for this run (printed).
  */
 
 const log = (line: string): void => void process.stderr.write(`[dev] ${line}\n`);
@@ -120,17 +122,16 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown(0));
   process.once('SIGTERM', () => void shutdown(0));
 
+  // Every port the stack will listen on, before anything starts; a taken one is named with the
+  // variable that moves it.
+  await assertPortsFree(devStackPorts(env));
   const apiPort = Number(env.PORT ?? 8080);
-  if (await isPortOpen(apiPort)) throw new Error(`port ${apiPort} is taken (set PORT to use another one)`);
 
   let temporalAddress = env.TEMPORAL_ADDRESS;
   let uiUrl: string | undefined;
   if (!temporalAddress) {
     const port = Number(env.CANCELFLOW_TEMPORAL_PORT ?? 7233);
     const uiPort = Number(env.CANCELFLOW_TEMPORAL_UI_PORT ?? port + 1000);
-    if (await isPortOpen(port)) {
-      throw new Error(`port ${port} is taken: is another Temporal running? Set TEMPORAL_ADDRESS to use it.`);
-    }
     log('starting the Temporal dev server ...');
     const server: DevServer = await startTemporalDevServer({
       port,
@@ -156,8 +157,10 @@ async function main(): Promise<void> {
   const applied = await migrate(database.url);
   log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database schema is up to date');
 
+  const opsToken = env.CANCELFLOW_OPS_TOKEN || randomBytes(24).toString('base64url');
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
+    CANCELFLOW_OPS_TOKEN: opsToken,
     DATABASE_URL: database.url,
     TEMPORAL_ADDRESS: temporalAddress,
     CANCELFLOW_CONFIG: devConfigPath(env, dir),
@@ -181,6 +184,7 @@ async function main(): Promise<void> {
     `  Temporal UI    ${uiUrl ?? '(external Temporal: ' + temporalAddress + ')'}`,
     `  Temporal       ${temporalAddress}   (worker polling task queue "${taskQueue}")`,
     `  API            ${apiUrl}   (health: ${apiUrl}/health, ready: ${apiUrl}/ready)`,
+    `  Ops            curl -H "Authorization: Bearer ${env.CANCELFLOW_OPS_TOKEN ? '$CANCELFLOW_OPS_TOKEN' : opsToken}" ${apiUrl}/ops/cancellations`,
     `  Postgres       ${database.embedded ? 'embedded, data in ' + database.embedded.dataDir : 'DATABASE_URL'}`,
     `  Data dir       ${dir}`,
     '  Ctrl-C stops everything; the data is kept for the next start.',

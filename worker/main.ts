@@ -1,5 +1,5 @@
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { loadConfig } from '../common/config';
+import { configWarnings, loadConfig } from '../common/config';
 import { createDb, describeDatabaseUrl } from '../common/db';
 import { CancelflowError } from '../common/errors';
 import { createLogger } from '../common/logger';
@@ -19,9 +19,10 @@ async function main(): Promise<void> {
       'DATABASE_URL is not set (npm run dev starts an embedded Postgres and sets it)',
     );
   }
-  // /metrics on config.metrics.port (0 = off); the SDK's own exporter listens on loopback
+  for (const warning of configWarnings(config)) logger.warn(`CONFIGURATION WARNING: ${warning}`);
+  // /metrics on config.metrics.host:port (0 = off); the SDK's own exporter listens on loopback
   // config.metrics.sdkPort and is folded into it.
-  const { port: metricsPort, sdkPort: sdkMetricsPort } = config.metrics;
+  const { host: metricsHost, port: metricsPort, sdkPort: sdkMetricsPort } = config.metrics;
   Runtime.install({
     logger: new PinoTemporalLogger(logger),
     telemetryOptions: {
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   const metrics =
     metricsPort > 0
       ? await startMetricsServer({
+          host: metricsHost,
           port: metricsPort,
           sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
         })

@@ -30,11 +30,19 @@ export async function startMetricsServer(options: {
       res.end(`${await registry.metrics()}\n${sdk}`);
     })();
   });
-  const host = options.host ?? '0.0.0.0';
-  await new Promise<void>((resolve) => server.listen(options.port, host, resolve));
-  const { port } = server.address() as AddressInfo;
+  // Loopback unless told: the metrics name accounts, providers and volumes.
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const reachable = address === '0.0.0.0' || address === '::' ? '127.0.0.1' : address;
   return {
-    url: `http://127.0.0.1:${port}/metrics`,
+    url: `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/metrics`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -29,10 +29,16 @@ export const providerSubmit = {
   retry: { maximumAttempts: 1 },
 } as const satisfies ActivityOptions;
 
+/** `providerQuery`'s and `providerSubmit`'s startToCloseTimeout in ms: provider HTTP timeouts must fit in it. */
+export const providerCallTimeoutMs = 45_000;
+
 export const notificationAttempt = {
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
 } as const satisfies ActivityOptions;
+
+/** `notificationAttempt`'s startToCloseTimeout in ms: the notification HTTP timeout must fit in it. */
+export const notificationAttemptTimeoutMs = 30_000;
 
 export const selfCheck = {
   startToCloseTimeout: '10 seconds',

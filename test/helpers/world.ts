@@ -184,6 +184,8 @@ export async function createWorld(
         },
       ],
       notifications: { allowPrivateNetworks: true, timeoutMs: options.notificationTimeoutMs ?? 1_000 },
+      // The test world's API is on loopback for this suite only; ops-hardening.test.ts covers the token.
+      api: { opsOpen: true },
     }),
   );
   const config = loadConfig({

@@ -2,8 +2,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { loadConfig, type Config } from '../../common/config';
+import { configWarnings, loadConfig, type Config } from '../../common/config';
 import { ConfigError } from '../../common/errors';
+import {
+  notificationAttempt,
+  notificationAttemptTimeoutMs,
+  providerCallTimeoutMs,
+  providerQuery,
+  providerSubmit,
+} from '../../workflows/activity-options';
 
 const KEYS = path.resolve(__dirname, '..', 'fixtures', 'keys');
 const APP_KEY = 'app-key-that-must-never-print';
@@ -184,6 +191,48 @@ describe('loadConfig', () => {
       reason: /expected array/,
     },
     {
+      name: 'provider HTTP timeouts that would outlast the provider activities',
+      mutate: (d) => (d.accounts[1].responseTimeoutMs = 40_000),
+      field: 'accounts[1].responseTimeoutMs',
+      reason: /is 45000 ms; at most 35000 ms fits the provider activities' 45000 ms timeout/,
+    },
+    {
+      name: 'a connect timeout that leaves the default response timeout no room',
+      mutate: (d) => (d.accounts[0].connectTimeoutMs = 20_000),
+      field: 'accounts[0].connectTimeoutMs',
+      reason: /is 40000 ms; at most 35000 ms fits/,
+    },
+    {
+      name: 'a notification timeout that would outlast the notification attempt',
+      mutate: (d) => (d.notifications = { timeoutMs: 30_000 }),
+      field: 'notifications.timeoutMs',
+      reason: /at most 20000 ms fits the notification attempt's 30000 ms timeout/,
+    },
+    {
+      name: 'a trustProxy that is a hop count',
+      mutate: (d) => (d.http = { trustProxy: 2 }),
+      field: 'http.trustProxy',
+      reason: /true, false or a list of proxy IP addresses/,
+    },
+    {
+      name: 'a trustProxy entry that is not an address or network',
+      mutate: (d) => (d.http = { trustProxy: ['10.0.0.0/8', 'proxy.internal'] }),
+      field: 'http.trustProxy[1]',
+      reason: /IP address or a CIDR network/,
+    },
+    {
+      name: 'a trustProxy network with a prefix too long',
+      mutate: (d) => (d.http = { trustProxy: ['10.0.0.0/33'] }),
+      field: 'http.trustProxy[0]',
+      reason: /IP address or a CIDR network/,
+    },
+    {
+      name: 'an opsOpen that is not a boolean',
+      mutate: (d) => (d.api = { opsOpen: 'yes' }),
+      field: 'api.opsOpen',
+      reason: /expected boolean/,
+    },
+    {
       name: 'a negative notification timeout',
       mutate: (d) => (d.notifications = { timeoutMs: -1 }),
       field: 'notifications.timeoutMs',
@@ -217,6 +266,49 @@ describe('loadConfig', () => {
     expect(message).not.toContain('SECRETMATERIAL');
   });
 
+  test('the API and the worker metrics listen on loopback unless told; ops closed, no proxy trusted', () => {
+    const config = load(validDocument());
+    expect(config.http.host).toBe('127.0.0.1');
+    expect(config.metrics.host).toBe('127.0.0.1');
+    expect(config.api.opsOpen).toBe(false);
+    expect(config.http.opsToken).toBeUndefined();
+    expect(config.http.trustProxy).toBe(false);
+    const told = load(
+      {
+        ...validDocument(),
+        api: { opsOpen: true },
+        http: { trustProxy: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] },
+      },
+      { APP_KEY, HOST: '0.0.0.0', CANCELFLOW_METRICS_HOST: '0.0.0.0' },
+    );
+    expect(told.http.host).toBe('0.0.0.0');
+    expect(told.metrics.host).toBe('0.0.0.0');
+    expect(told.api.opsOpen).toBe(true);
+    expect(told.http.trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+    expect(load({ ...validDocument(), http: { trustProxy: true } }).http.trustProxy).toBe(true);
+  });
+
+  test('HTTP timeouts that fit their activities are accepted', () => {
+    const doc = validDocument();
+    doc.accounts[0].connectTimeoutMs = 5_000;
+    doc.accounts[0].responseTimeoutMs = 30_000;
+    doc.notifications = { timeoutMs: 20_000 };
+    const config = load(doc);
+    expect(config.accounts[0]!.responseTimeoutMs).toBe(30_000);
+    expect(config.notifications.timeoutMs).toBe(20_000);
+  });
+
+  test('the millisecond limits the config checks against are the activity presets', () => {
+    const ms = (duration: string): number => {
+      const match = /^(\d+) seconds$/.exec(duration);
+      if (!match) throw new Error(`unexpected duration ${duration}`);
+      return Number(match[1]) * 1000;
+    };
+    expect(ms(providerSubmit.startToCloseTimeout)).toBe(providerCallTimeoutMs);
+    expect(ms(providerQuery.startToCloseTimeout)).toBe(providerCallTimeoutMs);
+    expect(ms(notificationAttempt.startToCloseTimeout)).toBe(notificationAttemptTimeoutMs);
+  });
+
   test('refuses a file that is not JSON, and a missing file', () => {
     expect(issuesOf(() => load('{ "apps": [')).at(0)!.message).toMatch(/not valid JSON/);
     expect(() => loadConfig({ env: { CANCELFLOW_CONFIG: path.join(dir, 'missing.json') } })).toThrow(
@@ -239,5 +331,24 @@ describe('loadConfig', () => {
       }),
     );
     expect(issues.map((i) => i.path).sort()).toEqual(['DATABASE_URL', 'PORT', 'TEMPORAL_ADDRESS']);
+  });
+});
+
+describe('configWarnings', () => {
+  test('a Unified account without PUBLIC_BASE_URL: gateway callbacks would go to loopback', () => {
+    const warnings = configWarnings(load(validDocument()));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/PUBLIC_BASE_URL is not set/);
+    expect(warnings[0]).toContain('hk-gw');
+    expect(warnings[0]).toContain('http://127.0.0.1:8080');
+  });
+
+  test('nothing to say with PUBLIC_BASE_URL set, or without a Unified account', () => {
+    expect(
+      configWarnings(load(validDocument(), { APP_KEY, PUBLIC_BASE_URL: 'https://cancelflow.example' })),
+    ).toEqual([]);
+    const paybyOnly = validDocument();
+    paybyOnly.accounts = [paybyOnly.accounts[0]];
+    expect(configWarnings(load(paybyOnly))).toEqual([]);
   });
 });

@@ -181,6 +181,14 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
               args: [takeOver ? { ...input, takeOver } : input],
               workflowIdConflictPolicy: 'USE_EXISTING',
               workflowIdReusePolicy: reuse,
+              // What the Temporal UI shows for this run at a glance (the workflow adds its state).
+              staticSummary: `cancel ${orderRef} at ${account.provider} (${account.id}) for ${v.mchNo}/${v.appId}`,
+              staticDetails: [
+                `**provider** ${account.provider}, account \`${account.id}\``,
+                `**order** ${order.payOrderId ? `payOrderId ${order.payOrderId}` : ''}${order.payOrderId && order.mchOrderNo ? ', ' : ''}${order.mchOrderNo ? `mchOrderNo ${order.mchOrderNo}` : ''}`,
+                `**app** ${v.mchNo} / ${v.appId}`,
+                v.notifyUrl ? `**notifies** ${v.notifyUrl}` : '**notifies** nobody (no notifyUrl)',
+              ].join('\n\n'),
               typedSearchAttributes: [
                 { key: CancelAccount, value: account.id },
                 { key: CancelProvider, value: account.provider },

@@ -6,6 +6,7 @@ import {
   log,
   ParentClosePolicy,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -111,6 +112,23 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   let created = false;
   let accepts = 0;
 
+  const providerName = input.provider === 'payby' ? 'PayBy' : 'the Unified gateway';
+  const queryName = input.provider === 'payby' ? 'getOrder' : 'cancel query';
+  /** What the Temporal UI shows as this run's current details: the business state, not "Running". */
+  const showDetails = () =>
+    setCurrentDetails(
+      [
+        `**${snapshot.status}** (seed state ${snapshot.state})`,
+        snapshot.cancelOrderId ? `cancelOrderId ${snapshot.cancelOrderId}` : '',
+        snapshot.errCode ? `errCode ${snapshot.errCode}: ${snapshot.errMsg ?? ''}` : '',
+        snapshot.amount ? `amount ${snapshot.amount.minor} minor units ${snapshot.amount.currency}` : '',
+        snapshot.reason ? `why: ${snapshot.reason}` : '',
+        `${snapshot.submits} cancel(s) sent, ${snapshot.queries} query(ies)`,
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+    );
+
   setHandler(statusQuery, () => snapshot);
   // A signal carries no outcome: it wakes the run, which finds out for itself.
   setHandler(providerOutcomeSignal, (signal) => {
@@ -122,7 +140,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   });
   setHandler(acceptUpdate, async ({ waitMs }) => {
     const first = accepts++ === 0;
-    await condition(() => answered, Math.max(1, waitMs));
+    await condition(() => answered, Math.max(1, waitMs), {
+      summary: "answer the merchant: wait for the provider's first answer",
+    });
     if (!snapshot.cancelOrderId)
       throw ApplicationFailure.retryable(
         'the cancellation is accepted but not recorded yet: send the same request again',
@@ -149,6 +169,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       ...patch,
     });
     upsertSearchAttributes([{ key: CancelState, value: status }]);
+    showDetails();
   };
 
   if (!resume) {
@@ -158,6 +179,8 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       Object.assign(snapshot, record.snapshot);
       answered = true;
       upsertSearchAttributes([{ key: CancelState, value: 'REPEAT' }]);
+      snapshot.reason = `a repeated request, answered from the record of ${snapshot.cancelOrderId}`;
+      showDetails();
       await condition(allHandlersFinished);
       return snapshot;
     }
@@ -181,6 +204,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       };
     }
     upsertSearchAttributes([{ key: CancelOrderId, value: record.cancelOrderId }]);
+    showDetails();
   }
 
   const target = () => ({
@@ -288,16 +312,25 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       // Seed state 1 from the moment the cancel may reach the provider, written before it is sent.
       if (snapshot.status === 'RECEIVED') await transition('SUBMITTED', 1, {});
       snapshot.submits += 1;
-      outcome = await submitCancel({
-        ...target(),
-        ...(input.clientIp ? { clientIp: input.clientIp } : {}),
-        ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
-        ...(input.extParam ? { extParam: input.extParam } : {}),
-      }).catch(unknownAfter('submit'));
+      outcome = await submitCancel
+        .executeWithOptions(
+          { summary: `send the signed cancel to ${providerName} (cancel #${snapshot.submits})` },
+          [
+            {
+              ...target(),
+              ...(input.clientIp ? { clientIp: input.clientIp } : {}),
+              ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
+              ...(input.extParam ? { extParam: input.extParam } : {}),
+            },
+          ],
+        )
+        .catch(unknownAfter('submit'));
     } else {
       from = 'query';
       snapshot.queries += 1;
-      outcome = await queryCancel(target()).catch(unknownAfter('query'));
+      outcome = await queryCancel
+        .executeWithOptions({ summary: `ask ${providerName} (${queryName}), round ${round + 1}` }, [target()])
+        .catch(unknownAfter('query'));
     }
 
     const next = decide(decision, from, outcome, ANSWER_SCOPE[input.provider]);
@@ -334,7 +367,12 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       log.warn('cancellation UNRESOLVED', { cancelOrderId: snapshot.cancelOrderId, reason });
       await transition('UNRESOLVED', snapshot.state === 0 ? 1 : snapshot.state, {}, reason);
       // Reconciliation (or a late callback) may still deliver the answer.
-      if (await condition(() => inbox.length > 0, timings.unresolvedHoldMs)) continue;
+      if (
+        await condition(() => inbox.length > 0, timings.unresolvedHoldMs, {
+          summary: 'UNRESOLVED: hold for a late provider callback or a reconciliation repair',
+        })
+      )
+        continue;
       await condition(allHandlersFinished);
       return snapshot;
     }
@@ -349,7 +387,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       Math.max(deadlineAt - now, 0),
     );
     round += 1;
-    await condition(() => inbox.length > 0, delay);
+    await condition(() => inbox.length > 0, delay, {
+      summary: `wait before asking ${providerName} again (round ${round}), or for its callback`,
+    });
 
     if (workflowInfo().historyLength > HISTORY_LIMIT && inbox.length === 0) {
       await condition(allHandlersFinished);

@@ -424,3 +424,35 @@ describe('what a hostile review found after the first pass', () => {
     expect(await world.database.db('cancellations').where({ mch_order_no: 'PB-refs' })).toHaveLength(2);
   }, 60_000);
 });
+
+describe('the Temporal UI tells the business, not only "Running"', () => {
+  test('a static summary at start, current details at each transition, summaries on activities and timers', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const started = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    await eventually(async () =>
+      (await row(started.cancelOrderId))?.status === 'PENDING' ? true : undefined,
+    );
+    const handle = world.temporal.client.workflow.getHandle(started.workflowId);
+    const description = await handle.describe();
+    expect(await description.staticSummary()).toBe(
+      `cancel pay:${pay} at unified (unified-test) for ${UNIFIED_APP.mchNo}/${UNIFIED_APP.appId}`,
+    );
+    expect(await description.staticDetails()).toContain(`payOrderId ${pay}`);
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toContain('**PENDING** (seed state 1)');
+    expect(metadata.currentDetails).toContain(started.cancelOrderId);
+    await eventually(async () => {
+      const { events } = await handle.fetchHistory();
+      const summaries = events!
+        .map((e) => e.userMetadata?.summary?.data)
+        .filter((d): d is Uint8Array => d instanceof Uint8Array)
+        .map((d) => Buffer.from(d).toString('utf8'));
+      return summaries.some((t) => t.includes('send the signed cancel to the Unified gateway (cancel #1)')) &&
+        summaries.some((t) => t.includes('ask the Unified gateway (cancel query), round')) &&
+        summaries.some((t) => t.includes('wait before asking the Unified gateway again'))
+        ? true
+        : undefined;
+    });
+    await handle.terminate('test done');
+  });
+});

@@ -438,7 +438,7 @@ describe('the Temporal UI tells the business, not only "Running"', () => {
       `cancel pay:${pay} at unified (unified-test) for ${UNIFIED_APP.mchNo}/${UNIFIED_APP.appId}`,
     );
     expect(await description.staticDetails()).toContain(`payOrderId ${pay}`);
-    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     expect(metadata.currentDetails).toContain('**PENDING** (seed state 1)');
     expect(metadata.currentDetails).toContain(started.cancelOrderId);
     await eventually(async () => {

@@ -23,6 +23,7 @@ import {
   type DecisionState,
   type FinalOutcome,
 } from '../contract/decision';
+import { pollDelayMs } from '../contract/backoff';
 import type { CancelOutcome, OrderFacts } from '../providers/types';
 import { persistence, providerQuery, providerSubmit } from './activity-options';
 import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
@@ -381,11 +382,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       return snapshot;
     }
 
-    const delay = Math.min(
-      timings.pollMaxMs,
-      timings.pollInitialMs * timings.pollMultiplier ** Math.min(round, 30),
-      Math.max(deadlineAt - now, 0),
-    );
+    const delay = pollDelayMs(timings, round, deadlineAt - now);
     round += 1;
     await condition(() => inbox.length > 0, delay, {
       summary: `wait before asking ${providerName} again (round ${round}), or for its callback`,

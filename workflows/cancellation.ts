@@ -6,6 +6,7 @@ import {
   log,
   ParentClosePolicy,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -25,7 +26,7 @@ import {
 } from '../contract/decision';
 import { pollDelayMs } from '../contract/backoff';
 import type { CancelOutcome, OrderFacts } from '../providers/types';
-import { persistence, providerQuery, providerSubmit } from './activity-options';
+import { localPersistence, persistence, providerQuery, providerSubmit } from './activity-options';
 import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
 import { notificationWorkflow } from './notification';
 import { CancelNotification, CancelOrderId, CancelState } from './search-attributes';
@@ -41,8 +42,8 @@ import {
 } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
-const { recordCancellation, recordTransition, verifiedCallbackOutcome } =
-  proxyActivities<Activities>(persistence);
+const { recordCancellation, recordTransition } = proxyLocalActivities<Activities>(localPersistence);
+const { verifiedCallbackOutcome } = proxyActivities<Activities>(persistence);
 const { submitCancel } = proxyActivities<Activities>(providerSubmit);
 const { queryCancel } = proxyActivities<Activities>(providerQuery);
 

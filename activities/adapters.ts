@@ -44,7 +44,7 @@ export async function recordProviderCall(
   const run = info.workflowExecution;
   const key = `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}${part ? `/${part}` : ''}`;
   providerCallSeconds
-    .labels(account.provider, exchange.operation, exchange.outcome.kind)
+    .labels(account.provider, account.id, exchange.operation, exchange.outcome.kind)
     .observe(exchange.latencyMs / 1000);
   const row = {
     exchange_key: key,

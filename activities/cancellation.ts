@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { cancellationsTotal } from '../common/metrics';
+import { CHANGE_CHANNEL } from '../common/change-feed';
+import { cancellationsFinishedTotal, cancellationsStartedTotal } from '../common/metrics';
 import { orderRefsOf } from '../common/ids';
 import type { CancelOutcome } from '../providers/types';
 import { adapterCache, recordProviderCall } from './adapters';
@@ -145,7 +146,7 @@ export async function applyTransition(
       state: t.state,
       reason: t.reason ?? null,
     });
-    const updated: Array<{ provider: string }> = await trx('cancellations')
+    const updated: Array<{ provider: string; account_id: string }> = await trx('cancellations')
       .where({ cancel_order_id: t.cancelOrderId })
       .update({
         status: t.status,
@@ -161,7 +162,7 @@ export async function applyTransition(
         ...(t.successTime ? { success_time: new Date(t.successTime) } : {}),
         ...(t.retryable !== undefined ? { retryable: t.retryable } : {}),
       })
-      .returning('provider');
+      .returning(['provider', 'account_id']);
     if (current && (t.payOrderId || t.mchOrderNo)) {
       const clashes = await learnOrderRefs(
         trx,
@@ -177,8 +178,10 @@ export async function applyTransition(
           'an order number of this cancellation already names another cancellation of the same app',
         );
     }
+    // Delivered at commit to every API process keeping answers (common/change-feed.ts).
+    await trx.raw('select pg_notify(?, ?)', [CHANGE_CHANNEL, t.cancelOrderId]);
     if (FINAL_STATUSES.includes(t.status))
-      for (const row of updated) cancellationsTotal.labels(t.status, row.provider).inc();
+      for (const row of updated) cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();
     return 'applied';
   });
 }
@@ -381,6 +384,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
               ...(carriedOn.providerCancelId ? { provider_cancel_id: carriedOn.providerCancelId } : {}),
             });
         }
+        cancellationsStartedTotal.labels(input.accountId, input.provider).inc();
         return { kind: 'created', cancelOrderId, ...(carriedOn ? { carriedOn } : {}) };
       });
     },

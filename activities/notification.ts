@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/activity';
-import { notificationAttemptsTotal } from '../common/metrics';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { countNotificationRound, notificationAttemptsTotal } from '../common/metrics';
 import { checkUrl, policyLookup } from '../common/url-policy';
 import { postRaw } from '../providers/http';
 import { md5Sign } from '../providers/unified/sign';
@@ -9,6 +9,52 @@ import type { ActivityDeps } from './deps';
 
 /** Receivers answer `success`; a few KiB is plenty to tell, and all we keep. */
 const MAX_ANSWER_BYTES = 4 * 1024;
+
+/** Time kept back from an attempt's start-to-close timeout to fail it cleanly, result heartbeated. */
+const RECORD_MARGIN_MS = 5_000;
+
+interface AttemptKey {
+  notification_id: string;
+  round: number;
+  attempt_no: number;
+}
+
+/** `sending` is written before the request; `done` and `unknown` are final (see the migration). */
+interface AttemptRow {
+  state: 'sending' | 'done' | 'unknown';
+  started_at: Date;
+  success: boolean | null;
+  http_status: number | null;
+  error: string | null;
+}
+
+/** The columns that finish a `sending` attempt. */
+interface AttemptFinish {
+  state: 'done' | 'unknown';
+  success: boolean;
+  error: string | null;
+  http_status?: number | null;
+  body_excerpt?: string | null;
+  duration_ms?: number;
+}
+
+/** What one exchange gave; `excerpt` is the start of the answer's body. */
+type AttemptOutcome = NotificationAttemptResult & { excerpt?: string };
+
+/** An exchange that happened, as heartbeated: enough for a later run to record it. */
+interface SentAttempt {
+  startedAt: string;
+  durationMs: number;
+  outcome: AttemptOutcome;
+}
+
+function resultOf(row: Pick<AttemptRow, 'success' | 'http_status' | 'error'>): NotificationAttemptResult {
+  return {
+    success: row.success === true,
+    ...(row.http_status !== null ? { httpStatus: row.http_status } : {}),
+    ...(row.error ? { error: row.error } : {}),
+  };
+}
 
 interface CancellationRow {
   cancel_order_id: string;
@@ -63,6 +109,129 @@ export function notificationIdFor(cancelOrderId: string): string {
 export function createNotificationActivities({ db, config, logger }: ActivityDeps) {
   const appOf = (mchNo: string | undefined, appId: string) =>
     config.apps.find((a) => a.appId === appId && (mchNo === undefined || a.mchNo === mchNo));
+
+  /** The HTTP exchange of one attempt, or the address policy's refusal of it. */
+  async function exchange(row: NotificationRow): Promise<AttemptOutcome> {
+    const policy = config.notifications;
+    const checked = checkUrl(row.url, policy);
+    if (!checked.ok) return { success: false, error: `refused: ${checked.reason}` };
+    const body = new URLSearchParams(row.payload).toString();
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-notification-id': row.notification_id,
+    };
+    const app = appOf(undefined, row.app_id);
+    if (app?.webhookSecret) {
+      const timestamp = Math.floor(Date.now() / 1000);
+      headers['webhook-id'] = row.notification_id;
+      headers['webhook-timestamp'] = String(timestamp);
+      headers['webhook-signature'] = standardWebhookSignature(
+        app.webhookSecret.reveal(),
+        row.notification_id,
+        timestamp,
+        body,
+      );
+    }
+    const answer = await postRaw(
+      checked.url.toString(),
+      headers,
+      body,
+      { connectMs: Math.min(policy.timeoutMs, 5_000), responseMs: policy.timeoutMs },
+      { maxBytes: MAX_ANSWER_BYTES, dnsLookup: policyLookup(policy) },
+    );
+    if (!answer.ok) return { success: false, error: answer.error };
+    const is2xx = answer.status >= 200 && answer.status < 300;
+    const success = is2xx && /^success$/i.test(answer.body);
+    return {
+      success,
+      httpStatus: answer.status,
+      excerpt: answer.body.slice(0, 256),
+      ...(success
+        ? {}
+        : {
+            error: is2xx
+              ? `answer is not "success" (HTTP ${answer.status})`
+              : `HTTP ${answer.status}: not a 2xx answer`,
+          }),
+    };
+  }
+
+  /**
+   * Writes the exchange's result, retrying until `recordBy` (a `performance.now()` instant); past
+   * it, a retryable failure hands the job to the activity's next run.
+   */
+  async function record(
+    key: AttemptKey,
+    sent: SentAttempt,
+    recordBy: number,
+  ): Promise<NotificationAttemptResult> {
+    const { outcome } = sent;
+    const fields: AttemptFinish = {
+      state: 'done',
+      success: outcome.success,
+      http_status: outcome.httpStatus ?? null,
+      body_excerpt: outcome.excerpt ?? null,
+      error: outcome.error?.slice(0, 512) ?? null,
+      duration_ms: sent.durationMs,
+    };
+    for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
+      try {
+        return await finishAttempt(key, new Date(sent.startedAt), fields);
+      } catch (err) {
+        if (performance.now() + pause > recordBy)
+          throw ApplicationFailure.create({
+            message: `attempt ${key.round}.${key.attempt_no} of ${key.notification_id} is not recorded yet`,
+            type: 'ATTEMPT_NOT_RECORDED',
+            ...(err instanceof Error ? { cause: err } : {}),
+          });
+        logger.warn({ ...key, err }, 'notification attempt not recorded yet, retrying');
+      }
+      await Context.current().sleep(pause);
+    }
+  }
+
+  /**
+   * Moves a `sending` attempt to its final state and counts it, once: if another run finished it
+   * first, that run's result stands.
+   */
+  async function finishAttempt(
+    key: AttemptKey,
+    startedAt: Date,
+    fields: AttemptFinish,
+  ): Promise<NotificationAttemptResult> {
+    const finished = await db.transaction(async (trx) => {
+      const updated = await trx('notification_attempts')
+        .where({ ...key, state: 'sending' })
+        .update(fields)
+        .returning('id');
+      if (updated.length > 0)
+        await trx('notifications')
+          .where({ notification_id: key.notification_id })
+          .update({
+            attempts: trx.raw('attempts + 1'),
+            last_attempt_at: startedAt,
+            updated_at: trx.fn.now(),
+          });
+      return updated.length > 0;
+    });
+    if (!finished) return resultOf(await db('notification_attempts').where(key).first<AttemptRow>());
+    notificationAttemptsTotal.labels(fields.success ? 'success' : 'failure').inc();
+    logger.info(
+      {
+        notificationId: key.notification_id,
+        round: key.round,
+        attempt: key.attempt_no,
+        state: fields.state,
+        success: fields.success,
+      },
+      'notification attempt',
+    );
+    return resultOf({
+      success: fields.success,
+      http_status: fields.http_status ?? null,
+      error: fields.error,
+    });
+  }
 
   return {
     /**
@@ -151,112 +320,73 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
     },
 
     /**
-     * One attempt: an `application/x-www-form-urlencoded` POST of the stored payload. Success is a
-     * body of exactly `success` in any letter case; anything else is a failed attempt. No retries
-     * here: the workflow's schedule is the retry policy. An attempt already recorded (the activity
-     * re-run after its result was lost) is answered from its row, not sent again.
+     * One attempt: an `application/x-www-form-urlencoded` POST of the stored payload. Delivered
+     * means a 2xx whose body is exactly `success` in any letter case; any other answer, no answer
+     * or a refusal by the address policy is a failed attempt, and the workflow's schedule is the
+     * retry policy for those. Our own faults (Postgres, a lost worker) use up no attempt: the
+     * activity is retried by Temporal, and a retry never sends an attempt a second time.
+     * 1. The attempt row is written (`sending`) before any request: if Postgres is down, nothing
+     *    is sent and the retry starts afresh.
+     * 2. The exchange's result is heartbeated, so it outlives this run in Temporal.
+     * 3. The result is written, retried here until shortly before the start-to-close timeout, then
+     *    left to the activity's retry, which finds the `sending` row and the heartbeated result.
      */
     async deliverNotificationAttempt(input: {
       notificationId: string;
       round: number;
       attemptNo: number;
     }): Promise<NotificationAttemptResult> {
-      const key = { notification_id: input.notificationId, round: input.round, attempt_no: input.attemptNo };
-      const done = await db('notification_attempts')
-        .where(key)
-        .first<{ success: boolean; http_status: number | null; error: string | null } | undefined>();
-      if (done)
-        return {
-          success: done.success,
-          ...(done.http_status !== null ? { httpStatus: done.http_status } : {}),
-          ...(done.error ? { error: done.error } : {}),
-        };
+      const ctx = Context.current();
+      const recordBy = performance.now() + ctx.info.startToCloseTimeoutMs - RECORD_MARGIN_MS;
+      const key: AttemptKey = {
+        notification_id: input.notificationId,
+        round: input.round,
+        attempt_no: input.attemptNo,
+      };
+      const existing = await db('notification_attempts').where(key).first<AttemptRow | undefined>();
+      if (existing && existing.state !== 'sending') return resultOf(existing);
+      if (existing) {
+        const carried = ctx.info.heartbeatDetails as SentAttempt | undefined;
+        if (carried) {
+          ctx.heartbeat(carried); // should this run fail too, its failure carries the result on
+          return record(key, carried, recordBy);
+        }
+        // Written ahead, then the run was lost before its result reached Temporal: the request may
+        // have gone out. The attempt counts as used and not delivered rather than being sent twice;
+        // the schedule's next attempt sends again, with the same notification id for receivers
+        // that got this one to drop.
+        return finishAttempt(key, existing.started_at, {
+          state: 'unknown',
+          success: false,
+          error: 'outcome unknown: the attempt was interrupted after it was written ahead',
+        });
+      }
       const row = await db('notifications')
         .where({ notification_id: input.notificationId })
         .first<NotificationRow | undefined>();
       if (!row) throw ApplicationFailure.nonRetryable(`no notification ${input.notificationId}`, 'NOT_FOUND');
 
       const startedAt = new Date();
-      const began = performance.now();
-      const policy = config.notifications;
-      const checked = checkUrl(row.url, policy);
-      let result: NotificationAttemptResult & { excerpt?: string };
-      if (!checked.ok) {
-        result = { success: false, error: `refused: ${checked.reason}` };
-      } else {
-        const body = new URLSearchParams(row.payload).toString();
-        const headers: Record<string, string> = {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-notification-id': row.notification_id,
-        };
-        const app = appOf(undefined, row.app_id);
-        if (app?.webhookSecret) {
-          const timestamp = Math.floor(Date.now() / 1000);
-          headers['webhook-id'] = row.notification_id;
-          headers['webhook-timestamp'] = String(timestamp);
-          headers['webhook-signature'] = standardWebhookSignature(
-            app.webhookSecret.reveal(),
-            row.notification_id,
-            timestamp,
-            body,
-          );
-        }
-        const answer = await postRaw(
-          checked.url.toString(),
-          headers,
-          body,
-          { connectMs: Math.min(policy.timeoutMs, 5_000), responseMs: policy.timeoutMs },
-          { maxBytes: MAX_ANSWER_BYTES, dnsLookup: policyLookup(policy) },
+      const written = await db('notification_attempts')
+        .insert({ ...key, state: 'sending', started_at: startedAt })
+        .onConflict(['notification_id', 'round', 'attempt_no'])
+        .ignore()
+        .returning('id');
+      // Another run wrote it meanwhile (this one was presumed lost): the retry resolves it as above.
+      if (written.length === 0)
+        throw ApplicationFailure.retryable(
+          `attempt ${input.round}.${input.attemptNo} of ${input.notificationId} is being made by another run`,
+          'ATTEMPT_IN_PROGRESS',
         );
-        const success = answer.ok && /^success$/i.test(answer.body);
-        result = answer.ok
-          ? {
-              success,
-              httpStatus: answer.status,
-              excerpt: answer.body.slice(0, 256),
-              ...(success ? {} : { error: `answer is not "success" (HTTP ${answer.status})` }),
-            }
-          : { success: false, error: answer.error };
-      }
-      const durationMs = Math.round(performance.now() - began);
-      await db.transaction(async (trx) => {
-        const inserted = await trx('notification_attempts')
-          .insert({
-            ...key,
-            started_at: startedAt,
-            success: result.success,
-            http_status: result.httpStatus ?? null,
-            body_excerpt: result.excerpt ?? null,
-            error: result.error?.slice(0, 512) ?? null,
-            duration_ms: durationMs,
-          })
-          .onConflict(['notification_id', 'round', 'attempt_no'])
-          .ignore()
-          .returning('id');
-        if (inserted.length > 0)
-          await trx('notifications')
-            .where({ notification_id: input.notificationId })
-            .update({
-              attempts: trx.raw('attempts + 1'),
-              last_attempt_at: startedAt,
-              updated_at: trx.fn.now(),
-            });
-      });
-      notificationAttemptsTotal.labels(result.success ? 'success' : 'failure').inc();
-      logger.info(
-        {
-          notificationId: input.notificationId,
-          round: input.round,
-          attempt: input.attemptNo,
-          success: result.success,
-        },
-        'notification attempt',
-      );
-      return {
-        success: result.success,
-        ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
-        ...(result.error ? { error: result.error } : {}),
+      const began = performance.now();
+      const outcome = await exchange(row);
+      const sent: SentAttempt = {
+        startedAt: startedAt.toISOString(),
+        durationMs: Math.round(performance.now() - began),
+        outcome,
       };
+      ctx.heartbeat(sent);
+      return record(key, sent, recordBy);
     },
 
     async finishNotificationRound(input: {
@@ -264,13 +394,26 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
       round: number;
       delivered: boolean;
     }): Promise<void> {
-      await db('notifications')
+      const updated = await db('notifications')
         .where({ notification_id: input.notificationId, rounds: input.round })
+        .whereIn('status', ['pending', 'delivering'])
         .update({
           status: input.delivered ? 'delivered' : 'failed',
           ...(input.delivered ? { delivered_at: db.fn.now() } : {}),
           updated_at: db.fn.now(),
         });
+      if (updated === 0) return; // a retry of a round already finished: counted then
+      const last = input.delivered
+        ? undefined
+        : await db('notification_attempts')
+            .where({ notification_id: input.notificationId, round: input.round })
+            .orderBy('attempt_no', 'desc')
+            .first<{ state: string; http_status: number | null; error: string | null }>(
+              'state',
+              'http_status',
+              'error',
+            );
+      countNotificationRound(input.delivered, last);
     },
   };
 }

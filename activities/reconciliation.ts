@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { reconciliationItemsTotal } from '../common/metrics';
 import { createRateLimiter, type RateLimiter } from '../common/rate-limit';
 import type { CancelOutcome } from '../providers/types';
 import {
@@ -126,6 +127,7 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
       .onConflict(['run_id', 'cancel_order_id'])
       .ignore()
       .returning('id');
+    if (inserted.length > 0) reconciliationItemsTotal.labels(cls, row?.account_id ?? 'unknown').inc();
     return inserted.length > 0;
   };
 

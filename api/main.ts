@@ -2,6 +2,7 @@ import { configWarnings, loadConfig } from '../common/config';
 import { createDb } from '../common/db';
 import { CancelflowError } from '../common/errors';
 import { createLogger } from '../common/logger';
+import { registerDatabaseGauges } from '../common/metrics';
 import { connectClient } from '../common/temporal-connection';
 import { buildServer } from './server';
 
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
         : 'the /ops endpoints refuse every request: CANCELFLOW_OPS_TOKEN is not set',
     );
   const db = createDb(config.databaseUrl);
+  registerDatabaseGauges(db, { accounts: config.accounts, logger });
   const temporal = await connectClient(config);
   const app = await buildServer({ config, db, temporal, logger });
   const close = async (): Promise<void> => {

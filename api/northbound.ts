@@ -4,6 +4,7 @@ import { CancelflowError } from '../common/errors';
 import { orderRefsOf } from '../common/ids';
 import type { AppConfig, Config } from '../common/config';
 import { preparedQuery, type Knex } from '../common/db';
+import { listenForChanges } from '../common/change-feed';
 import { LruCache } from '../common/lru';
 import { apiRequestsTotal, queryCacheTotal } from '../common/metrics';
 import {
@@ -23,6 +24,9 @@ import { TERMINAL_STATUSES, type CancellationStatus } from '../workflows/types';
  * signatures with the app's key, a `reqTime` window against replays. Every refusal says what is
  * wrong; a refused request never starts anything.
  */
+
+/** How long a pending answer may be kept at most (transitions evict it as they commit). */
+const PENDING_TTL_MS = 5_000;
 
 /** Answer codes (also in the README). */
 export const CODES = {
@@ -131,6 +135,29 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
     config.api.queryCacheEntries,
     config.api.queryCacheTtlSeconds * 1000,
   );
+  // A pending answer is kept only while Postgres tells this process about every transition
+  // (LISTEN): a transition evicts it as it commits; the short TTL bounds a lost notification.
+  const pendingAnswers = new LruCache<Record<string, unknown>>(config.api.queryCacheEntries, PENDING_TTL_MS);
+  const keysById = new Map<string, Set<string>>();
+  // Bumped by every notification: an answer read while one arrived is not kept (it may predate it).
+  let generation = 0;
+  const forgetPending = () => {
+    pendingAnswers.clear();
+    keysById.clear();
+  };
+  const feed =
+    config.databaseUrl && config.api.queryCacheEntries > 0
+      ? listenForChanges(
+          config.databaseUrl,
+          (id) => {
+            generation += 1;
+            for (const key of keysById.get(id) ?? []) pendingAnswers.delete(key);
+            keysById.delete(id);
+          },
+          forgetPending,
+        )
+      : undefined;
+  app.addHook('onClose', async () => feed?.close());
   // The signature of a kept answer (it covers `data` only, which never changes), by identity.
   const signedAnswers = new WeakMap<Record<string, unknown>, string>();
 
@@ -260,12 +287,13 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
     '/api/cancel/query',
     handle('/api/cancel/query', CANCEL_QUERY_FIELDS, async (p, app) => {
       const cacheKey = `${p.cancelOrderId}\u0000${p.mchNo}\u0000${p.appId}`;
-      const cached = terminalAnswers.get(cacheKey);
+      const cached = terminalAnswers.get(cacheKey) ?? (feed?.live ? pendingAnswers.get(cacheKey) : undefined);
       if (cached) {
         queryCacheTotal.labels('hit').inc();
         return cached;
       }
       queryCacheTotal.labels('miss').inc();
+      const readAt = generation;
       const [row] = await preparedQuery<CancellationRow>(deps.db, 'northbound_query', QUERY_SQL, [
         p.cancelOrderId,
         p.mchNo,
@@ -294,6 +322,13 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
       if (TERMINAL_STATUSES.includes(row.status) && terminalAnswers.capacity > 0) {
         terminalAnswers.set(cacheKey, answer);
         signedAnswers.set(answer, md5Sign(answer, app.key.reveal()));
+      } else if (feed?.live && generation === readAt) {
+        // No transition committed while it was read (none notified); any later one evicts it.
+        if (keysById.size >= config.api.queryCacheEntries) forgetPending();
+        const keys = keysById.get(row.cancel_order_id) ?? new Set<string>();
+        keys.add(cacheKey);
+        keysById.set(row.cancel_order_id, keys);
+        pendingAnswers.set(cacheKey, answer);
       }
       return answer;
     }),

@@ -5,7 +5,7 @@ import type { Knex } from '../common/db';
 import type { Logger } from '../common/logger';
 import rateLimit from '@fastify/rate-limit';
 import { createCancelflowClient } from '../client';
-import { registry } from '../common/metrics';
+import { observeApiResponse, registry } from '../common/metrics';
 import type { CancellationTimings } from '../workflows/types';
 import { callbackRoutes } from './callbacks';
 import { northboundRoutes } from './northbound';
@@ -44,6 +44,9 @@ export async function buildServer(deps: ApiDeps) {
     // Which X-Forwarded-For to believe for `req.ip` (rate limits, logs); none unless configured.
     trustProxy: deps.config.http.trustProxy,
   });
+  app.addHook('onResponse', async (req, reply) =>
+    observeApiResponse(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime),
+  );
 
   // Bodies stay the text that was received: signatures are verified over it and callbacks are
   // stored verbatim; each route parses JSON or form itself.

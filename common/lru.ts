@@ -25,6 +25,14 @@ export class LruCache<V> {
     return entry.value;
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
   set(key: string, value: V): void {
     if (this.capacity === 0) return;
     this.entries.delete(key);

@@ -3,6 +3,7 @@ import { configWarnings, loadConfig } from '../common/config';
 import { createDb, describeDatabaseUrl } from '../common/db';
 import { CancelflowError } from '../common/errors';
 import { createLogger } from '../common/logger';
+import { registerDatabaseGauges } from '../common/metrics';
 import { Client } from '@temporalio/client';
 import { ensureReconciliationSchedule } from '../client/schedules';
 import { connectClient, connectWorker } from '../common/temporal-connection';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
       : undefined;
   if (metrics) logger.info({ url: metrics.url }, 'worker metrics');
   const db = createDb(config.databaseUrl, { max: 20 });
+  registerDatabaseGauges(db, { accounts: config.accounts, logger });
   const connection = await connectWorker(config);
   const clientConnection = await connectClient(config);
   try {

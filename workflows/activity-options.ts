@@ -7,7 +7,9 @@ import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow
  * - `providerQuery`: asking a provider is safe to repeat.
  * - `providerSubmit`: sending a cancel is NOT safe to repeat blindly: one attempt only; a failed
  *   attempt is an unknown outcome that the workflow resolves by querying first.
- * - `notificationAttempt`: one HTTP attempt; the notification schedule is the retry policy.
+ * - `notificationAttempt`: one HTTP attempt of a notification. A failed delivery is retried by the
+ *   notification schedule, not here; these retries are for our own faults (Postgres, a lost
+ *   worker), and the activity never repeats an exchange it made (see `deliverNotificationAttempt`).
  */
 export const persistence = {
   startToCloseTimeout: '30 seconds',
@@ -32,9 +34,14 @@ export const providerSubmit = {
 /** `providerQuery`'s and `providerSubmit`'s startToCloseTimeout in ms: provider HTTP timeouts must fit in it. */
 export const providerCallTimeoutMs = 45_000;
 
+/**
+ * No maximum: an outage of Postgres or of every worker delays the attempt, it does not use it up
+ * (the attempt's own non-retryable failures still end it). What the HTTP exchange leaves of the
+ * timeout is spent retrying the write of its result; past that, the next run records it.
+ */
 export const notificationAttempt = {
   startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 1 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const satisfies ActivityOptions;
 
 /** `notificationAttempt`'s startToCloseTimeout in ms: the notification HTTP timeout must fit in it. */

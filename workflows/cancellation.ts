@@ -331,7 +331,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       from = 'query';
       snapshot.queries += 1;
       outcome = await queryCancel
-        .executeWithOptions({ summary: `ask ${providerName} (${queryName}), round ${round + 1}` }, [target()])
+        .executeWithOptions({ summary: `ask ${providerName} (${queryName}), round ${round}` }, [target()])
         .catch(unknownAfter('query'));
     }
 

@@ -22,8 +22,11 @@ const { deliverNotificationAttempt } = proxyActivities<Activities>(notificationA
 
 /**
  * One round of delivery of a cancellation's seed-000 Cancel Notification. The schedule is the
- * retry policy: each attempt is one activity with no retries of its own, and the delays between
- * them are durable timers, so a worker lost between attempts loses no attempt. Started by the
+ * retry policy for failed deliveries: each attempt is one activity, and the delays between them
+ * are durable timers, so a worker lost between attempts loses no attempt. The activity's own
+ * retries cover our faults (Postgres, a lost worker) without sending an attempt twice, so only an
+ * exchange with the receiver (or the address policy's refusal) uses an attempt up; a failure that
+ * still reaches this workflow (non-retryable) counts as a failed attempt. Started by the
  * cancellation workflow; started again by hand for a redelivery (same id, same signed payload).
  */
 export async function notificationWorkflow(input: NotificationInput): Promise<NotificationResult> {

@@ -149,8 +149,8 @@ describe('POST /api/pay/cancel and /api/cancel/query as seed 000 specifies', () 
   });
 });
 
-describe('the query answer of a terminal cancellation is kept; anything else is read every time', () => {
-  test('a pending answer follows the row; a terminal one comes from the cache and the row can no longer change', async () => {
+describe('query answers are kept: terminal ones for good, pending ones until a transition commits', () => {
+  test('a pending answer is kept until Postgres notifies a transition; a terminal one comes from the cache and the row can no longer change', async () => {
     const db = world.database.db;
     const id = 'C20261122000000000001';
     await db('cancellations').insert({
@@ -169,15 +169,21 @@ describe('the query answer of a terminal cancellation is kept; anything else is 
       (await postJson('/api/cancel/query', signed(PAYBY_APP, { cancelOrderId: id }))).json;
     const hits = async () =>
       (await queryCacheTotal.get()).values.find((v) => v.labels.result === 'hit')?.value ?? 0;
-    const before = await hits();
 
     expect((await ask()).data).toMatchObject({ cancelOrderId: id, state: 1 });
-    // Not terminal: the next answer reads the row again and sees the change.
+    // Pending, kept: the second answer comes from the cache (the change feed is live).
+    let before = await hits();
+    expect((await ask()).data).toMatchObject({ state: 1 });
+    expect(await hits()).toBe(before + 1);
+    // A transition commits: Postgres notifies, the kept answer is dropped, the next one reads 2 —
+    // well before the 5 s a kept pending answer lives at most.
+    const changedAt = Date.now();
     expect(await applyTransition(db, { cancelOrderId: id, seq: 1, status: 'SUCCEEDED', state: 2 })).toBe(
       'applied',
     );
-    expect((await ask()).data).toMatchObject({ state: 2 });
-    expect(await hits()).toBe(before);
+    await eventually(async () => ((await ask()).data?.state === 2 ? true : undefined), 4_000);
+    expect(Date.now() - changedAt).toBeLessThan(4_000);
+    before = await hits();
     // Terminal: answered from the cache, the same signed answer.
     const cached = await ask();
     expect(cached).toMatchObject({ code: 0, data: { state: 2 } });
@@ -378,9 +384,11 @@ describe('operations', () => {
     expect(text).toMatch(/cancelflow_api_requests_total\{route="\/api\/pay\/cancel",code="0"\} \d+/);
     expect(text).toMatch(/cancelflow_api_requests_total\{route="\/api\/pay\/cancel",code="1004"\} \d+/);
     // The worker runs in this process in tests, so its metrics share the registry.
-    expect(text).toMatch(/cancelflow_cancellations_total\{status="SUCCEEDED",provider="payby"\} \d+/);
     expect(text).toMatch(
-      /cancelflow_provider_call_seconds_bucket\{le="[\d.]+",provider="payby",operation="cancel",outcome="cancelled"\}/,
+      /cancelflow_cancellations_finished_total\{status="SUCCEEDED",account="payby-test",provider="payby"\} \d+/,
+    );
+    expect(text).toMatch(
+      /cancelflow_provider_call_seconds_bucket\{le="[\d.]+",provider="payby",account="payby-test",operation="cancel",outcome="cancelled"\}/,
     );
     expect(text).toMatch(/cancelflow_notification_attempts_total\{result="success"\} \d+/);
   });

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createCancelflowClient } from '../../client';
 import { refusedAddress } from '../../common/url-policy';
 import { verifyMd5Sign } from '../../providers/unified/sign';
@@ -34,10 +36,70 @@ async function receiver(answer: (n: number) => string): Promise<Receiver> {
   return r;
 }
 
+/**
+ * A merchant endpoint that answers the n-th request with `answer(n)` (status, body), after
+ * `before(n)` has run: the moment a request has reached the merchant, to inject a fault in.
+ */
+async function statusReceiver(
+  answer: (n: number) => [number, string],
+  before: (n: number) => Promise<void> = async () => {},
+): Promise<Receiver> {
+  const received: Receiver['received'] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const n = received.length;
+      received.push({
+        at: Date.now(),
+        params: Object.fromEntries(new URLSearchParams(raw)),
+        headers: req.headers,
+        raw,
+      });
+      void before(n).then(() => {
+        const [status, body] = answer(n);
+        res.statusCode = status;
+        res.end(body);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const r: Receiver = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  receivers.push(r);
+  return r;
+}
+
+/** Makes every read and write of notification attempts fail, as a Postgres outage would for them. */
+async function attemptsTableOff(): Promise<void> {
+  await world.database.db.raw('ALTER TABLE notification_attempts RENAME TO notification_attempts_off');
+}
+async function attemptsTableOn(): Promise<void> {
+  await world.database.db.raw(
+    'ALTER TABLE IF EXISTS notification_attempts_off RENAME TO notification_attempts',
+  );
+}
+afterEach(async () => {
+  await attemptsTableOn();
+});
+
 /** A PayBy cancellation that succeeds at once and notifies `notifyUrl`; resolves with the round's result. */
 async function cancelAndNotify(
   notifyUrl: string,
-  options: { app?: typeof PAYBY_APP; scheduleMs?: number[] } = {},
+  options: {
+    app?: typeof PAYBY_APP;
+    scheduleMs?: number[];
+    /** Runs once the cancellation has started, before its notification's result is awaited. */
+    whileRunning?: (cancelOrderId: string) => Promise<void>;
+  } = {},
 ): Promise<{ cancelOrderId: string; notification: NotificationResult }> {
   const mchOrderNo = `NT-${++seq}`;
   world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
@@ -56,6 +118,7 @@ async function cancelAndNotify(
     mchOrderNo,
     notifyUrl,
   });
+  await options.whileRunning?.(started.cancelOrderId);
   const result = await client.waitForResult(started.workflowId);
   expect(result.status).toBe('SUCCEEDED');
   const notification = await world.temporal.client.workflow
@@ -280,5 +343,154 @@ describe('notification delivery', () => {
     expect(result).toMatchObject({ delivered: true, attempts: 3 });
     expect(merchant.received).toHaveLength(3);
     expect((await attempts(result.notificationId)).map((r) => r.attempt_no)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('only an exchange with the merchant uses an attempt up', () => {
+  const pendingAttempt = async (cancelOrderId: string) => {
+    const d = await world.temporal.client.workflow
+      .getHandle(notificationWorkflowId(cancelOrderId))
+      .describe()
+      .catch(() => undefined);
+    return d?.raw.pendingActivities?.find((a) => a.activityType?.name === 'deliverNotificationAttempt');
+  };
+  /** For each attempt activity, which run of it (Temporal's retry count, from 1) finished it. */
+  const attemptActivityRuns = async (cancelOrderId: string) => {
+    const { events } = await world.temporal.client.workflow
+      .getHandle(notificationWorkflowId(cancelOrderId))
+      .fetchHistory();
+    const scheduled = new Set(
+      events!
+        .filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverNotificationAttempt',
+        )
+        .map((e) => String(e.eventId)),
+    );
+    return events!
+      .filter((e) => scheduled.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)))
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0);
+  };
+
+  test('Postgres unwritable before the request: nothing is sent, the attempt is retried, then delivered as attempt 1', async () => {
+    const merchant = await receiver(() => 'success');
+    await attemptsTableOff();
+    const { notification } = await cancelAndNotify(merchant.url, {
+      whileRunning: async (cancelOrderId) => {
+        // The attempt fails on Postgres and Temporal runs it again; the workflow counts nothing.
+        const pending = await eventually(async () => {
+          const a = await pendingAttempt(cancelOrderId);
+          return a && (a.attempt ?? 0) >= 2 ? a : undefined;
+        });
+        expect(pending.lastFailure?.message).toMatch(/notification_attempts/);
+        expect(merchant.received).toHaveLength(0);
+        await attemptsTableOn();
+      },
+    });
+    expect(notification).toMatchObject({ delivered: true, attempts: 1 });
+    expect(merchant.received).toHaveLength(1);
+    const rows = await attempts(notification.notificationId);
+    expect(rows.map((r) => [r.attempt_no, r.state, r.success, r.http_status])).toEqual([
+      [1, 'done', true, 200],
+    ]);
+    expect(await notificationRow(notification.notificationId)).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+    });
+  });
+
+  test('Postgres unwritable after the request: the result is written when it is back, nothing is sent twice', async () => {
+    const merchant = await statusReceiver(
+      () => [200, 'success'],
+      async (n) => {
+        if (n > 0) return;
+        await attemptsTableOff();
+        setTimeout(() => void attemptsTableOn(), 1_500);
+      },
+    );
+    const { notification } = await cancelAndNotify(merchant.url);
+    expect(notification).toMatchObject({ delivered: true, attempts: 1 });
+    expect(merchant.received).toHaveLength(1);
+    const rows = await attempts(notification.notificationId);
+    expect(rows.map((r) => [r.attempt_no, r.state, r.success, r.http_status])).toEqual([
+      [1, 'done', true, 200],
+    ]);
+    expect(await notificationRow(notification.notificationId)).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+    });
+  });
+
+  test('the worker is lost while Postgres is unwritable after the request: the next run records the answer it got, and sends nothing', async () => {
+    let outage: Promise<void> | undefined;
+    const merchant = await statusReceiver(
+      () => [200, 'success'],
+      async (n) => {
+        if (n > 0) return;
+        await attemptsTableOff();
+        // Once the answer is in and cannot be written, the worker goes away; Postgres comes back.
+        outage = (async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          await world.stopWorker();
+          await attemptsTableOn();
+          await world.startWorker();
+        })();
+      },
+    );
+    const { cancelOrderId, notification } = await cancelAndNotify(merchant.url);
+    await outage;
+    expect(notification).toMatchObject({ delivered: true, attempts: 1 });
+    expect(merchant.received).toHaveLength(1);
+    expect((await attemptActivityRuns(cancelOrderId))[0]).toBeGreaterThanOrEqual(2);
+    const rows = await attempts(notification.notificationId);
+    expect(rows.map((r) => [r.attempt_no, r.state, r.success, r.http_status])).toEqual([
+      [1, 'done', true, 200],
+    ]);
+    expect(await notificationRow(notification.notificationId)).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+    });
+  });
+});
+
+describe('delivered means a 2xx answering "success"', () => {
+  test('a 500 answering "success" is a failed attempt; a 200 "success" then delivers on attempt 2', async () => {
+    const merchant = await statusReceiver((n) => (n === 0 ? [500, 'success'] : [200, 'success']));
+    const { notification } = await cancelAndNotify(merchant.url);
+    expect(notification).toMatchObject({ delivered: true, attempts: 2 });
+    expect(merchant.received).toHaveLength(2);
+    const rows = await attempts(notification.notificationId);
+    expect(rows.map((r) => [r.attempt_no, r.success, r.http_status])).toEqual([
+      [1, false, 500],
+      [2, true, 200],
+    ]);
+    expect(rows[0]).toMatchObject({
+      body_excerpt: 'success',
+      error: expect.stringMatching(/HTTP 500: not a 2xx/),
+    });
+    expect(await notificationRow(notification.notificationId)).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+    });
+  });
+
+  test('any 2xx with "success" delivers; 3xx and 4xx with "success" do not, nor a 204 (it has no body)', async () => {
+    const cases = [
+      [201, 'success', true],
+      [202, 'SUCCESS', true],
+      [204, 'success', false],
+      [302, 'success', false],
+      [404, 'success', false],
+    ] as const;
+    const results = await Promise.all(
+      cases.map(async ([status, body]) => {
+        const merchant = await statusReceiver(() => [status, body]);
+        return (await cancelAndNotify(merchant.url, { scheduleMs: [0] })).notification;
+      }),
+    );
+    expect(results.map((n) => n.delivered)).toEqual(cases.map(([, , delivered]) => delivered));
+    const statuses = await Promise.all(
+      results.map(async (n) => (await attempts(n.notificationId)).map((r) => r.http_status)),
+    );
+    expect(statuses).toEqual(cases.map(([status]) => [status]));
   });
 });

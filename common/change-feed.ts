@@ -1,0 +1,75 @@
+import pg from 'pg';
+import type { Logger } from './logger';
+
+/** The channel `applyTransition` notifies, with the cancelOrderId, when a cancellation changes. */
+export const CHANGE_CHANNEL = 'cancellation_changed';
+
+export interface ChangeFeed {
+  /** True while LISTEN is in place: only then may a changing answer be kept. */
+  readonly live: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Postgres LISTEN on the cancellations' change channel: `onChange(id)` for every committed
+ * transition. When the connection drops, `onReset()` (forget everything kept) and reconnect with
+ * backoff; `live` is false until LISTEN is in place again, so nothing is kept blind.
+ */
+export function listenForChanges(
+  databaseUrl: string,
+  onChange: (cancelOrderId: string) => void,
+  onReset: () => void,
+  logger?: Logger,
+): ChangeFeed {
+  let client: pg.Client | undefined;
+  let live = false;
+  let closed = false;
+  let retryMs = 500;
+  let timer: NodeJS.Timeout | undefined;
+
+  const drop = (err?: unknown) => {
+    if (live) onReset();
+    live = false;
+    const old = client;
+    client = undefined;
+    old?.end().catch(() => {});
+    if (closed) return;
+    if (err)
+      logger?.warn({ err }, 'change feed lost: pending answers are read from Postgres until it is back');
+    timer = setTimeout(connect, retryMs);
+    timer.unref();
+    retryMs = Math.min(retryMs * 2, 30_000);
+  };
+
+  const connect = () => {
+    if (closed) return;
+    const c = new pg.Client({ connectionString: databaseUrl });
+    client = c;
+    c.on('error', drop);
+    c.on('end', () => client === c && drop());
+    c.on('notification', (n) => {
+      if (n.channel === CHANGE_CHANNEL && n.payload) onChange(n.payload);
+    });
+    c.connect()
+      .then(() => c.query(`LISTEN ${CHANGE_CHANNEL}`))
+      .then(() => {
+        if (client !== c || closed) return;
+        live = true;
+        retryMs = 500;
+      })
+      .catch(drop);
+  };
+  connect();
+
+  return {
+    get live() {
+      return live;
+    },
+    close: async () => {
+      closed = true;
+      live = false;
+      clearTimeout(timer);
+      await client?.end().catch(() => {});
+    },
+  };
+}

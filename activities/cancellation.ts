@@ -181,7 +181,8 @@ export async function applyTransition(
     // Delivered at commit to every API process keeping answers (common/change-feed.ts).
     await trx.raw('select pg_notify(?, ?)', [CHANGE_CHANNEL, t.cancelOrderId]);
     if (FINAL_STATUSES.includes(t.status))
-      for (const row of updated) cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();
+      for (const row of updated)
+        cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();
     return 'applied';
   });
 }

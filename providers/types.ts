@@ -108,3 +108,122 @@ export interface ProviderAdapter {
   submitCancel(request: SubmitCancelRequest): Promise<ProviderResult>;
   queryCancel(request: QueryCancelRequest): Promise<ProviderResult>;
 }
+
+/**
+ * Follow-ups for a paid order (issue 19): PayBy revokeOrder, refund/placeOrder, refund/getOrder.
+ * Revoke and refund move money: an adapter never retries them, and after `unknown` the caller asks
+ * first (getOrder for a revoke, refund/getOrder by our refund id for a refund) before sending again.
+ */
+export type FollowUpOperation = 'revoke' | 'refund' | 'refund-query';
+
+/** PayBy refund statuses: CREATED (accepted), REFUNDED_SETTLED / SUCCESS (done), FAILURE. */
+export type RefundStatus = 'CREATED' | 'REFUNDED_SETTLED' | 'SUCCESS' | 'FAILURE';
+
+/** What a verified answer told us about one refund. */
+export interface RefundFacts {
+  /** Our id of the refund (PayBy `refundMerchantOrderNo`), created once and never reused. */
+  refundMerchantOrderNo: string;
+  /** PayBy's id of the refund (`refundOrder.orderNo`). */
+  refundOrderNo?: string;
+  status: RefundStatus;
+  amount?: Money;
+}
+
+/** PayBy order statuses, as getOrder and revokeOrder report them. */
+export type PaybyOrderStatus = 'CREATED' | 'PAID_SUCCESS' | 'SETTLED' | 'FAILURE';
+
+/**
+ * What a verified getOrder (or revokeOrder) answer about our order says about its payment: the
+ * facts a paid-order policy needs. `revoked` is PayBy's string `"true"` read as a boolean;
+ * `paidTime` is `paymentInfo.paidTime` (epoch ms), present once the order was paid.
+ */
+export interface OrderPaymentFacts extends OrderFacts {
+  status: PaybyOrderStatus;
+  revoked: boolean;
+  paidTime?: number;
+}
+
+/**
+ * What an answer to a follow-up means; one closed union for revoke, refund and refund query.
+ * Like CancelOutcome, only a verified answer about the order (and refund) we asked about is
+ * `done`, `pending`, `refused` or `resubmit`; an answer about another one is `unknown`
+ * (code `MISADDRESSED`).
+ *
+ * - `done`: the money is on its way back. `revoked`: the order shows FAILURE with revoked "true".
+ *   `cancelled`: revoke found the order unpaid and cancelled it (FAILURE, not revoked): nothing to
+ *   give back. `refunded`: the refund is SUCCESS or REFUNDED_SETTLED.
+ * - `pending`: accepted, not final (refund CREATED; revoke answered but the order does not show it
+ *   yet; a refund id PayBy already knows): query to confirm, never send again.
+ * - `refused`: a final no, with the channel's code and message (62039 REVOKE_FAILURE, 62040
+ *   ACQUIRE_ORDER_REVOKED, 62041 ACQUIRE_ORDER_REFUNDED, 62046 REVOKE_REJECTED, refund FAILURE
+ *   with its failCode / failDes, ...).
+ * - `resubmit`: a verified query shows the follow-up did not take effect (getOrder still paid and
+ *   not revoked; refund/getOrder knows no refund with our id): sending it (again, with the same
+ *   refund id) is safe.
+ * - `unknown`: we do not know (transport, 5xx, 402/404/500/504, unsigned or misaddressed answer,
+ *   garbage): query before sending again.
+ * - `misconfigured`: PayBy refused *us* (applyStatus ERROR, 403, 400 INVALID_PARAMETER).
+ */
+export type FollowUpOutcome =
+  | ({ kind: 'done'; effect: 'revoked' | 'cancelled'; successTime: number } & OrderFacts)
+  | { kind: 'done'; effect: 'refunded'; successTime: number; refund: RefundFacts }
+  | { kind: 'pending'; reason: string; refund?: RefundFacts }
+  | { kind: 'refused'; code: string; message: string; refund?: RefundFacts }
+  | { kind: 'resubmit'; reason: string; authoritative: true }
+  | { kind: 'unknown'; reason: string; code?: string }
+  | { kind: 'misconfigured'; code: string; message: string };
+
+export type FollowUpOutcomeKind = FollowUpOutcome['kind'];
+
+/** One follow-up exchange, as written to `provider_calls` (same columns as a cancel exchange). */
+export interface FollowUpExchangeRecord extends Omit<ExchangeRecord, 'operation' | 'outcome'> {
+  operation: FollowUpOperation;
+  outcome: FollowUpOutcome;
+}
+
+export interface FollowUpResult {
+  outcome: FollowUpOutcome;
+  exchange: FollowUpExchangeRecord;
+}
+
+/**
+ * getOrder for a follow-up: the cancel classification as ever (`outcome`), the payment facts, and
+ * what the answer means for a revoke (`revoke`: `done` when the order shows it revoked, `resubmit`
+ * when it is verifiably not revoked, `unknown` when the answer cannot tell).
+ */
+export interface OrderQueryResult extends ProviderResult {
+  /** Present only when the answer is verified, code 0 and about the order we asked about. */
+  payment?: OrderPaymentFacts;
+  revoke: FollowUpOutcome;
+}
+
+export interface PlaceRefundRequest {
+  /** Our id of this refund: created once, stored before sending, reused on every resend. */
+  refundMerchantOrderNo: string;
+  /** The paid order: sent as `originOrderNo` when PayBy's number is known, else `originMerchantOrderNo`. */
+  order: OrderRef;
+  /** In minor units; sent as PayBy's decimal major units, exactly. */
+  amount: Money;
+  reason?: string;
+  notifyUrl?: string;
+}
+
+export interface QueryRefundRequest {
+  refundMerchantOrderNo: string;
+  /** The paid order, when known: an answer naming another origin order is `MISADDRESSED`. */
+  order?: OrderRef;
+  /** The amount we asked for, when known: an answer with another amount is `MISADDRESSED`. */
+  amount?: Money;
+}
+
+export interface FollowUpAdapter {
+  readonly provider: 'payby';
+  /** getOrder, with the payment facts a paid-order policy and a revoke confirmation need. */
+  queryOrder(order: OrderRef): Promise<OrderQueryResult>;
+  /** revokeOrder. Never retried here; after `unknown`, queryOrder before revoking again. */
+  revokeOrder(order: OrderRef): Promise<FollowUpResult>;
+  /** refund/placeOrder. Never retried here; after `unknown`, queryRefund by our id first. */
+  placeRefund(request: PlaceRefundRequest): Promise<FollowUpResult>;
+  /** refund/getOrder by our refund id. */
+  queryRefund(request: QueryRefundRequest): Promise<FollowUpResult>;
+}

@@ -22,6 +22,11 @@ import type { UnifiedOrderBehaviour } from './unified';
  * | `garbage`      | malformed JSON answers                                                  |
  * | `misaddressed` | correctly signed answers that name another order                        |
  * | `refuserepeat` | Unified: a repeated cancel is refused (9999 "order status not allowed") |
+ * | `paidago26h`   | PayBy: a paid order's paidTime is 26 hours ago (any 1-9999)             |
+ * | `lostrevoke`   | PayBy: revoke applied, its response lost                                |
+ * | `lostrefund`   | PayBy: refund recorded, its placeOrder response lost                    |
+ * | `refundq3`     | PayBy: a refund answers CREATED to 3 refund queries, then SUCCESS       |
+ * | `refundfail`   | PayBy: a refund ends FAILURE                                            |
  */
 export interface Scenario {
   result: 'cancelled' | 'paid' | 'settled' | 'failed';
@@ -34,6 +39,11 @@ export interface Scenario {
   malformedJson: boolean;
   misaddressed: boolean;
   repeatRefusal?: string;
+  paidAgoHours?: number;
+  lostRevoke: boolean;
+  lostRefund: boolean;
+  refundQueries?: number;
+  refundFails: boolean;
 }
 
 const FAULTS: Record<string, SandboxFault> = {
@@ -54,6 +64,9 @@ export function scenarioOf(ref: string): Scenario {
     badSignature: false,
     malformedJson: false,
     misaddressed: false,
+    lostRevoke: false,
+    lostRefund: false,
+    refundFails: false,
   };
   for (const token of ref.toLowerCase().split('-')) {
     let m: RegExpMatchArray | null;
@@ -64,6 +77,11 @@ export function scenarioOf(ref: string): Scenario {
     else if (token === 'garbage') scenario.malformedJson = true;
     else if (token === 'misaddressed') scenario.misaddressed = true;
     else if (token === 'refuserepeat') scenario.repeatRefusal = 'order status not allowed';
+    else if (token === 'lostrevoke') scenario.lostRevoke = true;
+    else if (token === 'lostrefund') scenario.lostRefund = true;
+    else if (token === 'refundfail') scenario.refundFails = true;
+    else if ((m = /^refundq(\d{1,3})$/.exec(token))) scenario.refundQueries = Number(m[1]);
+    else if ((m = /^paidago(\d{1,4})h$/.exec(token))) scenario.paidAgoHours = Number(m[1]);
     else if ((m = /^pending(\d{1,3})$/.exec(token))) scenario.pendingQueries = Number(m[1]);
     else if ((m = /^slow(\d{1,6})$/.exec(token))) scenario.settleAfterMs = Number(m[1]);
     else if ((m = /^(e402|e500|e504|timeout|reset|empty)x(\d{1,2})$/.exec(token)))
@@ -88,6 +106,11 @@ export function paybyBehaviourOf(ref: string): PaybyOrderBehaviour | undefined {
     badSignature: s.badSignature,
     malformedJson: s.malformedJson,
     misaddressed: s.misaddressed,
+    ...(s.paidAgoHours !== undefined ? { paidAt: Date.now() - s.paidAgoHours * 3_600_000 } : {}),
+    loseRevokeResponse: s.lostRevoke,
+    loseRefundResponse: s.lostRefund,
+    ...(s.refundQueries !== undefined ? { refundSucceedsAfterQueries: s.refundQueries } : {}),
+    refundFails: s.refundFails,
   };
 }
 

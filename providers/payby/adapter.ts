@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { PaybyAccount } from '../../common/config';
-import { exchangeRecord, headerValue, postRaw, type HttpTimeouts } from '../http';
+import { exchangeRecord, headerValue, postRaw, type HttpAnswer, type HttpTimeouts } from '../http';
 import type {
   OrderRef,
   ProviderAdapter,
@@ -17,14 +17,8 @@ export interface PaybyRequest {
   headers: Record<string, string>;
 }
 
-/** Serialises the body once and signs exactly those bytes; a fresh requestTime on every call. */
-export function buildPaybyRequest(
-  partnerId: string,
-  privateKey: KeyObject,
-  order: OrderRef,
-  now: number = Date.now(),
-): PaybyRequest {
-  const body = JSON.stringify({ requestTime: now, bizContent: bizContentFor(order) });
+/** PayBy's headers for a serialised body: the signature covers exactly these bytes. */
+export function signedPaybyRequest(partnerId: string, privateKey: KeyObject, body: string): PaybyRequest {
   return {
     body,
     headers: {
@@ -34,6 +28,27 @@ export function buildPaybyRequest(
       sign: rsaSign(body, privateKey),
     },
   };
+}
+
+/** Serialises the body once and signs exactly those bytes; a fresh requestTime on every call. */
+export function buildPaybyRequest(
+  partnerId: string,
+  privateKey: KeyObject,
+  order: OrderRef,
+  now: number = Date.now(),
+): PaybyRequest {
+  return signedPaybyRequest(
+    partnerId,
+    privateKey,
+    JSON.stringify({ requestTime: now, bizContent: bizContentFor(order) }),
+  );
+}
+
+/** The verdict on an answer's `sign` header over its raw body text, before anything is parsed. */
+export function answerSignature(answer: HttpAnswer, publicKey: KeyObject): SignatureVerdict {
+  if (!answer.ok) return 'not-checked';
+  const sign = headerValue(answer.headers, 'sign');
+  return sign === undefined ? 'missing' : rsaVerify(answer.body, sign, publicKey) ? 'valid' : 'invalid';
 }
 
 export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeouts): ProviderAdapter {
@@ -50,13 +65,7 @@ export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeout
     const request = buildPaybyRequest(account.partnerId, privateKey, order);
     const answer = await postRaw(url, request.headers, request.body, timeouts);
     const receivedAt = Date.now();
-    let signature: SignatureVerdict = 'not-checked';
-    if (answer.ok) {
-      const sign = headerValue(answer.headers, 'sign');
-      // Verified over the raw body text, before anything is parsed.
-      signature =
-        sign === undefined ? 'missing' : rsaVerify(answer.body, sign, publicKey) ? 'valid' : 'invalid';
-    }
+    const signature = answerSignature(answer, publicKey);
     const outcome = classifyPaybyAnswer(operation, answer, signature, { order, receivedAt });
     return {
       outcome,

@@ -6,7 +6,7 @@ import { askedBizContent } from './biz-content';
 
 /**
  * Seed 002's response codes and their names: a refusal's `message` when PayBy sends no `msg`.
- * 62040 comes from the refund API (PROVIDERS.md): the order was already revoked.
+ * 62006 to 62046 come from the revoke and refund APIs (PROVIDERS.md; PayBy's response-code page).
  */
 export const PAYBY_CODE_NAMES: Readonly<Record<string, string>> = {
   '0': 'SUCCESS',
@@ -22,7 +22,16 @@ export const PAYBY_CODE_NAMES: Readonly<Record<string, string>> = {
   '62003': 'ORDER_SETTLED',
   '62004': 'MERCHANT_ORDER_NO_NOT_EXIST',
   '62035': 'ORDER_NO_NOT_EXIST',
+  '62006': 'REFUND_AMOUNT_EXCEEDED',
+  '62015': 'ORDER_NOT_PAID',
+  '62017': 'REFUND_MERCHANT_ORDER_NO_EXIST',
+  '62036': 'MERCHANT_DEVICE_NOT_EXIST',
+  '62038': 'INVALID_SECONDARY_MERCHANT',
+  '62039': 'REVOKE_FAILURE',
   '62040': 'ACQUIRE_ORDER_REVOKED',
+  '62041': 'ACQUIRE_ORDER_REFUNDED',
+  '62045': 'REFUND_REJECTED',
+  '62046': 'REVOKE_REJECTED',
 };
 
 /** What the adapter asked and when it heard back, so that classification stays a pure function. */
@@ -64,11 +73,11 @@ const TRANSIENT_CODES = new Set(['402', '404', '500', '504']);
 /** Codes that are a final no to a cancel; they must come signed (PROVIDERS.md). */
 const REFUSAL_CODES = new Set(['62001', '62003', '62004', '62035']);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function shown(value: unknown): string {
+export function shown(value: unknown): string {
   return value === undefined || value === null ? '(none)' : JSON.stringify(value);
 }
 
@@ -77,7 +86,7 @@ function shown(value: unknown): string {
  * The number the request named must be there and equal; the other number, when we know it and the
  * answer gives it, must agree too.
  */
-function misaddressed(order: Record<string, unknown>, asked: OrderRef): string | undefined {
+export function misaddressed(order: Record<string, unknown>, asked: OrderRef): string | undefined {
   const biz = askedBizContent(asked);
   if (!biz) return 'the request named no order, so no answer can be about it';
   const [field, value] =
@@ -98,8 +107,8 @@ function misaddressed(order: Record<string, unknown>, asked: OrderRef): string |
   return undefined;
 }
 
-/** The order amount in exact minor units, or undefined when it cannot be converted exactly. */
-function amountOf(value: unknown): Money | undefined {
+/** A PayBy Money `{currency, amount}` in exact minor units, or undefined when it cannot be converted exactly. */
+export function amountOf(value: unknown): Money | undefined {
   const parsed = totalAmount.safeParse(value);
   if (!parsed.success) return undefined;
   const currency = parsed.data.currency.toUpperCase();
@@ -113,14 +122,14 @@ function amountOf(value: unknown): Money | undefined {
 }
 
 /** `revoked` is the string "true"/"false"; undefined when it says neither. */
-function revokedFlag(value: string | boolean | null | undefined): boolean | undefined {
+export function revokedFlag(value: string | boolean | null | undefined): boolean | undefined {
   if (value === undefined || value === null || value === '' || value === false) return false;
   if (value === true) return true;
   const text = value.trim().toLowerCase();
   return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
-function orderFacts(raw: Record<string, unknown>): OrderFacts {
+export function orderFacts(raw: Record<string, unknown>): OrderFacts {
   const amount = amountOf(raw.totalAmount);
   return {
     ...(typeof raw.orderNo === 'string' && raw.orderNo ? { payOrderId: raw.orderNo } : {}),
@@ -187,6 +196,102 @@ function orderOutcome(
   }
 }
 
+/** The answers every PayBy API gives alike: we do not know, or PayBy refused *us*. */
+export type PaybyNonAnswer = Extract<CancelOutcome, { kind: 'unknown' } | { kind: 'misconfigured' }>;
+
+/** A PayBy envelope whose business answer (code 0 or 62xxx) is signed; generic errors may not be. */
+export interface PaybyTrustedEnvelope {
+  head: PaybyEnvelope['head'];
+  body: unknown;
+  code: string;
+  /** PayBy's `msg`, else the code's name (seed 002), else `code <n>`. */
+  message: string;
+}
+
+/**
+ * The part of classification every PayBy API shares: transport and HTTP failures, bodies that are
+ * not a PayBy envelope, applyStatus ERROR (our signature refused), and business answers (code 0 or
+ * 62xxx) whose signature does not verify. `signature` is the verdict on the `sign` header over the
+ * raw body, checked before parsing.
+ */
+export function readPaybyAnswer(
+  answer: HttpAnswer,
+  signature: SignatureVerdict,
+): { outcome: PaybyNonAnswer } | { envelope: PaybyTrustedEnvelope } {
+  if (!answer.ok)
+    return { outcome: { kind: 'unknown', reason: `transport: ${answer.error}`, code: answer.code } };
+  if (answer.status >= 500)
+    return { outcome: { kind: 'unknown', reason: `HTTP ${answer.status}`, code: `HTTP_${answer.status}` } };
+  if (answer.body.trim() === '')
+    return { outcome: { kind: 'unknown', reason: `empty body (HTTP ${answer.status})` } };
+
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.body);
+  } catch {
+    return { outcome: { kind: 'unknown', reason: `body is not JSON (HTTP ${answer.status})` } };
+  }
+  const parsed = envelope.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      outcome: {
+        kind: 'unknown',
+        reason: `malformed answer: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? ''}`.trim(),
+      },
+    };
+  }
+  const { head, body } = parsed.data;
+  const code = head.code;
+  const message = head.msg || PAYBY_CODE_NAMES[code] || `code ${code}`;
+
+  if (head.applyStatus === 'ERROR') {
+    return {
+      outcome: {
+        kind: 'misconfigured',
+        code: code || 'ERROR',
+        message: `PayBy could not verify our signature${head.msg ? `: ${head.msg}` : ''}`,
+      },
+    };
+  }
+
+  const business = code === '0' || code.startsWith('62');
+  if (business && signature !== 'valid') {
+    return {
+      outcome: {
+        kind: 'unknown',
+        reason: `answer code ${code} is not trustworthy: signature ${signature}`,
+        code: 'BAD_SIGNATURE',
+      },
+    };
+  }
+  return { envelope: { head, body, code, message } };
+}
+
+/**
+ * The global codes (seed 002): a stale or early requestTime and the transient codes are unknown,
+ * other 400s and 403 are our misconfiguration; anything else unrecognised is unknown. 601 and the
+ * 62xxx codes mean something per API, so the callers handle them first.
+ */
+export function globalCodeOutcome({ code, message, head }: PaybyTrustedEnvelope): PaybyNonAnswer {
+  switch (code) {
+    case '400':
+      if (/REQUESTTIME_TOO_(EARLY|LATER)/.test(message)) {
+        return {
+          kind: 'unknown',
+          reason: `${message}: retry with a fresh requestTime (check the clock if it persists)`,
+          code: 'REQUESTTIME',
+        };
+      }
+      return { kind: 'misconfigured', code, message };
+    case '403':
+      return { kind: 'misconfigured', code, message };
+    default:
+      if (TRANSIENT_CODES.has(code)) return { kind: 'unknown', reason: `${code} ${message}`, code };
+      return { kind: 'unknown', reason: `unrecognised answer code ${code} ${head.msg ?? ''}`.trim(), code };
+  }
+}
+
 /**
  * Classifies a PayBy answer (PROVIDERS.md, "Classifying answers"). `signature` is the verdict on
  * the `sign` header over the raw body, checked before parsing; `context` is what was asked.
@@ -198,46 +303,9 @@ export function classifyPaybyAnswer(
   signature: SignatureVerdict,
   context: PaybyAnswerContext,
 ): CancelOutcome {
-  if (!answer.ok) return { kind: 'unknown', reason: `transport: ${answer.error}`, code: answer.code };
-  if (answer.status >= 500)
-    return { kind: 'unknown', reason: `HTTP ${answer.status}`, code: `HTTP_${answer.status}` };
-  if (answer.body.trim() === '') return { kind: 'unknown', reason: `empty body (HTTP ${answer.status})` };
-
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.body);
-  } catch {
-    return { kind: 'unknown', reason: `body is not JSON (HTTP ${answer.status})` };
-  }
-  const parsed = envelope.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return {
-      kind: 'unknown',
-      reason: `malformed answer: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? ''}`.trim(),
-    };
-  }
-  const { head, body } = parsed.data;
-  const code = head.code;
-  const message = head.msg || PAYBY_CODE_NAMES[code] || `code ${code}`;
-
-  if (head.applyStatus === 'ERROR') {
-    return {
-      kind: 'misconfigured',
-      code: code || 'ERROR',
-      message: `PayBy could not verify our signature${head.msg ? `: ${head.msg}` : ''}`,
-    };
-  }
-
-  const signed = signature === 'valid';
-  const business = code === '0' || code.startsWith('62');
-  if (business && !signed) {
-    return {
-      kind: 'unknown',
-      reason: `answer code ${code} is not trustworthy: signature ${signature}`,
-      code: 'BAD_SIGNATURE',
-    };
-  }
+  const read = readPaybyAnswer(answer, signature);
+  if ('outcome' in read) return read.outcome;
+  const { head, body, code, message } = read.envelope;
 
   const rawOrder = isRecord(body) ? body.acquireOrder : undefined;
   if (isRecord(rawOrder)) {
@@ -253,17 +321,6 @@ export function classifyPaybyAnswer(
       return orderOutcome(operation, rawOrder, context);
     case '62002':
       return { kind: 'pending', state: 1, reason: 'ORDER_FAILURE: confirming with getOrder' };
-    case '400':
-      if (/REQUESTTIME_TOO_(EARLY|LATER)/.test(message)) {
-        return {
-          kind: 'unknown',
-          reason: `${message}: retry with a fresh requestTime (check the clock if it persists)`,
-          code: 'REQUESTTIME',
-        };
-      }
-      return { kind: 'misconfigured', code, message };
-    case '403':
-      return { kind: 'misconfigured', code, message };
     case '601':
       // Risk control refused this request: final for a cancel, but a refused query says nothing
       // about whether the cancel landed.
@@ -271,7 +328,6 @@ export function classifyPaybyAnswer(
         ? { kind: 'refused', state: 3, code, message }
         : { kind: 'unknown', reason: `getOrder refused: ${code} ${message}`, code };
     default:
-      if (TRANSIENT_CODES.has(code)) return { kind: 'unknown', reason: `${code} ${message}`, code };
-      return { kind: 'unknown', reason: `unrecognised answer code ${code} ${head.msg ?? ''}`.trim(), code };
+      return globalCodeOutcome(read.envelope);
   }
 }

@@ -3,7 +3,7 @@ import type { AccountConfig, Config } from '../common/config';
 import { withConnection, type Knex } from '../common/db';
 import { providerCallSeconds } from '../common/metrics';
 import { createAdapter } from '../providers';
-import type { ExchangeRecord, ProviderAdapter } from '../providers/types';
+import type { ExchangeRecord, FollowUpExchangeRecord, ProviderAdapter } from '../providers/types';
 
 /** One adapter per account, built on first use. */
 export function adapterCache(config: Config) {
@@ -37,7 +37,7 @@ export async function recordProviderCall(
   db: Knex,
   cancelOrderId: string,
   account: AccountConfig,
-  exchange: ExchangeRecord,
+  exchange: ExchangeRecord | FollowUpExchangeRecord,
   part?: string,
 ): Promise<void> {
   const info = Context.current().info;

@@ -1,6 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { createCallbackActivities } from './callbacks';
 import { createCancellationActivities } from './cancellation';
+import { createFollowUpActivities } from './follow-up';
 import { createNotificationActivities } from './notification';
 import { createReconciliationActivities } from './reconciliation';
 import { createSelfCheckActivities } from './self-check';
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSelfCheckActivities(deps),
     ...createCancellationActivities(deps),
     ...createCallbackActivities(deps),
+    ...createFollowUpActivities(deps),
     ...createNotificationActivities(deps),
     ...createReconciliationActivities(deps),
     /** Does nothing: the platform-ceiling workflow of `npm run bench`. */

@@ -161,6 +161,10 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         // Frozen at start: a default changed later never changes how this one runs or replays.
         timings: { ...DEFAULT_TIMINGS, ...options.timings },
         ...(start.retryOf ? { retryOf: start.retryOf } : {}),
+        // The app's paid-order policy, frozen at start like the timings.
+        ...(app.paidOrders !== 'refuse'
+          ? { paidOrders: { policy: app.paidOrders, timeZone: app.paidOrdersTimeZone } }
+          : {}),
       };
       const waitMs = start.waitMs ?? 5_000;
       const started = (answer: CancellationSnapshot): StartedCancellation => ({

@@ -33,6 +33,24 @@ const appSchema = z
     account: z.string().min(1),
     /** Optional Standard Webhooks secret (`whsec_<base64>`) for notification headers. */
     webhookSecret: secretRef.optional(),
+    /**
+     * A paid order (PayBy 62001/62003): `refuse` (state 3, ORDER_PAID), `revoke` (paid today in
+     * `paidOrdersTimeZone`, not settled: revoke it), `revokeOrRefund` (also refund a settled or
+     * older order in full). Seed 000: "the cancellation of the completed order on the same day".
+     */
+    paidOrders: z.enum(['refuse', 'revoke', 'revokeOrRefund']).default('refuse'),
+    /** The time zone whose calendar day "the same day" means (IANA name). */
+    paidOrdersTimeZone: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en-CA', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be an IANA time zone, e.g. "Asia/Dubai"')
+      .default('UTC'),
   })
   .strict();
 
@@ -222,6 +240,8 @@ export interface AppConfig {
   key: Secret;
   account: string;
   webhookSecret?: Secret;
+  paidOrders: 'refuse' | 'revoke' | 'revokeOrRefund';
+  paidOrdersTimeZone: string;
 }
 
 export interface PaybyAccount {
@@ -483,6 +503,8 @@ function parseConfigDocument(
         account: a.account,
         key,
         ...(webhookSecret ? { webhookSecret } : {}),
+        paidOrders: a.paidOrders,
+        paidOrdersTimeZone: a.paidOrdersTimeZone,
       });
   });
 

@@ -29,7 +29,8 @@ import type { CancelOutcome, OrderFacts } from '../providers/types';
 import { localPersistence, persistence, providerQuery, providerSubmit } from './activity-options';
 import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
 import { notificationWorkflow } from './notification';
-import { CancelNotification, CancelOrderId, CancelState } from './search-attributes';
+import { followUpPaidOrder } from './follow-up';
+import { CancelFollowUp, CancelNotification, CancelOrderId, CancelState } from './search-attributes';
 import {
   DEFAULT_TIMINGS,
   notificationWorkflowId,
@@ -52,6 +53,9 @@ const MAX_INBOX = 100;
 
 /** Over this many history events the run continues as new, carrying its state. */
 const HISTORY_LIMIT = 8_000;
+
+/** PayBy's refusals of a paid order's cancel: ORDER_PAID, ORDER_SETTLED. */
+const PAID_CODES = new Set(['62001', '62003']);
 
 /** Provider codes meaning the order does not exist there: nothing more to ask about it. */
 const NOT_FOUND_CODES = new Set(['62004', '62035']);
@@ -231,7 +235,70 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     return { ...factsOf(extra), ...facts };
   };
 
-  const finish = async (outcome: FinalOutcome): Promise<CancellationSnapshot> => {
+  /** Past the deadline without a final answer: UNRESOLVED (seed state stays 1), then hold. */
+  const giveUp = async (reason: string): Promise<void> => {
+    log.warn('cancellation UNRESOLVED', { cancelOrderId: snapshot.cancelOrderId, reason });
+    await transition('UNRESOLVED', snapshot.state === 0 ? 1 : snapshot.state, {}, reason);
+  };
+
+  /**
+   * A paid order refused by PayBy (62001/62003), under an app policy that reverses it: revoke or
+   * refund (workflows/follow-up.ts). Returns the outcome to persist, or undefined when it ended
+   * UNRESOLVED.
+   */
+  const followUp = async (
+    refusal: Extract<FinalOutcome, { kind: 'refused' }>,
+  ): Promise<FinalOutcome | undefined> => {
+    const end = await followUpPaidOrder({
+      cancelOrderId: snapshot.cancelOrderId,
+      accountId: input.accountId,
+      order: { ...input.order, ...(refusal.payOrderId ? { payOrderId: refusal.payOrderId } : {}) },
+      policy: input.paidOrders!,
+      deadlineAt,
+      timings,
+      onStart: async (via, reason) => {
+        snapshot.followUp = via;
+        upsertSearchAttributes([{ key: CancelFollowUp, value: via }]);
+        await transition('PENDING', 1, {}, reason);
+      },
+    });
+    switch (end.kind) {
+      case 'done':
+        return {
+          kind: 'cancelled',
+          channelOrderNo: end.channelOrderNo,
+          successTime: end.successTime,
+          ...(end.amount ? { amount: end.amount } : {}),
+          ...(refusal.payOrderId ? { payOrderId: refusal.payOrderId } : {}),
+        };
+      case 'refused':
+        return { ...refusal, code: end.code, message: end.message };
+      case 'misconfigured':
+        return { kind: 'misconfigured', code: end.code, message: end.message };
+      case 'declined':
+        return { ...refusal, message: `${refusal.message}: ${end.reason}` };
+      case 'unresolved':
+        await giveUp(end.reason);
+        return undefined;
+    }
+  };
+
+  const finish = async (decided: FinalOutcome): Promise<CancellationSnapshot> => {
+    let outcome = decided;
+    if (
+      decided.kind === 'refused' &&
+      input.provider === 'payby' &&
+      input.paidOrders &&
+      PAID_CODES.has(decided.code)
+    ) {
+      const followed = await followUp(decided);
+      if (!followed) {
+        answered = true;
+        await condition(allHandlersFinished);
+        return snapshot;
+      }
+      outcome = followed;
+    }
     const { status, state, retryable } = finalStatusOf(outcome);
     if (outcome.kind !== 'misconfigured' && outcome.providerCancelId)
       snapshot.providerCancelId = outcome.providerCancelId;
@@ -365,9 +432,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
 
     const now = Date.now();
     if (now >= deadlineAt && snapshot.status !== 'UNRESOLVED') {
-      const reason = `not terminal after ${timings.deadlineMs} ms: ${next.note ?? 'the provider has not decided'}`;
-      log.warn('cancellation UNRESOLVED', { cancelOrderId: snapshot.cancelOrderId, reason });
-      await transition('UNRESOLVED', snapshot.state === 0 ? 1 : snapshot.state, {}, reason);
+      await giveUp(
+        `not terminal after ${timings.deadlineMs} ms: ${next.note ?? 'the provider has not decided'}`,
+      );
       // Reconciliation (or a late callback) may still deliver the answer.
       if (
         await condition(() => inbox.length > 0, timings.unresolvedHoldMs, {

@@ -12,6 +12,8 @@ export const CancelOrderRef = defineSearchAttributeKey('CancelOrderRef', SearchA
 export const CancelMchNo = defineSearchAttributeKey('CancelMchNo', SearchAttributeType.KEYWORD);
 /** Our cancel order id (`C…`), so a cancellation can be found from it. */
 export const CancelOrderId = defineSearchAttributeKey('CancelOrderId', SearchAttributeType.KEYWORD);
+/** A paid order's follow-up: revoke or refund. */
+export const CancelFollowUp = defineSearchAttributeKey('CancelFollowUp', SearchAttributeType.KEYWORD);
 /** On notification workflows: pending, delivered or failed. */
 export const CancelNotification = defineSearchAttributeKey('CancelNotification', SearchAttributeType.KEYWORD);
 
@@ -23,6 +25,7 @@ export const SEARCH_ATTRIBUTE_KEYS = [
   CancelMchNo,
   CancelOrderId,
   CancelNotification,
+  CancelFollowUp,
 ] as const;
 
 export const SEARCH_ATTRIBUTE_NAMES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);

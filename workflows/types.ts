@@ -63,8 +63,17 @@ export interface CancellationInput {
   retryOf?: { cancelOrderId: string; force: boolean };
   /** The previous run of this workflow id stopped without finishing (terminated): carry on its cancellation. */
   takeOver?: boolean;
+  /** The app's paid-order policy, frozen at start; absent: a paid order is refused (62001/62003). */
+  paidOrders?: PaidOrderPolicy;
   /** Set by continue-as-new: where the previous run stopped. */
   resume?: CancellationResume;
+}
+
+/** Seed 000's "cancellation of the completed order on the same day", for PayBy: revoke, or refund. */
+export interface PaidOrderPolicy {
+  policy: 'revoke' | 'revokeOrRefund';
+  /** The IANA time zone whose calendar day "the same day" means. */
+  timeZone: string;
 }
 
 /** What `recordCancellation` found or made for a new run. */
@@ -144,6 +153,8 @@ export interface CancellationSnapshot extends ProviderFacts {
   reason?: string;
   /** This answer's request created the cancellation (false: an existing one was returned). */
   created?: boolean;
+  /** A paid order's follow-up under way or done. */
+  followUp?: 'revoke' | 'refund';
 }
 
 /**

@@ -43,6 +43,9 @@ export const HOOKED_APP = {
 };
 /** An app on a PayBy account whose key PayBy does not know: every cancel is refused as ours (applyStatus ERROR). */
 export const BROKEN_APP = { mchNo: 'M1623984575', appId: '60cc09bce4b0f1c0b83761c4', key: 'broken-app-key' };
+/** Apps whose paid orders are revoked same-day (REVOKE_APP) or also refunded (REFUND_APP), in UTC days. */
+export const REVOKE_APP = { mchNo: 'M1623984576', appId: '60cc09bce4b0f1c0b83761c5', key: 'revoke-app-key' };
+export const REFUND_APP = { mchNo: 'M1623984577', appId: '60cc09bce4b0f1c0b83761c6', key: 'refund-app-key' };
 export const GATEWAY = { mchNo: 'M1621873433953', appId: '60cc09bce4b0f1c0b83761c9', key: 'gateway-key-123' };
 
 /** Fast but real: every wait is a durable timer on the real server. */
@@ -126,6 +129,8 @@ export async function createWorld(
     reconcileShutdownGraceMs?: number;
     /** Add BROKEN_APP on a PayBy account signing with a key PayBy does not know. */
     brokenAccount?: boolean;
+    /** Add REVOKE_APP and REFUND_APP (paid-order policies) on the PayBy account. */
+    paidOrderApps?: boolean;
   } = {},
 ): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
@@ -149,6 +154,17 @@ export async function createWorld(
         { ...UNIFIED_APP, account: 'unified-test' },
         { ...HOOKED_APP, account: 'payby-test' },
         ...(options.brokenAccount ? [{ ...BROKEN_APP, account: 'payby-broken' }] : []),
+        ...(options.paidOrderApps
+          ? [
+              { ...REVOKE_APP, account: 'payby-test', paidOrders: 'revoke', paidOrdersTimeZone: 'UTC' },
+              {
+                ...REFUND_APP,
+                account: 'payby-test',
+                paidOrders: 'revokeOrRefund',
+                paidOrdersTimeZone: 'UTC',
+              },
+            ]
+          : []),
       ],
       accounts: [
         {

@@ -1,0 +1,156 @@
+import { CancelFollowUp } from '../../workflows/search-attributes';
+import { verifyMd5Sign } from '../../providers/unified/sign';
+import {
+  createWorld,
+  eventually,
+  PAYBY_APP,
+  REFUND_APP,
+  REVOKE_APP,
+  startReceiver,
+  type Receiver,
+  type World,
+} from '../helpers/world';
+
+/**
+ * Seed 000's promise for a completed (paid) order, as a per-app policy, through the real stack:
+ * PayBy revoke for a payment made today, refund in full for a settled or older one; each money
+ * movement happens exactly once, whatever answers are lost.
+ */
+
+let world: World;
+let merchant: Receiver;
+
+beforeAll(async () => {
+  [world, merchant] = await Promise.all([
+    createWorld({ paidOrderApps: true }),
+    startReceiver(() => 'success'),
+  ]);
+});
+afterAll(async () => {
+  await merchant?.close();
+  await world?.close();
+});
+
+const row = (id: string) => world.database.db('cancellations').where({ cancel_order_id: id }).first();
+const DAY = 24 * 60 * 60_000;
+
+async function cancel(app: typeof REVOKE_APP, mchOrderNo: string) {
+  const started = await world.cancelflow.startCancellation({ ...app, mchOrderNo, notifyUrl: merchant.url });
+  const result = await world.cancelflow.waitForResult(started.cancelOrderId);
+  return { started, result };
+}
+
+test('paid today, policy revoke: revoked once, SUCCEEDED/2, CancelFollowUp=revoke, the merchant told 2', async () => {
+  world.payby.setOrder('PO-today', {
+    status: 'PAID_SUCCESS',
+    amount: 12.5,
+    currency: 'AED',
+    paidAt: Date.now(),
+  });
+  const { started, result } = await cancel(REVOKE_APP, 'PO-today');
+  expect(result).toMatchObject({
+    status: 'SUCCEEDED',
+    state: 2,
+    followUp: 'revoke',
+    amount: { minor: 1250 },
+  });
+  const order = world.payby.order('PO-today')!;
+  expect(order.revokes).toBe(1);
+  expect(order.status).toBe('FAILURE');
+  const sa = (await world.temporal.client.workflow.getHandle(started.workflowId).describe())
+    .typedSearchAttributes;
+  expect(sa.get(CancelFollowUp)).toBe('revoke');
+  const calls = await world.database
+    .db('provider_calls')
+    .where({ cancel_order_id: started.cancelOrderId })
+    .pluck('operation');
+  expect(calls).toContain('revoke');
+  const told = await eventually(async () =>
+    merchant.received.find((r) => r.params.cancelOrderId === started.cancelOrderId),
+  );
+  expect(told.params.state).toBe('2');
+  expect(verifyMd5Sign(told.params, told.params.sign, REVOKE_APP.key)).toBe(true);
+});
+
+test('paid yesterday, policy revoke: refused by policy with a clear errMsg, nothing moved', async () => {
+  world.payby.setOrder('PO-yesterday', { status: 'PAID_SUCCESS', paidAt: Date.now() - 2 * DAY });
+  const { started, result } = await cancel(REVOKE_APP, 'PO-yesterday');
+  expect(result).toMatchObject({ status: 'FAILED', state: 3, errCode: '62001' });
+  expect(result.errMsg).toMatch(/not today .*policy "revoke" reverses same-day payments only/);
+  expect(world.payby.order('PO-yesterday')!.revokes).toBe(0);
+  expect(world.payby.order('PO-yesterday')!.refunds).toBe(0);
+  expect(await row(started.cancelOrderId)).toMatchObject({ state: 3, err_code: '62001' });
+});
+
+test('settled, policy revokeOrRefund: refund CREATED, then SUCCESS after 2 queries; one refund; refund id in channelOrderNo', async () => {
+  world.payby.setOrder('PO-settled', {
+    status: 'SETTLED',
+    amount: 30.01,
+    currency: 'AED',
+    paidAt: Date.now() - 3 * DAY,
+    refundSucceedsAfterQueries: 2,
+  });
+  const { started, result } = await cancel(REFUND_APP, 'PO-settled');
+  const refundId = `R${started.cancelOrderId.slice(1)}`;
+  expect(result).toMatchObject({
+    status: 'SUCCEEDED',
+    state: 2,
+    followUp: 'refund',
+    channelOrderNo: refundId,
+  });
+  expect(world.payby.order('PO-settled')!.refunds).toBe(1);
+  expect(await world.database.db('refunds').where({ refund_id: refundId }).first()).toMatchObject({
+    cancel_order_id: started.cancelOrderId,
+    status: 'SUCCESS',
+    amount_minor: 3001,
+    currency: 'AED',
+  });
+  expect(await row(started.cancelOrderId)).toMatchObject({ channel_order_no: refundId, state: 2 });
+});
+
+test('refund FAILURE: FAILED/3 with the channel code; the notification says 3', async () => {
+  world.payby.setOrder('PO-refund-fails', {
+    status: 'SETTLED',
+    paidAt: Date.now() - 3 * DAY,
+    refundFails: true,
+  });
+  const { started, result } = await cancel(REFUND_APP, 'PO-refund-fails');
+  expect(result).toMatchObject({ status: 'FAILED', state: 3, followUp: 'refund' });
+  expect(result.errCode).toMatch(/^62\d{3}$/);
+  expect(world.payby.order('PO-refund-fails')!.refunds).toBe(1);
+  const told = await eventually(async () =>
+    merchant.received.find((r) => r.params.cancelOrderId === started.cancelOrderId),
+  );
+  expect(told.params.state).toBe('3');
+});
+
+test('revoke answer lost (applied): getOrder shows it revoked, no second revoke', async () => {
+  world.payby.setOrder('PO-lost-revoke', {
+    status: 'PAID_SUCCESS',
+    paidAt: Date.now(),
+    loseRevokeResponse: true,
+  });
+  const { result } = await cancel(REVOKE_APP, 'PO-lost-revoke');
+  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+  expect(world.payby.order('PO-lost-revoke')!.revokes).toBe(1);
+});
+
+test('refund placeOrder answer lost (applied): the refund query by our id finds it, no second refund', async () => {
+  world.payby.setOrder('PO-lost-refund', {
+    status: 'SETTLED',
+    paidAt: Date.now() - 3 * DAY,
+    loseRefundResponse: true,
+    refundSucceedsAfterQueries: 1,
+  });
+  const { result } = await cancel(REFUND_APP, 'PO-lost-refund');
+  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'refund' });
+  expect(world.payby.order('PO-lost-refund')!.refunds).toBe(1);
+});
+
+test('an app without a policy keeps refusing paid orders (62001), nothing moved', async () => {
+  world.payby.setOrder('PO-refuse', { status: 'PAID_SUCCESS', paidAt: Date.now() });
+  const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PO-refuse' });
+  const result = await world.cancelflow.waitForResult(started.cancelOrderId);
+  expect(result).toMatchObject({ status: 'FAILED', state: 3, errCode: '62001', errMsg: 'ORDER_PAID' });
+  expect(world.payby.order('PO-refuse')!.revokes).toBe(0);
+});

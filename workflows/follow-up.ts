@@ -1,0 +1,208 @@
+import { proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { pollDelayMs } from '../contract/backoff';
+import type { FollowUpOutcome, OrderFacts, OrderPaymentFacts, OrderRef } from '../providers/types';
+import { localPersistence, providerQuery, providerSubmit } from './activity-options';
+import type { CancellationTimings, PaidOrderPolicy } from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+type Money = NonNullable<OrderFacts['amount']>;
+const { inspectPaidOrder, queryPaidOrderRefund } = proxyActivities<Activities>(providerQuery);
+const { revokePaidOrder, placePaidOrderRefund } = proxyActivities<Activities>(providerSubmit);
+const { recordRefund } = proxyLocalActivities<Activities>(localPersistence);
+
+/** How a paid order's follow-up ended, for the cancellation to persist and notify. */
+export type FollowUpEnd =
+  | { kind: 'done'; via: 'revoke' | 'refund'; channelOrderNo: string; successTime: number; amount?: Money }
+  | { kind: 'refused'; code: string; message: string }
+  | { kind: 'misconfigured'; code: string; message: string }
+  | { kind: 'unresolved'; reason: string }
+  /** The policy does not apply (or the payment could not be confirmed): the refusal stands. */
+  | { kind: 'declined'; reason: string };
+
+/** The calendar day (yyyy-mm-dd) of an instant in a time zone. */
+export function dayIn(timeZone: string, at: number): string {
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(new Date(at));
+}
+
+export interface FollowUpArgs {
+  cancelOrderId: string;
+  accountId: string;
+  order: OrderRef;
+  policy: PaidOrderPolicy;
+  deadlineAt: number;
+  timings: CancellationTimings;
+  /** Called once the follow-up is chosen, before anything is sent (row, search attribute, log). */
+  onStart(via: 'revoke' | 'refund', reason: string): Promise<void>;
+}
+
+const unknown =
+  (what: string) =>
+  (err: unknown): FollowUpOutcome => ({
+    kind: 'unknown',
+    reason: `${what} failed: ${err instanceof Error ? err.message : String(err)}`,
+  });
+
+/**
+ * Seed 000's promise for a paid order, as an app's policy: revoke a payment made today (in the
+ * app's time zone) and not settled, or (`revokeOrRefund`) refund it in full. Confirmed with
+ * getOrder first, never on a guess. Both move money: a send whose answer was lost is never
+ * repeated before asking (getOrder for a revoke, refund/getOrder by our refund id), and once a
+ * send may have landed, a refusal of a repeated send is not the verdict either.
+ */
+export async function followUpPaidOrder(args: FollowUpArgs): Promise<FollowUpEnd> {
+  const call = { cancelOrderId: args.cancelOrderId, accountId: args.accountId, order: args.order };
+  const wait = (round: number) =>
+    sleep(Math.max(1, pollDelayMs(args.timings, round, args.deadlineAt - Date.now())));
+
+  let payment: OrderPaymentFacts | undefined;
+  for (let round = 0; round < 3 && !payment; round++) {
+    payment = (await inspectPaidOrder(call).catch(() => undefined))?.payment;
+    if (!payment && round < 2) await wait(round);
+  }
+  if (!payment) return { kind: 'declined', reason: 'the payment could not be confirmed with getOrder' };
+  if (payment.status !== 'PAID_SUCCESS' && payment.status !== 'SETTLED')
+    return { kind: 'declined', reason: `getOrder shows the order ${payment.status}, not paid` };
+
+  const { timeZone } = args.policy;
+  const today = dayIn(timeZone, Date.now());
+  const paidDay = payment.paidTime !== undefined ? dayIn(timeZone, payment.paidTime) : undefined;
+  let via: 'revoke' | 'refund';
+  if (payment.status === 'PAID_SUCCESS' && paidDay === today) via = 'revoke';
+  else if (args.policy.policy === 'revokeOrRefund') via = 'refund';
+  else
+    return {
+      kind: 'declined',
+      reason:
+        payment.status === 'SETTLED'
+          ? 'the order is settled: policy "revoke" does not refund'
+          : `paid on ${paidDay ?? 'an unknown day'}, not today (${today}, ${timeZone}): policy "revoke" reverses same-day payments only`,
+    };
+  if (via === 'refund' && !payment.amount)
+    return { kind: 'declined', reason: 'getOrder gave no amount to refund' };
+
+  await args.onStart(
+    via,
+    via === 'revoke'
+      ? `paid today (${today}, ${timeZone}): revoking it (policy ${args.policy.policy})`
+      : `refunding ${payment.amount!.minor} minor units ${payment.amount!.currency} in full (policy ${args.policy.policy})`,
+  );
+  return via === 'revoke' ? revoke(args, call, payment, wait) : refund(args, call, payment.amount!, wait);
+}
+
+async function revoke(
+  args: FollowUpArgs,
+  call: { cancelOrderId: string; accountId: string; order: OrderRef },
+  payment: OrderPaymentFacts,
+  wait: (round: number) => Promise<void>,
+): Promise<FollowUpEnd> {
+  let send = true;
+  let mayHaveLanded = false;
+  for (let round = 0; ; round++) {
+    const o: FollowUpOutcome = send
+      ? await revokePaidOrder(call).catch(unknown('revoke'))
+      : (await inspectPaidOrder(call).catch((err: unknown) => ({ revoke: unknown('getOrder')(err) }))).revoke;
+    switch (o.kind) {
+      case 'done':
+        return {
+          kind: 'done',
+          via: 'revoke',
+          channelOrderNo: payment.payOrderId ?? call.order.payOrderId ?? call.order.mchOrderNo ?? '',
+          successTime: o.successTime,
+          ...(payment.amount ? { amount: payment.amount } : {}),
+        };
+      case 'refused':
+        if (send && mayHaveLanded) send = false;
+        else return { kind: 'refused', code: o.code, message: o.message };
+        break;
+      case 'misconfigured':
+        if (send && !mayHaveLanded) return { kind: 'misconfigured', code: o.code, message: o.message };
+        send = false;
+        break;
+      case 'resubmit':
+        // A verified getOrder shows it not revoked: sending (again) is safe.
+        send = true;
+        mayHaveLanded = false;
+        break;
+      case 'pending':
+      case 'unknown':
+        if (send) mayHaveLanded = true;
+        send = false;
+        break;
+    }
+    if (Date.now() >= args.deadlineAt)
+      return { kind: 'unresolved', reason: `revoke not confirmed before the deadline (${o.kind})` };
+    await wait(round);
+  }
+}
+
+async function refund(
+  args: FollowUpArgs,
+  call: { cancelOrderId: string; accountId: string; order: OrderRef },
+  amount: Money,
+  wait: (round: number) => Promise<void>,
+): Promise<FollowUpEnd> {
+  // Ours, created once for this cancellation and reused on every resend: PayBy never refunds twice.
+  const refundId = `R${args.cancelOrderId.slice(1)}`;
+  const refundCall = { ...call, refundId, amount };
+  await recordRefund({ refundId, cancelOrderId: args.cancelOrderId, amount, status: 'SENDING' });
+  let send = true;
+  let mayHaveLanded = false;
+  for (let round = 0; ; round++) {
+    const o: FollowUpOutcome = send
+      ? await placePaidOrderRefund(refundCall).catch(unknown('refund'))
+      : await queryPaidOrderRefund(refundCall).catch(unknown('refund query'));
+    const providerRefundNo = 'refund' in o && o.refund?.refundOrderNo ? o.refund.refundOrderNo : undefined;
+    switch (o.kind) {
+      case 'done':
+        await recordRefund({
+          ...refundStatus(refundId, args, amount, 'SUCCESS'),
+          ...(providerRefundNo ? { providerRefundNo } : {}),
+        });
+        return { kind: 'done', via: 'refund', channelOrderNo: refundId, successTime: o.successTime, amount };
+      case 'pending':
+        await recordRefund({
+          ...refundStatus(refundId, args, amount, 'CREATED'),
+          ...(providerRefundNo ? { providerRefundNo } : {}),
+        });
+        mayHaveLanded = true;
+        send = false;
+        break;
+      case 'refused':
+        if (send && mayHaveLanded) {
+          send = false;
+          break;
+        }
+        await recordRefund(refundStatus(refundId, args, amount, 'FAILURE'));
+        return { kind: 'refused', code: o.code, message: o.message };
+      case 'misconfigured':
+        if (send && !mayHaveLanded) {
+          await recordRefund(refundStatus(refundId, args, amount, 'FAILURE'));
+          return { kind: 'misconfigured', code: o.code, message: o.message };
+        }
+        send = false;
+        break;
+      case 'resubmit':
+        // refund/getOrder by our id verifiably found nothing: place it (again), same id.
+        send = true;
+        mayHaveLanded = false;
+        break;
+      case 'unknown':
+        if (send) mayHaveLanded = true;
+        send = false;
+        break;
+    }
+    if (Date.now() >= args.deadlineAt)
+      return { kind: 'unresolved', reason: `refund ${refundId} not final before the deadline (${o.kind})` };
+    await wait(round);
+  }
+}
+
+function refundStatus(refundId: string, args: FollowUpArgs, amount: Money, status: string) {
+  return { refundId, cancelOrderId: args.cancelOrderId, amount, status };
+}

@@ -11,6 +11,9 @@ module.exports = {
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 60_000,
-  maxWorkers: 2,
+  // One suite at a time: several suites start their own processes (two APIs and two workers, a
+  // browser, a second Temporal server), and on 2 cores two of them at once starve each other's
+  // timing-sensitive checks (rate limits, deadlines). Slower, not flaky.
+  maxWorkers: 1,
   reporters: ['default', '<rootDir>/test/count-reporter.js'],
 };

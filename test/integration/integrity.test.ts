@@ -186,7 +186,8 @@ describe('an answer about another order is not an answer', () => {
   test('PayBy and Unified answers, correctly signed, about another order → recorded, never a success', async () => {
     world.payby.setOrder('PB-elsewhere', { status: 'CREATED', misaddressed: true });
     const pay = world.unified.setOrder({ misaddressed: true, pendingQueries: 1, silent: true });
-    const cf = shortLived();
+    // Long enough for several answers even on a loaded machine (a timeout records no answer).
+    const cf = shortLived(5_000);
     const [p, u] = await Promise.all([
       cf.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-elsewhere' }),
       cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay }),

@@ -94,6 +94,18 @@ export interface ListFilter {
   limit?: number;
 }
 
+export interface ExecutionFilter extends ListFilter {
+  provider?: string;
+  /** Only runs started for one of these order references (`pay:<payOrderId>`, `mch:<mchOrderNo>`). */
+  orderRefs?: string[];
+}
+
+export interface CancellationExecution extends CancellationSummary {
+  provider: string;
+  /** Temporal's status of the run: RUNNING, COMPLETED, TERMINATED, FAILED, TIMED_OUT, CANCELLED. */
+  execution: string;
+}
+
 /** gRPC's DEADLINE_EXCEEDED, on the error or on its cause. */
 function isDeadlineExceeded(err: unknown): boolean {
   const cause = err instanceof Error ? err.cause : undefined;
@@ -315,6 +327,42 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         if (out.length >= limit) break;
       }
       return out;
+    },
+
+    /**
+     * Runs of cancellations, newest start first, each with Temporal's status of the run. Visibility
+     * lists open runs first, then closed ones by close time, newest first; a run closes after it
+     * starts, so once a run closed before the oldest start kept, no later one can be newer. A run
+     * continued as new is left out: its successor is listed.
+     */
+    async listExecutions(filter: ExecutionFilter = {}): Promise<CancellationExecution[]> {
+      const clauses = [`WorkflowType = 'cancellationWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
+      if (filter.status) clauses.push(`CancelState = ${quote(filter.status)}`);
+      if (filter.account) clauses.push(`CancelAccount = ${quote(filter.account)}`);
+      if (filter.provider) clauses.push(`CancelProvider = ${quote(filter.provider)}`);
+      if (filter.mchNo) clauses.push(`CancelMchNo = ${quote(filter.mchNo)}`);
+      if (filter.orderRefs?.length)
+        clauses.push(`CancelOrderRef IN (${filter.orderRefs.map(quote).join(', ')})`);
+      if (filter.since) clauses.push(`StartTime >= ${quote(filter.since.toISOString())}`);
+      if (filter.until) clauses.push(`StartTime < ${quote(filter.until.toISOString())}`);
+      const limit = filter.limit ?? 100;
+      const kept: CancellationExecution[] = [];
+      for await (const e of client.workflow.list({
+        query: clauses.join(' AND '),
+        pageSize: Math.min(Math.max(limit, 100), 1000),
+      })) {
+        const oldest = kept.length >= limit ? kept[kept.length - 1]?.startTime.getTime() : undefined;
+        if (oldest !== undefined && e.closeTime && e.closeTime.getTime() < oldest) break;
+        const run = {
+          ...summaryOf(e),
+          provider: e.typedSearchAttributes.get(CancelProvider) ?? '',
+          execution: e.status.name,
+        };
+        const at = kept.findIndex((k) => k.startTime.getTime() < run.startTime.getTime());
+        kept.splice(at === -1 ? kept.length : at, 0, run);
+        if (kept.length > limit) kept.pop();
+      }
+      return kept;
     },
 
     /**

@@ -1,27 +1,52 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   createWorld,
   eventually,
   PAYBY_APP,
   startReceiver,
+  UNIFIED_APP,
   type Receiver,
   type World,
 } from '../helpers/world';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'cancelflow.js');
+// Every CLI call is a process of its own (about a second of CPU): a test makes up to twenty.
+jest.setTimeout(120_000);
+const PAYBY = ['--mch-no', PAYBY_APP.mchNo, '--app-id', PAYBY_APP.appId];
+const UNIFIED = ['--mch-no', UNIFIED_APP.mchNo, '--app-id', UNIFIED_APP.appId];
 let world: World;
 let merchant: Receiver;
+let cliConfigPath: string;
 
 beforeAll(async () => {
   [world, merchant] = await Promise.all([createWorld(), startReceiver(() => 'success')]);
+  // Cancellations started by the CLI wait 10 minutes before asking the provider again: only a
+  // `requery` (or a callback) makes one ask sooner. The file goes away with the world's folder.
+  cliConfigPath = path.join(path.dirname(world.configPath), 'cli.config.json');
+  writeFileSync(
+    cliConfigPath,
+    JSON.stringify({
+      ...JSON.parse(readFileSync(world.configPath, 'utf8')),
+      timings: { pollInitialMs: 600_000, pollMaxMs: 600_000 },
+    }),
+  );
 });
 afterAll(async () => {
   await merchant?.close();
   await world?.close();
 });
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as ops run it: its own process, stdout and stderr piped (not a terminal). */
+function cliWith(env: Record<string, string>, ...args: string[]): Promise<Ran> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: {
@@ -29,9 +54,10 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
         HOME: process.env.HOME,
         TEMPORAL_ADDRESS: world.temporal.address,
         CANCELFLOW_TASK_QUEUE: world.temporal.taskQueue,
-        CANCELFLOW_CONFIG: world.configPath,
+        CANCELFLOW_CONFIG: cliConfigPath,
         DATABASE_URL: world.database.url,
         LOG_LEVEL: 'silent',
+        ...env,
       },
     });
     let stdout = '';
@@ -40,6 +66,25 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+const cli = (...args: string[]) => cliWith({}, ...args);
+const json = <T>(ran: Ran): T => JSON.parse(ran.stdout) as T;
+const ANSI = '\u001b[';
+
+async function providerQueries(cancelOrderId: string): Promise<number> {
+  const [row] = await world.database
+    .db('provider_calls')
+    .where({ cancel_order_id: cancelOrderId, operation: 'query' })
+    .count({ n: '*' });
+  return Number(row?.n ?? 0);
+}
+
+interface Listed {
+  cancelOrderId: string;
+  status: string;
+  execution: string;
+  startTime: string;
 }
 
 describe('the cancelflow CLI against the real stack', () => {
@@ -133,9 +178,310 @@ describe('the cancelflow CLI against the real stack', () => {
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toMatch(/--limit: must be a positive integer/);
     const badStatus = await cli('list', '--status', 'DONE');
-    expect(badStatus.code).not.toBe(0);
+    expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toMatch(/DONE/);
     expect((await cli('status', 'C000000000000000000000')).code).toBe(3);
     expect((await cli('redeliver', 'C000000000000000000000')).code).toBe(3);
+  });
+
+  test('every usage error exits 2, unknown accounts included; unknown ids exit 3; --help exits 0', async () => {
+    const usage = [
+      [],
+      ['frobnicate'],
+      ['status'],
+      ['status', 'C000000000000000000000', '--bogus'],
+      ['list', '--status', 'DONE'],
+      ['list', '--provider', 'bitcoin'],
+      ['list', '--until', 'soon'],
+      ['list', '--account', 'nope'],
+      ['reconcile', '--account', 'nope'],
+      ['reconcile', 'bogus'],
+      ['reconcile', 'runs', '--limit', '0'],
+      ['terminate', 'C000000000000000000000'],
+      ['terminate', 'C000000000000000000000', '--reason', ' '],
+      ['requery'],
+      ['why'],
+    ];
+    const ran = await Promise.all(usage.map((args) => cli(...args)));
+    const codes = Object.fromEntries(usage.map((args, i) => [args.join(' '), ran[i]!.code]));
+    expect(codes).toEqual(Object.fromEntries(usage.map((args) => [args.join(' '), 2])));
+    const unknownAccount = ran[usage.findIndex((a) => a[0] === 'list' && a[1] === '--account')]!;
+    expect(unknownAccount.stderr).toMatch(/--account: no account "nope" .*known: payby-test, unified-test/);
+    expect(ran[usage.findIndex((a) => a[1] === 'bogus')]!.stderr).toMatch(/too many arguments/);
+
+    const missing = ['C000000000000000000000'];
+    const notFound = await Promise.all([
+      cli('why', ...missing),
+      cli('show', ...missing),
+      cli('requery', ...missing),
+      cli('terminate', ...missing, '--reason', 'test'),
+    ]);
+    expect(notFound.map((r) => r.code)).toEqual([3, 3, 3, 3]);
+    expect((await cli('--help')).code).toBe(0);
+  });
+
+  test('requery makes a running cancellation ask now; terminate stops it with a reason; status then reads Postgres; start carries it on', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const first = await cli('start', ...UNIFIED, '--pay-order-id', pay, '--json');
+    expect(first.code).toBe(0);
+    const { cancelOrderId, answer } = json<{ cancelOrderId: string; answer: { status: string } }>(first);
+    expect(answer.status).toBe('PENDING');
+    expect(await providerQueries(cancelOrderId)).toBe(0); // its next question is 10 minutes away
+
+    const asked = await cli('requery', cancelOrderId);
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toContain(`asked: ${cancelOrderId}`);
+    await eventually(async () => (await providerQueries(cancelOrderId)) === 1);
+
+    const why = json<{
+      cancellation: Record<string, unknown>;
+      events: Array<Record<string, unknown> & { at: string; kind: string }>;
+    }>(await cli('why', cancelOrderId, '--json'));
+    expect(why.cancellation).toMatchObject({ cancel_order_id: cancelOrderId, status: 'PENDING', state: 1 });
+    const at = why.events.map((e) => Date.parse(e.at));
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    const steps = why.events.map((e) =>
+      e.kind === 'transition' ? e.status : `${e.kind} ${String(e.operation)}`,
+    );
+    const order = ['SUBMITTED', 'provider cancel', 'PENDING', 'provider query'].map((s) => steps.indexOf(s));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect(why.events.find((e) => e.operation === 'query')).toMatchObject({
+      httpStatus: 200,
+      signature: 'valid',
+      outcome: 'pending',
+      latencyMs: expect.any(Number),
+      error: null,
+    });
+    const shown = await cli('show', cancelOrderId);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/provider query .* HTTP 200, signature valid, pending/);
+    expect(shown.stdout).not.toContain(ANSI);
+
+    expect((await cli('terminate', cancelOrderId)).code).toBe(2);
+    const stopped = await cli('terminate', cancelOrderId, '--reason', 'gateway ticket 42');
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toContain(`terminated: ${cancelOrderId}`);
+    expect(stopped.stdout).toContain(
+      `cancelflow start --mch-no ${UNIFIED_APP.mchNo} --app-id ${UNIFIED_APP.appId} --pay-order-id ${pay}`,
+    );
+
+    const status = await cli('status', cancelOrderId);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/PENDING \(state 1\)/);
+    expect(status.stdout).toContain('Postgres: its workflow was terminated (reason: gateway ticket 42)');
+    expect(json(await cli('status', cancelOrderId, '--json'))).toMatchObject({
+      cancelOrderId,
+      status: 'PENDING',
+      source: 'postgres',
+      execution: 'TERMINATED',
+      terminateReason: 'gateway ticket 42',
+      submits: 1,
+      queries: 1,
+    });
+    const [requery, terminate, ...otherApp] = await Promise.all([
+      cli('requery', cancelOrderId),
+      cli('terminate', cancelOrderId, '--reason', 'again'),
+      // Another app asking about it: not found, stopped or not.
+      cli('status', cancelOrderId, ...PAYBY),
+      cli('requery', cancelOrderId, ...PAYBY),
+      cli('why', cancelOrderId, ...PAYBY),
+    ]);
+    expect([requery.code, terminate.code]).toEqual([4, 4]);
+    expect(otherApp.map((r) => r.code)).toEqual([3, 3, 3]);
+    expect(requery.stderr).toMatch(/is not running \(TERMINATED\)/);
+
+    const carried = await cli('start', ...UNIFIED, '--pay-order-id', pay, '--json');
+    expect(carried.code).toBe(0);
+    expect(json<{ cancelOrderId: string }>(carried).cancelOrderId).toBe(cancelOrderId);
+    const runs = await eventually(async () => {
+      const listed = json<Listed[]>(await cli('list', '--order', pay, '--json'));
+      return listed.length === 2 && listed.every((r) => r.cancelOrderId) ? listed : undefined;
+    });
+    expect(runs.map((r) => [r.cancelOrderId, r.execution])).toEqual([
+      [cancelOrderId, 'RUNNING'],
+      [cancelOrderId, 'TERMINATED'],
+    ]);
+    expect(json(await cli('status', cancelOrderId, '--json'))).toMatchObject({ source: 'temporal' });
+    expect((await cli('terminate', cancelOrderId, '--reason', 'end of test')).code).toBe(0);
+  });
+
+  test('why shows the notification attempts too; status reads Postgres once the workflow is gone', async () => {
+    world.payby.setOrder('CLI-W', { status: 'CREATED' });
+    const started = json<{ cancelOrderId: string; workflowId: string }>(
+      await cli(
+        'start',
+        ...PAYBY,
+        '--mch-order-no',
+        'CLI-W',
+        '--notify-url',
+        merchant.url,
+        '--wait',
+        '--json',
+      ),
+    );
+    await eventually(async () => {
+      const n = await world.database
+        .db('notifications')
+        .where({ cancel_order_id: started.cancelOrderId })
+        .first<{ status: string } | undefined>();
+      return n?.status === 'delivered';
+    });
+    const why = json<{ events: Array<Record<string, unknown>> }>(
+      await cli('why', started.cancelOrderId, '--json'),
+    );
+    expect(why.events).toContainEqual(
+      expect.objectContaining({
+        kind: 'provider',
+        operation: 'cancel',
+        outcome: 'cancelled',
+        httpStatus: 200,
+      }),
+    );
+    expect(why.events).toContainEqual(expect.objectContaining({ kind: 'transition', status: 'SUCCEEDED' }));
+    expect(why.events.at(-1)).toMatchObject({
+      kind: 'notification',
+      round: 1,
+      attempt: 1,
+      success: true,
+      httpStatus: 200,
+    });
+    const shown = (await cli('show', started.cancelOrderId)).stdout;
+    expect(shown).toMatch(/SUCCEEDED \(state 2\)/);
+    expect(shown).toMatch(/notification 1\.1 .* delivered, HTTP 200/);
+    expect(shown).toMatch(/delivered, 1 round\(s\), 1 attempt\(s\)/);
+
+    // Retention: Temporal forgets the workflow, Postgres keeps the record.
+    await world.temporal.client.workflowService.deleteWorkflowExecution({
+      namespace: world.temporal.namespace,
+      workflowExecution: { workflowId: started.workflowId },
+    });
+    await eventually(
+      () =>
+        world.temporal.client.workflow
+          .getHandle(started.workflowId)
+          .describe()
+          .then(
+            () => false,
+            (err: unknown) => err instanceof WorkflowNotFoundError,
+          ),
+      60_000,
+    );
+    const status = await cli('status', started.cancelOrderId, '--json');
+    expect(status.code).toBe(0);
+    expect(json(status)).toMatchObject({
+      status: 'SUCCEEDED',
+      state: 2,
+      source: 'postgres',
+      execution: 'GONE',
+      submits: 1,
+    });
+    const people = await cli('status', started.cancelOrderId);
+    expect(people.code).toBe(0);
+    expect(people.stdout).toContain('Postgres: its workflow is gone from Temporal (retention)');
+    expect((await cli('requery', started.cancelOrderId)).code).toBe(4);
+  });
+
+  test('list: newest first, --until, --provider, --account, --order, the run state, no colour codes when piped', async () => {
+    const t0 = new Date();
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const older = json<{ cancelOrderId: string }>(
+      await cli('start', ...UNIFIED, '--pay-order-id', pay, '--json'),
+    ).cancelOrderId; // still running at the end: Temporal lists open runs first
+    const between = new Date();
+    world.payby.setOrder('CLI-L', { status: 'CREATED' });
+    const newer = json<{ cancelOrderId: string }>(
+      await cli('start', ...PAYBY, '--mch-order-no', 'CLI-L', '--wait', '--json'),
+    ).cancelOrderId;
+    const since = ['--since', t0.toISOString()];
+
+    const list = await eventually(async () => {
+      const l = json<Listed[]>(await cli('list', ...since, '--json'));
+      return l.some((c) => c.cancelOrderId === newer && c.status === 'SUCCEEDED') &&
+        l.some((c) => c.cancelOrderId === older)
+        ? l
+        : undefined;
+    });
+    const ids = list.map((c) => c.cancelOrderId);
+    expect(ids.indexOf(newer)).toBeLessThan(ids.indexOf(older));
+    const starts = list.map((c) => Date.parse(c.startTime));
+    expect(starts).toEqual([...starts].sort((a, b) => b - a));
+    const [newest] = json<Listed[]>(await cli('list', ...since, '--limit', '1', '--json'));
+    expect(Date.parse(newest!.startTime)).toBeGreaterThanOrEqual(
+      Date.parse(list.find((c) => c.cancelOrderId === newer)!.startTime),
+    );
+
+    const [until, unified, payby, byOrder, byPayOrder, people] = await Promise.all([
+      cli('list', ...since, '--until', between.toISOString(), '--json'),
+      cli('list', ...since, '--provider', 'unified', '--json'),
+      cli('list', ...since, '--account', 'payby-test', '--json'),
+      cli('list', '--order', 'CLI-L', '--json'),
+      cli('list', '--order', pay, '--json'),
+      cli('list', ...since),
+    ]);
+    const idsOf = (r: Ran) => json<Listed[]>(r).map((c) => c.cancelOrderId);
+    expect(idsOf(until)).toContain(older);
+    expect(idsOf(until)).not.toContain(newer);
+    expect(idsOf(unified)).toContain(older);
+    expect(idsOf(unified)).not.toContain(newer);
+    expect(idsOf(payby)).toContain(newer);
+    expect(idsOf(payby)).not.toContain(older);
+    expect(json<Listed[]>(byOrder).map((c) => [c.cancelOrderId, c.execution])).toEqual([
+      [newer, 'COMPLETED'],
+    ]);
+    expect(json<Listed[]>(byPayOrder).map((c) => [c.cancelOrderId, c.execution])).toEqual([
+      [older, 'RUNNING'],
+    ]);
+    expect(people.code).toBe(0);
+    expect(people.stdout).toMatch(/│ run\s+│/);
+    expect(people.stdout).toMatch(new RegExp(`${newer}\\s+│ SUCCEEDED\\s+│ Completed`));
+    expect(people.stdout).toMatch(new RegExp(`${older}\\s+│ PENDING\\s+│ Running`));
+    expect(people.stdout).not.toContain(ANSI);
+    expect((await cli('terminate', older, '--reason', 'end of test')).code).toBe(0);
+  });
+
+  test('reconcile --dry-run says what it would repair and changes nothing; reconcile runs lists past runs', async () => {
+    const pay = world.unified.setOrder({ settleAfterMs: 300, silent: true });
+    const { cancelOrderId } = json<{ cancelOrderId: string }>(
+      await cli('start', ...UNIFIED, '--pay-order-id', pay, '--json'),
+    );
+    await new Promise((r) => setTimeout(r, 400)); // the gateway has cancelled it; we have not asked yet
+    const dry = await cli('reconcile', '--account', 'unified-test', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/REPAIRED \(would repair\)/);
+    expect(dry.stdout).toMatch(/[1-9]\d* would repair \(dry run: nothing was changed\)/);
+    expect(dry.stdout).not.toMatch(/repaired/);
+    const row = await world.database.db('cancellations').where({ cancel_order_id: cancelOrderId }).first();
+    expect(row).toMatchObject({ status: 'PENDING' });
+
+    const runs = json<Array<{ run_id: string; dry_run: boolean; counts: Record<string, number> }>>(
+      await cli('reconcile', 'runs', '--json'),
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs[0]).toMatchObject({ dry_run: true, account_id: 'unified-test', status: 'finished' });
+    expect(runs[0]!.counts.REPAIRED).toBeGreaterThanOrEqual(1);
+    const [one, people] = await Promise.all([
+      cli('reconcile', 'runs', '--limit', '1', '--json'),
+      cli('reconcile', 'runs'),
+    ]);
+    expect(json<unknown[]>(one)).toHaveLength(1);
+    expect(people.stdout).toContain(`${runs[0]!.run_id} (dry run)`);
+    expect(people.stdout).toMatch(/REPAIRED [1-9]/);
+    expect(people.stdout).not.toContain(ANSI);
+    expect((await cli('terminate', cancelOrderId, '--reason', 'end of test')).code).toBe(0);
+  });
+
+  test('a connection failure names the address it tried and exits 1', async () => {
+    const [temporal, postgres] = await Promise.all([
+      cliWith({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'status', 'C000000000000000000000'),
+      cliWith({ DATABASE_URL: 'postgres://cancelflow:hunter2@127.0.0.1:1/cancelflow' }, 'reconcile', 'runs'),
+    ]);
+    expect(temporal.code).toBe(1);
+    expect(temporal.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+    expect(postgres.code).toBe(1);
+    expect(postgres.stderr).toContain(
+      'cannot reach Postgres at postgres://cancelflow:***@127.0.0.1:1/cancelflow',
+    );
+    expect(postgres.stderr).not.toContain('hunter2');
   });
 });

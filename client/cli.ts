@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CancelflowError } from '../common/errors';
 import { registerCancellationCommands } from './cli/cancellations';
@@ -19,7 +20,13 @@ const REPO_ROOT = path.resolve(__dirname, '..');
 function runScript(script: string, args: string[]): never {
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', script), ...args],
+    // tsx resolved from this checkout, not from the caller's directory.
+    [
+      '--import',
+      pathToFileURL(require.resolve('tsx', { paths: [REPO_ROOT] })).href,
+      path.join(REPO_ROOT, 'scripts', script),
+      ...args,
+    ],
     { stdio: 'inherit' },
   );
   process.exit(result.status ?? EXIT.failure);

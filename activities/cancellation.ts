@@ -161,6 +161,7 @@ export async function applyTransition(
         ...(t.amount ? { amount_minor: t.amount.minor, currency: t.amount.currency } : {}),
         ...(t.successTime ? { success_time: new Date(t.successTime) } : {}),
         ...(t.retryable !== undefined ? { retryable: t.retryable } : {}),
+        ...(t.followUp ? { follow_up: t.followUp } : {}),
       })
       .returning(['provider', 'account_id']);
     if (current && (t.payOrderId || t.mchOrderNo)) {

@@ -4,7 +4,10 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { reconciliationItemsTotal } from '../common/metrics';
 import { createRateLimiter, type RateLimiter } from '../common/rate-limit';
-import type { CancelOutcome } from '../providers/types';
+import type { PaybyAccount } from '../common/config';
+import { DEFAULT_TIMEOUTS } from '../providers/http';
+import { createPaybyFollowUpAdapter } from '../providers/payby/follow-up';
+import type { CancelOutcome, FollowUpAdapter } from '../providers/types';
 import {
   notificationWorkflowId,
   RECONCILIATION_CLASSES,
@@ -37,6 +40,7 @@ const ROW_COLUMNS = [
   'state',
   'err_code',
   'provider_cancel_id',
+  'follow_up',
   'created_at',
 ];
 
@@ -51,6 +55,7 @@ interface Row {
   state: number;
   err_code: string | null;
   provider_cancel_id: string | null;
+  follow_up: 'revoke' | 'refund' | null;
   created_at: Date;
 }
 
@@ -237,6 +242,12 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
         if (view.kind !== 'unknown' || ask >= ASKS) break;
         await sleep(1_000 * 2 ** (ask - 1), undefined, { signal });
       }
+      if (row.follow_up && entry.account.provider === 'payby') {
+        // A paid order's follow-up: the order stays paid (62001/62003) or shows revoked; what
+        // decides is the revoke or the refund, never "paid" read as a refusal of our cancel.
+        await limiter.acquire(signal);
+        ({ outcome, view } = await followUpView(row, entry.account, outcome, view));
+      }
       if (view.kind === 'unknown') {
         cls = 'ERROR';
         reason = view.reason;
@@ -290,6 +301,64 @@ export function createReconciliationActivities({ db, config, logger, temporal }:
     }
     return cls;
   };
+
+  /** How a revoke or a refund stands at PayBy, as the view reconciliation compares with our row. */
+  const followUpView = async (
+    row: Row,
+    account: PaybyAccount,
+    outcome: CancelOutcome,
+    view: ReturnType<typeof providerView>,
+  ): Promise<{ outcome: CancelOutcome; view: ReturnType<typeof providerView> }> => {
+    const done = (o: CancelOutcome) => ({ outcome: o, view: providerView(o) });
+    if (row.follow_up === 'revoke') {
+      if (outcome.kind === 'refused' && outcome.code === '62040')
+        return done({ kind: 'cancelled', successTime: Date.now() });
+      if (outcome.kind === 'refused' && (outcome.code === '62001' || outcome.code === '62003'))
+        return { outcome, view: { kind: 'open' } };
+      return { outcome, view };
+    }
+    const refund = await db('refunds')
+      .where({ cancel_order_id: row.cancel_order_id })
+      .first<{ refund_id: string; amount_minor: number; currency: string } | undefined>();
+    if (!refund)
+      return { outcome, view: { kind: 'unknown', reason: 'no refunds row for a refund follow-up' } };
+    let adapter = followUpAdapters.get(account.id);
+    if (!adapter) {
+      adapter = createPaybyFollowUpAdapter(account, {
+        connectMs: account.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
+        responseMs: account.responseTimeoutMs ?? DEFAULT_TIMEOUTS.responseMs,
+      });
+      followUpAdapters.set(account.id, adapter);
+    }
+    const result = await adapter.queryRefund({
+      refundMerchantOrderNo: refund.refund_id,
+      order: {
+        ...(row.pay_order_id ? { payOrderId: row.pay_order_id } : {}),
+        ...(row.mch_order_no ? { mchOrderNo: row.mch_order_no } : {}),
+      },
+      amount: { minor: Number(refund.amount_minor), currency: refund.currency },
+    });
+    await recordProviderCall(
+      db,
+      row.cancel_order_id,
+      account,
+      result.exchange,
+      `${row.cancel_order_id}/refund`,
+    );
+    const o = result.outcome;
+    switch (o.kind) {
+      case 'done':
+        return done({ kind: 'cancelled', channelOrderNo: refund.refund_id, successTime: o.successTime });
+      case 'refused':
+        return done({ kind: 'refused', state: 3, code: o.code, message: o.message });
+      case 'pending':
+      case 'resubmit':
+        return { outcome, view: { kind: 'open' } };
+      default:
+        return { outcome, view: { kind: 'unknown', reason: `refund ${refund.refund_id}: ${o.kind}` } };
+    }
+  };
+  const followUpAdapters = new Map<string, FollowUpAdapter>();
 
   /** Created or updated in the window, or not terminal and older than `staleBefore`. */
   const scope = (input: { from: number; to: number; staleBefore: number; accountId?: string }) =>

@@ -259,7 +259,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       onStart: async (via, reason) => {
         snapshot.followUp = via;
         upsertSearchAttributes([{ key: CancelFollowUp, value: via }]);
-        await transition('PENDING', 1, {}, reason);
+        await transition('PENDING', 1, { followUp: via }, reason);
       },
     });
     switch (end.kind) {

@@ -185,6 +185,8 @@ export interface TransitionRecord extends ProviderFacts {
   retryable?: boolean;
   /** The merchant's order number as the provider reported it (learned alias). */
   mchOrderNo?: string;
+  /** A paid order's follow-up started (revoke or refund). */
+  followUp?: 'revoke' | 'refund';
 }
 
 export interface NotificationInput {

@@ -154,3 +154,34 @@ test('an app without a policy keeps refusing paid orders (62001), nothing moved'
   expect(result).toMatchObject({ status: 'FAILED', state: 3, errCode: '62001', errMsg: 'ORDER_PAID' });
   expect(world.payby.order('PO-refuse')!.revokes).toBe(0);
 });
+
+test('reconciliation knows the follow-ups: a revoked order and a refunded one match our state 2; a refund still CREATED is pending', async () => {
+  const since = Date.now() - 60 * 60_000;
+  world.payby.setOrder('PO-rec-open', {
+    status: 'SETTLED',
+    paidAt: Date.now() - 3 * DAY,
+    refundSucceedsAfterQueries: 1_000,
+  });
+  const open = await world.cancelflow.startCancellation(
+    { ...REFUND_APP, mchOrderNo: 'PO-rec-open' },
+    { waitMs: 2_000 },
+  );
+  await eventually(async () => ((await row(open.cancelOrderId))?.follow_up === 'refund' ? true : undefined));
+  const result = await world.temporal.client.workflow.execute('reconciliationWorkflow', {
+    workflowId: `reconcile/paid-${world.temporal.taskQueue}`,
+    taskQueue: world.temporal.taskQueue,
+    args: [{ from: since, to: Date.now() + 1_000, accountId: 'payby-test' }],
+  });
+  const items = await world.database
+    .db('reconciliation_items as i')
+    .join('cancellations as c', 'c.cancel_order_id', 'i.cancel_order_id')
+    .where({ 'i.run_id': (result as { runId: string }).runId })
+    .select('c.mch_order_no', 'i.class');
+  const classOf = Object.fromEntries(items.map((i) => [i.mch_order_no, i.class]));
+  expect(classOf['PO-today']).toBe('MATCHED'); // revoked at PayBy, SUCCEEDED here
+  expect(classOf['PO-settled']).toBe('MATCHED'); // refund SUCCESS at PayBy, SUCCEEDED here
+  expect(classOf['PO-refund-fails']).toBe('MATCHED'); // refund FAILURE at PayBy, FAILED here
+  expect(['MATCHED', 'STILL_PENDING']).toContain(classOf['PO-rec-open']); // refund CREATED: not final, not repaired
+  expect(await row(open.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
+  await world.temporal.client.workflow.getHandle(open.workflowId).terminate('test done');
+}, 60_000);

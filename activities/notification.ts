@@ -3,6 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { countNotificationRound, notificationAttemptsTotal } from '../common/metrics';
 import { checkUrl, policyLookup } from '../common/url-policy';
 import { postRaw } from '../providers/http';
+import { notificationFields } from '../providers/unified/protocol';
 import { md5Sign } from '../providers/unified/sign';
 import type { NotificationAttemptResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
@@ -267,22 +268,7 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
             `app ${row.mch_no}/${row.app_id} is not configured`,
             'UNKNOWN_APP',
           );
-        const payload: Record<string, string> = {
-          cancelOrderId: row.cancel_order_id,
-          payOrderId: row.pay_order_id ?? row.provider_order_no ?? '',
-          mchNo: row.mch_no,
-          appId: row.app_id,
-          payAmount: row.amount_minor === null ? '' : String(row.amount_minor),
-          currency: row.currency ?? '',
-          state: String(row.state),
-          channelOrderNo: row.channel_order_no ?? '',
-          errCode: row.err_code ?? '',
-          errMsg: row.err_msg ?? '',
-          extraParam: row.ext_param ?? '',
-          createdAt: String(row.created_at.getTime()),
-          successTime: row.success_time ? String(row.success_time.getTime()) : '',
-          reqTime: String(Date.now()),
-        };
+        const payload = notificationFields(row, Date.now());
         payload.sign = md5Sign(payload, app.key.reveal());
         await db('notifications')
           .insert({

@@ -8,6 +8,7 @@ import { listenForChanges } from '../common/change-feed';
 import { LruCache } from '../common/lru';
 import { apiRequestsTotal, queryCacheTotal } from '../common/metrics';
 import {
+  cancelOrderFields,
   CANCEL_QUERY_FIELDS,
   CANCEL_REQUEST_FIELDS,
   ProtocolError,
@@ -304,21 +305,7 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
           CODES.NOT_FOUND,
           `order not found: no cancel order ${p.cancelOrderId} for this app`,
         );
-      const answer = {
-        cancelOrderId: row.cancel_order_id,
-        payOrderId: row.pay_order_id ?? row.provider_order_no ?? '',
-        mchNo: row.mch_no,
-        appId: row.app_id,
-        ...(row.amount_minor !== null ? { payAmount: row.amount_minor } : {}),
-        currency: row.currency ?? '',
-        state: row.state,
-        channelOrderNo: row.channel_order_no ?? '',
-        errCode: row.err_code ?? '',
-        errMsg: row.err_msg ?? '',
-        extraParam: row.ext_param ?? '',
-        ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
-        createdAt: row.created_at.getTime(),
-      };
+      const answer: Record<string, unknown> = { ...cancelOrderFields(row) };
       if (TERMINAL_STATUSES.includes(row.status) && terminalAnswers.capacity > 0) {
         terminalAnswers.set(cacheKey, answer);
         signedAnswers.set(answer, md5Sign(answer, app.key.reveal()));

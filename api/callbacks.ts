@@ -9,7 +9,17 @@ import { providerOutcomeSignal } from '../workflows/definitions';
 import type { repairWorkflow as RepairWorkflow } from '../workflows/repair';
 import type { ProviderOutcomeSignal } from '../workflows/types';
 
-/** What is kept of a request for an account we do not have (anyone can send those). */
+/** Postgres text cannot hold NUL: what we store shows it as U+FFFD. */
+const clean = (text: string): string => text.replaceAll('\u0000', '\ufffd');
+
+/** The longest prefix of `text` whose UTF-8 encoding fits in `bytes`. */
+function firstBytes(text: string, bytes: number): string {
+  let end = Math.min(text.length, bytes);
+  while (end > 0 && Buffer.byteLength(text.slice(0, end), 'utf8') > bytes) end -= 1;
+  return text.slice(0, end);
+}
+
+/** What is kept of a request for an account we do not have (anyone can send those), in bytes. */
 const UNKNOWN_ACCOUNT_BODY_BYTES = 1024;
 
 export interface CallbackDeps {
@@ -27,9 +37,18 @@ export interface CallbackDeps {
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
   // Unauthenticated by nature (the signature is checked after): rate-limited per client address.
   await app.register(rateLimit, { max: deps.config.api.rateLimitPerMinute, timeWindow: 60_000 });
+  // Our own failures (Postgres down) are answered without their details; the gateway retries.
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    if (err.statusCode && err.statusCode < 500)
+      return reply.code(err.statusCode).type('text/plain').send(`fail: ${err.message}`);
+    req.log.error({ err }, 'provider callback failed');
+    return reply.code(503).type('text/plain').send('fail: temporarily unavailable, retry later');
+  });
   app.post<{ Params: { accountId: string } }>('/callbacks/unified/:accountId', async (req, reply) => {
-    const raw = typeof req.body === 'string' ? req.body : '';
-    const accountId = req.params.accountId.slice(0, 40);
+    const received = typeof req.body === 'string' ? req.body : '';
+    // Postgres text cannot hold NUL: what is stored shows it as U+FFFD; such a body never verifies.
+    const raw = clean(received);
+    const accountId = clean(req.params.accountId).slice(0, 40);
     const contentType = req.headers['content-type']?.slice(0, 128) ?? null;
     const store = async (row: {
       /** Keep only the first KiB of the body (requests for accounts we do not have). */
@@ -46,11 +65,11 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
         .insert({
           account_id: accountId,
           content_type: contentType,
-          raw_body: row.truncate ? raw.slice(0, UNKNOWN_ACCOUNT_BODY_BYTES) : raw,
+          raw_body: row.truncate ? firstBytes(raw, UNKNOWN_ACCOUNT_BODY_BYTES) : raw,
           verdict: row.verdict,
-          reason: row.reason?.slice(0, 256) ?? null,
+          reason: row.reason ? clean(row.reason).slice(0, 256) : null,
           cancel_order_id: row.cancelOrderId ?? null,
-          provider_cancel_id: row.providerCancelId?.slice(0, 64) ?? null,
+          provider_cancel_id: row.providerCancelId ? clean(row.providerCancelId).slice(0, 64) : null,
           state: row.state ?? null,
           workflow_id: row.workflowId ?? null,
         })
@@ -65,11 +84,12 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
       await store({
         truncate: true,
         verdict: 'unknown-account',
-        reason: `no unified account "${accountId}" (body of ${raw.length} characters, first ${UNKNOWN_ACCOUNT_BODY_BYTES} kept)`,
+        reason: `no unified account "${accountId}" (body of ${raw.length} characters, first ${UNKNOWN_ACCOUNT_BODY_BYTES} bytes kept)`,
       });
       return refuse(404, 'unknown account');
     }
-    const params = parseParams(raw, contentType ?? undefined);
+    // Verified over what was received; what is stored is cleaned of NUL (see `store`).
+    const params = parseParams(received, contentType ?? undefined);
     if (!params) {
       await store({ verdict: 'malformed', reason: 'body is neither JSON nor a form' });
       return refuse(400, 'body is neither JSON nor a form');

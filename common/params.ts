@@ -3,7 +3,7 @@ export function parseParams(
   raw: string,
   contentType: string | undefined,
 ): Record<string, string> | undefined {
-  if (contentType?.includes('application/x-www-form-urlencoded'))
+  if (contentType?.toLowerCase().includes('application/x-www-form-urlencoded'))
     return Object.fromEntries(new URLSearchParams(raw));
   try {
     const json = JSON.parse(raw) as unknown;

@@ -95,6 +95,20 @@ export const CANCEL_NOTIFICATION_FIELDS = {
   sign: { required: true, max: 32 },
 } satisfies FieldRules;
 
+/**
+ * Fields whose text is stored or queried as is (Postgres text cannot hold NUL). The others are
+ * checked against config or a format first (mchNo/appId, reqTime, version, sign…).
+ */
+const NUL_REFUSED = new Set([
+  'payOrderId',
+  'mchOrderNo',
+  'notifyUrl',
+  'extParam',
+  'clientIp',
+  'channelExtra',
+  'cancelOrderId',
+]);
+
 /** A field's name as an error message shows it: bounded, never empty. */
 function label(name: string): string {
   if (name === '') return '(empty name)';
@@ -184,6 +198,10 @@ export function readParams(
   for (const [name, value] of bodyEntries(raw, contentType)) {
     if (value === null || value === undefined) continue;
     const rule = ownRule(rules, name);
+    // A field of the seed's (we store them; Postgres text cannot hold NUL) refuses NUL, naming it.
+    // Other fields are only signed, never stored: the signature decides about them.
+    if (rule && NUL_REFUSED.has(name) && typeof value === 'string' && value.includes('\u0000'))
+      throw new ProtocolError('BAD_FIELD', label(name), 'must not contain a NUL character');
     if (typeof value === 'string') params.set(name, value);
     else if (typeof value === 'number' && rule?.long && Number.isSafeInteger(value))
       params.set(name, String(value));

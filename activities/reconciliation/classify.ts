@@ -1,0 +1,155 @@
+import type { CancelOutcome, FollowUpOutcome } from '../../providers/types';
+import { TERMINAL_STATUSES, type CancellationStatus, type ReconciliationClass } from '../../workflows/types';
+
+/**
+ * How reconciliation reads a provider's answer about one cancellation and compares it with our row.
+ * Pure: the page checker asks and records, the repair writes; this only decides.
+ */
+
+// PayBy's own codes (62004, 62035); the names are what rows written before the integrity change hold.
+export const NOT_FOUND_CODES = ['62004', '62035', 'MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
+
+/** A cancellation as reconciliation reads it from `cancellations`. */
+export interface ReconciliationRow {
+  cancel_order_id: string;
+  workflow_id: string;
+  account_id: string;
+  pay_order_id: string | null;
+  mch_order_no: string | null;
+  notify_url: string | null;
+  status: CancellationStatus;
+  state: number;
+  err_code: string | null;
+  provider_cancel_id: string | null;
+  follow_up: 'revoke' | 'refund' | null;
+  created_at: Date;
+}
+
+/** What the provider's answer says about the cancel: its seed state, or why there is none. */
+export type ProviderView =
+  | { kind: 'terminal'; state: 2 | 3 | 4 }
+  | { kind: 'open' }
+  | { kind: 'missing' }
+  | { kind: 'unknown'; reason: string };
+
+/** The provider's answer, and how reconciliation reads it (a follow-up may read it otherwise). */
+export interface ProviderAnswer {
+  outcome: CancelOutcome;
+  view: ProviderView;
+}
+
+/** A final answer: what a repair completes a record with. */
+export type RepairOutcome = Extract<CancelOutcome, { kind: 'cancelled' | 'refused' }>;
+
+export function isRepairOutcome(o: CancelOutcome | undefined): o is RepairOutcome {
+  return o?.kind === 'cancelled' || o?.kind === 'refused';
+}
+
+export function providerView(o: CancelOutcome): ProviderView {
+  switch (o.kind) {
+    case 'cancelled':
+      return { kind: 'terminal', state: 2 };
+    case 'refused':
+      return NOT_FOUND_CODES.includes(o.code) ? { kind: 'missing' } : { kind: 'terminal', state: o.state };
+    case 'pending':
+    case 'resubmit':
+      return { kind: 'open' };
+    case 'unknown':
+      return /does not exist|not exist|not found/i.test(o.reason)
+        ? { kind: 'missing' }
+        : { kind: 'unknown', reason: o.reason };
+    case 'misconfigured':
+      return { kind: 'unknown', reason: `${o.code}: ${o.message}` };
+  }
+}
+
+const answer = (outcome: CancelOutcome): ProviderAnswer => ({ outcome, view: providerView(outcome) });
+
+/** Why the row's provider cannot be asked at all, or undefined. */
+export function uncheckable(
+  row: Pick<ReconciliationRow, 'account_id' | 'provider_cancel_id'>,
+  provider: 'payby' | 'unified' | undefined,
+): string | undefined {
+  if (!provider) return `account ${row.account_id} is not configured`;
+  if (provider === 'unified' && !row.provider_cancel_id)
+    return 'no gateway cancelOrderId recorded: the gateway cannot be queried';
+  return undefined;
+}
+
+/**
+ * A paid order's revoke, read from PayBy's getOrder: the order stays paid (62001/62003) or shows
+ * revoked (62040); what decides is the revoke, never "paid" read as a refusal of our cancel.
+ */
+export function revokeAnswer(asked: ProviderAnswer, now: number): ProviderAnswer {
+  const o = asked.outcome;
+  if (o.kind === 'refused' && o.code === '62040') return answer({ kind: 'cancelled', successTime: now });
+  if (o.kind === 'refused' && (o.code === '62001' || o.code === '62003'))
+    return { outcome: o, view: { kind: 'open' } };
+  return asked;
+}
+
+/** A paid order's refund, read from PayBy's refund/getOrder by our refund id. */
+export function refundAnswer(
+  refund: FollowUpOutcome,
+  refundId: string,
+  asked: CancelOutcome,
+): ProviderAnswer {
+  switch (refund.kind) {
+    case 'done':
+      return answer({ kind: 'cancelled', channelOrderNo: refundId, successTime: refund.successTime });
+    case 'refused':
+      return answer({ kind: 'refused', state: 3, code: refund.code, message: refund.message });
+    case 'pending':
+    case 'resubmit':
+      return { outcome: asked, view: { kind: 'open' } };
+    default:
+      return { outcome: asked, view: { kind: 'unknown', reason: `refund ${refundId}: ${refund.kind}` } };
+  }
+}
+
+export interface ItemClass {
+  cls: ReconciliationClass;
+  /** The provider's seed state, where its answer gives one. */
+  providerState: number | null;
+  reason?: string;
+}
+
+/**
+ * Our row against the provider's answer. Ours terminal: MATCHED or MISMATCHED (never changed
+ * here). Ours open and the provider's final: REPAIRED. Both open: MATCHED, or STILL_PENDING once
+ * older than `staleAfterHours`.
+ */
+export function classifyItem(
+  row: Pick<ReconciliationRow, 'status' | 'state' | 'err_code' | 'created_at'>,
+  { outcome, view }: ProviderAnswer,
+  at: { now: number; staleAfterHours: number },
+): ItemClass {
+  const ours = TERMINAL_STATUSES.includes(row.status);
+  switch (view.kind) {
+    case 'unknown':
+      return { cls: 'ERROR', providerState: null, reason: view.reason };
+    case 'missing':
+      return {
+        cls:
+          row.status === 'FAILED' && NOT_FOUND_CODES.includes(row.err_code ?? '')
+            ? 'MATCHED'
+            : 'MISSING_AT_PROVIDER',
+        providerState: null,
+      };
+    case 'terminal':
+      return {
+        cls: ours ? (row.state === view.state ? 'MATCHED' : 'MISMATCHED') : 'REPAIRED',
+        providerState: view.state,
+      };
+    case 'open': {
+      const providerState = outcome.kind === 'pending' ? outcome.state : 0;
+      if (ours)
+        return {
+          cls: outcome.kind === 'resubmit' && row.status === 'FAILED' ? 'MATCHED' : 'MISMATCHED',
+          providerState,
+        };
+      const stale = row.created_at.getTime() < at.now - at.staleAfterHours * 3_600_000;
+      return { cls: stale ? 'STILL_PENDING' : 'MATCHED', providerState };
+    }
+  }
+}

@@ -1,10 +1,14 @@
-import type { AccountConfig } from '../common/config';
+import type { PaybyAccount } from './payby/options';
+import type { UnifiedAccount } from './unified/options';
 import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './http';
 import { createPaybyAdapter } from './payby/adapter';
 import type { ProviderAdapter } from './types';
 import { createUnifiedAdapter } from './unified/adapter';
 
 export type * from './types';
+
+/** A provider account as configured (credentials resolved): one of the protocols' own options. */
+export type AccountConfig = PaybyAccount | UnifiedAccount;
 
 /** The adapter for an account's protocol. The account union is closed: a new provider is a compile error here. */
 export function createAdapter(account: AccountConfig, timeouts?: HttpTimeouts): ProviderAdapter {

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { PaybyAccount } from '../../common/config';
+import type { PaybyAccount } from './options';
 import { excerpt, exchangeRecord, postRaw, type HttpAnswer, type HttpTimeouts } from '../http';
 import type {
   FollowUpAdapter,

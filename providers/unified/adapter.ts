@@ -1,4 +1,4 @@
-import type { UnifiedAccount } from '../../common/config';
+import type { UnifiedAccount } from './options';
 import { exchangeRecord, postRaw, type HttpTimeouts } from '../http';
 import type {
   ProviderAdapter,

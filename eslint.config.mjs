@@ -33,6 +33,27 @@ export default tseslint.config(
     },
   },
   {
+    // Providers are pure adapters: they own their options and import no process configuration.
+    files: ['providers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\.?/)+common/config(/|$)',
+              message: 'Providers own their options (providers/*/options.ts); common/config composes them.',
+            },
+            {
+              regex: '^(\\.\\.?/)+(workflows|activities|api|client|worker)(/|$)',
+              message: 'Providers import no Temporal or process code.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed deterministically inside Temporal's sandbox: no I/O, no Node
     // built-ins, no database or HTTP clients, and only activity *types* from activities/.
     files: ['workflows/**/*.ts'],

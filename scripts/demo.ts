@@ -19,6 +19,30 @@ import { REPO_ROOT } from './stack';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Each order's behaviour is in its reference (sandbox/scenarios.ts); `nack` makes our receiver refuse. */
+/**
+ * Why each final state is what it is (the table's last column): the same fact reads differently at
+ * each provider, and a reader should not have to guess.
+ */
+const WHY: Record<string, string> = {
+  'payby ok': 'PayBy answered FAILURE (cancelled), signed',
+  'payby paid': 'PayBy refused 62001: a paid order cannot be cancelled (revoke/refund is a policy)',
+  'payby settled': 'PayBy refused 62003: settled, only a refund reverses it',
+  'payby failed': 'PayBy 62002: already FAILURE; getOrder confirmed it, so the order is cancelled',
+  'payby notfound': 'PayBy 62004: no such merchant order',
+  'payby e500x2': 'unknown twice: asked (getOrder) before sending again, then cancelled',
+  'payby timeoutx1': 'no answer once: asked before sending again, then cancelled',
+  'payby lost': 'the cancel landed but its answer was lost: getOrder showed it cancelled',
+  'payby badsig': 'no answer verified: never a success; UNRESOLVED at the deadline',
+  'unified ok': 'the gateway answered state 2, signed',
+  'unified pending3': 'state 1 three times, then 2 by query',
+  'unified slow1500': "state 1, then the gateway's verified notification said 2",
+  'unified paid': 'the gateway answered state 3 (its own refusal: ORDER_PAID)',
+  'unified failed': 'the gateway answered state 4 (closed: the order had already failed)',
+  'unified lost': 'answer lost: the repeated cancel returned the same cancel order, state 2',
+  'unified garbage': 'no answer readable: never a success; UNRESOLVED at the deadline',
+  'payby ok-nack': 'cancelled; the merchant refused every notification (6 attempts)',
+};
+
 const ORDERS: Array<{ provider: 'payby' | 'unified'; scenario: string; what: string }> = [
   { provider: 'payby', scenario: 'ok', what: 'cancelled at once' },
   { provider: 'payby', scenario: 'paid', what: 'already paid' },
@@ -196,7 +220,7 @@ async function main(): Promise<void> {
   say('');
 
   const table = new Table({
-    head: ['order', 'provider', 'scenario', 'final state', 'errCode / errMsg', 'notification'],
+    head: ['order', 'provider', 'scenario', 'final state', 'errCode / errMsg', 'notification', 'why'],
   });
   for (const row of rows) {
     const s = row.cancelOrderId ? status.get(row.cancelOrderId) : undefined;
@@ -214,6 +238,7 @@ async function main(): Promise<void> {
           : n
             ? `failed after ${n.attempts} attempts`
             : 'not yet',
+      WHY[`${row.provider} ${row.ref.split('-').slice(1).join('-')}`] ?? '',
     ]);
   }
   say(table.toString());

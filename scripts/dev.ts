@@ -189,6 +189,14 @@ async function main(): Promise<void> {
     `  Data dir       ${dir}`,
     '  Ctrl-C stops everything; the data is kept for the next start.',
     '',
+    '  The CLI talks to this stack with this environment (paste it into another shell):',
+    `    export TEMPORAL_ADDRESS=${temporalAddress} DATABASE_URL='${childEnv.DATABASE_URL}' CANCELFLOW_CONFIG='${childEnv.CANCELFLOW_CONFIG}' CANCELFLOW_TASK_QUEUE=${taskQueue}`,
+    '    npx cancelflow list',
+    '',
+    '  Back up / restore its database (pg_dump and psql from any PostgreSQL client):',
+    `    pg_dump --format=custom --file=cancelflow.dump '${childEnv.DATABASE_URL}'`,
+    `    pg_restore --clean --if-exists --dbname='${childEnv.DATABASE_URL}' cancelflow.dump`,
+    '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

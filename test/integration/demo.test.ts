@@ -44,6 +44,8 @@ test('npm run demo brings the stack up, runs every scenario through the API and 
     // The channel's own code and description: PayBy `62001 ORDER_PAID`, the Unified gateway's `ORDER_PAID …`.
     expect(row('paid')).toMatch(/FAILED \(state 3\)\s+│ (62001 )?ORDER_PAID/);
     expect(row('lost')).toMatch(/SUCCEEDED/);
+    // The table says why a state is what it is.
+    expect(row('failed')).toMatch(/getOrder confirmed it|state 4 \(closed/);
     expect(row('pending3')).toMatch(/SUCCEEDED/);
     expect(row('badsig')).toMatch(/UNRESOLVED/);
     expect(row('garbage')).toMatch(/UNRESOLVED/);

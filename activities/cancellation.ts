@@ -369,6 +369,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           seq: 0,
           status: 'RECEIVED',
           state: 0,
+          reason: input.operatorReason ? `by hand: ${input.operatorReason}`.slice(0, 256) : null,
         });
         if (carriedOn) {
           await trx('cancellation_transitions').insert({

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { CancelflowError } from '../common/errors';
 import { registerCancellationCommands } from './cli/cancellations';
 import { EXIT } from './cli/context';
+import { registerFollowUpCommand } from './cli/follow-up';
 import { registerListCommand } from './cli/list';
 import { registerReconcileCommands } from './cli/reconcile';
 import { registerWhyCommand } from './cli/why';
@@ -33,7 +34,7 @@ function runScript(script: string, args: string[]): never {
 }
 
 const INPUT_CODES = ['INVALID_REQUEST', 'UNKNOWN_APP', 'UNKNOWN_ACCOUNT', 'CONFIG_INVALID'];
-const CONFLICT_CODES = ['DELIVERING', 'NOT_RUNNING'];
+const CONFLICT_CODES = ['DELIVERING', 'NOT_RUNNING', 'NOT_A_PAID_ORDER'];
 
 function exitCodeOf(err: unknown): number {
   // Commander's own refusals (unknown option or command, missing argument, bad choice) are bad input.
@@ -58,6 +59,7 @@ const program = new Command('cancelflow')
   );
 
 registerCancellationCommands(program);
+registerFollowUpCommand(program);
 registerWhyCommand(program);
 registerListCommand(program);
 registerReconcileCommands(program);

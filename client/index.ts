@@ -32,6 +32,7 @@ import {
   type CancellationSnapshot,
   type CancellationStatus,
   type CancellationTimings,
+  type PaidOrderPolicy,
 } from '../workflows/types';
 import { parseOrThrow, startCancellationSchema, type StartCancellationRequest } from './validation';
 
@@ -66,6 +67,10 @@ export interface StartOptions {
   deadlineMs?: number;
   /** Ops' retry of a cancellation that failed or is UNRESOLVED (see `retryCancellation`). */
   retryOf?: { cancelOrderId: string; force: boolean };
+  /** Overrides the app's paid-order policy for this run (ops' follow-up by hand). */
+  paidOrders?: PaidOrderPolicy;
+  /** Why ops started it by hand (kept with its first transition). */
+  operatorReason?: string;
 }
 
 /** Who is asking: an app sees only its own cancellations. */
@@ -174,9 +179,12 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         timings: { ...DEFAULT_TIMINGS, ...options.timings },
         ...(start.retryOf ? { retryOf: start.retryOf } : {}),
         // The app's paid-order policy, frozen at start like the timings.
-        ...(app.paidOrders !== 'refuse'
-          ? { paidOrders: { policy: app.paidOrders, timeZone: app.paidOrdersTimeZone } }
-          : {}),
+        ...(start.paidOrders
+          ? { paidOrders: start.paidOrders }
+          : app.paidOrders !== 'refuse'
+            ? { paidOrders: { policy: app.paidOrders, timeZone: app.paidOrdersTimeZone } }
+            : {}),
+        ...(start.operatorReason ? { operatorReason: start.operatorReason } : {}),
       };
       const waitMs = start.waitMs ?? 5_000;
       const started = (answer: CancellationSnapshot): StartedCancellation => ({
@@ -274,6 +282,39 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       return this.startCancellation(
         { mchNo: current.mchNo, appId: current.appId, ...current.order },
         { retryOf: { cancelOrderId: current.cancelOrderId, force: retry.force === true } },
+      );
+    },
+
+    /**
+     * Ops' follow-up by hand of a PayBy paid-order refusal (FAILED, 62001/62003): a new run that
+     * revokes (any day, while the order is paid and not settled) or refunds it in full, with the
+     * reason kept in its first transition. Refused for anything else.
+     */
+    async followUpCancellation(
+      cancelOrderId: string,
+      followUp: { via: 'revoke' | 'refund'; reason: string; scope?: AppScope },
+    ): Promise<StartedCancellation> {
+      const current = await this.getCancellation(cancelOrderId, followUp.scope);
+      if (
+        current.provider !== 'payby' ||
+        current.status !== 'FAILED' ||
+        !['62001', '62003'].includes(current.errCode ?? '')
+      )
+        throw new CancelflowError(
+          'NOT_A_PAID_ORDER',
+          `${cancelOrderId} is ${current.status} ${current.errCode ?? ''} at ${current.provider}: only a PayBy paid-order refusal (62001/62003) has a follow-up`,
+        );
+      const app = config.apps.find((a) => a.mchNo === current.mchNo && a.appId === current.appId);
+      return this.startCancellation(
+        { mchNo: current.mchNo, appId: current.appId, ...current.order },
+        {
+          retryOf: { cancelOrderId: current.cancelOrderId, force: true },
+          paidOrders:
+            followUp.via === 'revoke'
+              ? { policy: 'revoke', timeZone: app?.paidOrdersTimeZone ?? 'UTC', anyDay: true }
+              : { policy: 'refund', timeZone: app?.paidOrdersTimeZone ?? 'UTC' },
+          operatorReason: `follow-up --${followUp.via}: ${followUp.reason}`,
+        },
       );
     },
 

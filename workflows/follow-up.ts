@@ -73,7 +73,8 @@ export async function followUpPaidOrder(args: FollowUpArgs): Promise<FollowUpEnd
   const today = dayIn(timeZone, Date.now());
   const paidDay = payment.paidTime !== undefined ? dayIn(timeZone, payment.paidTime) : undefined;
   let via: 'revoke' | 'refund';
-  if (payment.status === 'PAID_SUCCESS' && paidDay === today) via = 'revoke';
+  if (args.policy.policy === 'refund') via = 'refund';
+  else if (payment.status === 'PAID_SUCCESS' && (paidDay === today || args.policy.anyDay)) via = 'revoke';
   else if (args.policy.policy === 'revokeOrRefund') via = 'refund';
   else
     return {

@@ -65,15 +65,20 @@ export interface CancellationInput {
   takeOver?: boolean;
   /** The app's paid-order policy, frozen at start; absent: a paid order is refused (62001/62003). */
   paidOrders?: PaidOrderPolicy;
+  /** Why ops started this run by hand (retry, follow-up): kept with its first transition. */
+  operatorReason?: string;
   /** Set by continue-as-new: where the previous run stopped. */
   resume?: CancellationResume;
 }
 
 /** Seed 000's "cancellation of the completed order on the same day", for PayBy: revoke, or refund. */
 export interface PaidOrderPolicy {
-  policy: 'revoke' | 'revokeOrRefund';
+  /** `refund`: always refund (ops' follow-up by hand). */
+  policy: 'revoke' | 'revokeOrRefund' | 'refund';
   /** The IANA time zone whose calendar day "the same day" means. */
   timeZone: string;
+  /** Ops' revoke by hand: any day, as long as the order is paid and not settled. */
+  anyDay?: boolean;
 }
 
 /** What `recordCancellation` found or made for a new run. */

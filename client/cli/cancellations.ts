@@ -29,11 +29,18 @@ function carryOnCommand(workflowId: string): string {
 
 function snapshotTable(s: CancellationSnapshot, source: string): string {
   const t = table();
+  const app = cliConfig().apps.find((a) => a.mchNo === s.mchNo && a.appId === s.appId);
   const rows: Array<[string, string | number | undefined]> = [
     ['cancelOrderId', s.cancelOrderId],
     ['workflow', s.workflowId],
     ['status', `${s.status} (state ${s.state})${s.retryable ? ', may be retried' : ''}`],
     ['app', `${s.mchNo}/${s.appId}`],
+    [
+      'paid orders',
+      app
+        ? `${app.paidOrders} (days in ${app.paidOrdersTimeZone})${s.followUp ? `; this one: ${s.followUp}` : ''}`
+        : '',
+    ],
     ['account', `${s.accountId} (${s.provider})`],
     ['order', s.order.payOrderId ?? s.order.mchOrderNo],
     ['provider cancel id', s.providerCancelId ?? ''],

@@ -185,3 +185,35 @@ test('reconciliation knows the follow-ups: a revoked order and a refunded one ma
   expect(await row(open.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
   await world.temporal.client.workflow.getHandle(open.workflowId).terminate('test done');
 }, 60_000);
+
+test('ops follow up by hand on a refused paid order: revoke (any day) or refund, the reason kept; nothing else qualifies', async () => {
+  world.payby.setOrder('PO-by-hand', {
+    status: 'PAID_SUCCESS',
+    amount: 9.99,
+    currency: 'AED',
+    paidAt: Date.now() - 2 * DAY,
+  });
+  const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PO-by-hand' });
+  expect(await world.cancelflow.waitForResult(first.cancelOrderId)).toMatchObject({
+    status: 'FAILED',
+    errCode: '62001',
+  });
+
+  const revoked = await world.cancelflow.followUpCancellation(first.cancelOrderId, {
+    via: 'revoke',
+    reason: 'merchant called, ticket 42',
+  });
+  expect(revoked.cancelOrderId).not.toBe(first.cancelOrderId);
+  const result = await world.cancelflow.waitForResult(revoked.cancelOrderId);
+  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'revoke' });
+  expect(world.payby.order('PO-by-hand')!.revokes).toBe(1);
+  const firstReason = await world.database
+    .db('cancellation_transitions')
+    .where({ cancel_order_id: revoked.cancelOrderId, seq: 0 })
+    .first('reason');
+  expect(firstReason.reason).toBe('by hand: follow-up --revoke: merchant called, ticket 42');
+  // A cancellation that is not a paid-order refusal has no follow-up.
+  await expect(
+    world.cancelflow.followUpCancellation(revoked.cancelOrderId, { via: 'refund', reason: 'again' }),
+  ).rejects.toMatchObject({ code: 'NOT_A_PAID_ORDER' });
+}, 60_000);

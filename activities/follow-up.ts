@@ -1,5 +1,5 @@
 import type { PaybyAccount } from '../common/config';
-import { DEFAULT_TIMEOUTS } from '../providers/http';
+import { accountTimeouts } from '../providers/options';
 import { createPaybyFollowUpAdapter } from '../providers/payby/follow-up';
 import type {
   ExchangeRecord,
@@ -33,10 +33,7 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
       if (!account || account.provider !== 'payby') return undefined;
       entry = {
         account,
-        adapter: createPaybyFollowUpAdapter(account, {
-          connectMs: account.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
-          responseMs: account.responseTimeoutMs ?? DEFAULT_TIMEOUTS.responseMs,
-        }),
+        adapter: createPaybyFollowUpAdapter(account, accountTimeouts(account)),
       };
       adapters.set(accountId, entry);
     }

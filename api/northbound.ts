@@ -9,6 +9,7 @@ import { LruCache } from '../common/lru';
 import { apiRequestsTotal, queryCacheTotal } from '../common/metrics';
 import {
   cancelOrderFields,
+  type CancelOrderRow,
   CANCEL_QUERY_FIELDS,
   CANCEL_REQUEST_FIELDS,
   ProtocolError,
@@ -71,22 +72,8 @@ export interface NorthboundDeps {
   cancelflow: CancelflowClient;
 }
 
-interface CancellationRow {
-  cancel_order_id: string;
-  pay_order_id: string | null;
-  provider_order_no: string | null;
-  mch_no: string;
-  app_id: string;
-  amount_minor: number | null;
-  currency: string | null;
+interface CancellationRow extends CancelOrderRow {
   status: CancellationStatus;
-  state: number;
-  channel_order_no: string | null;
-  err_code: string | null;
-  err_msg: string | null;
-  ext_param: string | null;
-  success_time: Date | null;
-  created_at: Date;
 }
 
 /** The query endpoint's read, prepared once per connection (the hottest read in the service). */

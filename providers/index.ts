@@ -1,6 +1,7 @@
 import type { PaybyAccount } from './payby/options';
 import type { UnifiedAccount } from './unified/options';
-import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './http';
+import type { HttpTimeouts } from './http';
+import { accountTimeouts } from './options';
 import { createPaybyAdapter } from './payby/adapter';
 import type { ProviderAdapter } from './types';
 import { createUnifiedAdapter } from './unified/adapter';
@@ -12,10 +13,7 @@ export type AccountConfig = PaybyAccount | UnifiedAccount;
 
 /** The adapter for an account's protocol. The account union is closed: a new provider is a compile error here. */
 export function createAdapter(account: AccountConfig, timeouts?: HttpTimeouts): ProviderAdapter {
-  timeouts ??= {
-    connectMs: account.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs,
-    responseMs: account.responseTimeoutMs ?? DEFAULT_TIMEOUTS.responseMs,
-  };
+  timeouts ??= accountTimeouts(account);
   switch (account.provider) {
     case 'payby':
       return createPaybyAdapter(account, timeouts);

@@ -1,7 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { temporal as proto } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { createCancelflowClient, ValidationError } from '../../client';
 import { CancelflowError } from '../../common/errors';
 import { verifyMd5Sign } from '../../providers/unified/sign';
@@ -458,41 +455,12 @@ describe('durability', () => {
 
 describe('replay', () => {
   test('every completed run of this suite replays with the current workflow code', async () => {
-    const executions = [];
-    for await (const e of world.temporal.client.workflow.list({
-      query: `TaskQueue = '${world.temporal.taskQueue}' AND ExecutionStatus = 'Completed'`,
-    }))
-      executions.push(e);
-    expect(executions.length).toBeGreaterThan(20);
-    const histories = await Promise.all(
-      executions.map(async (e) => ({
-        workflowId: e.workflowId,
-        history: await world.temporal.client.workflow.getHandle(e.workflowId, e.runId).fetchHistory(),
-      })),
-    );
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories(
-      { workflowBundle: world.temporal.workflowBundle },
-      histories,
-    )) {
-      expect(result.error).toBeUndefined();
-      replayed++;
-    }
-    expect(replayed).toBe(executions.length);
-
+    const { histories, failures } = await replayCompletedRuns(world);
+    expect(histories.length).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
     // RECORD_HISTORIES=1 npm test -- cancellation: refresh the committed fixtures (test/replay).
-    if (process.env.RECORD_HISTORIES === '1') {
-      const keep = /mch:PB-(ok|failed|lost|http500|forged|dup|paid)$|^notify\//;
-      const dir = path.resolve(__dirname, '..', 'replay', 'histories');
-      mkdirSync(dir, { recursive: true });
-      const unified = histories.filter((h) => h.workflowId.startsWith('cancel/unified-test/')).slice(0, 3);
-      for (const h of [...histories.filter((h) => keep.test(h.workflowId)).slice(0, 9), ...unified]) {
-        const name = h.workflowId.replace(/[^A-Za-z0-9_-]+/g, '_');
-        writeFileSync(
-          path.join(dir, `${name}.binpb`),
-          proto.api.history.v1.History.encode(h.history).finish(),
-        );
-      }
-    }
+    const keep = /mch:PB-(ok|failed|lost|http500|forged|dup|paid)$|^notify\//;
+    const unified = histories.filter((h) => h.workflowId.startsWith('cancel/unified-test/')).slice(0, 3);
+    recordFixtures([...histories.filter((h) => keep.test(h.workflowId)).slice(0, 9), ...unified]);
   });
 });

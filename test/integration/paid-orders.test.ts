@@ -1,7 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { temporal as proto } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { CancelFollowUp } from '../../workflows/search-attributes';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import {
@@ -223,34 +220,9 @@ test('ops follow up by hand on a refused paid order: revoke (any day) or refund,
 }, 60_000);
 
 test('every completed run of this suite replays; RECORD_HISTORIES=1 keeps the follow-up paths as fixtures', async () => {
-  const executions = [];
-  for await (const e of world.temporal.client.workflow.list({
-    query: `TaskQueue = '${world.temporal.taskQueue}' AND ExecutionStatus = 'Completed' AND WorkflowType = 'cancellationWorkflow'`,
-  }))
-    executions.push(e);
-  expect(executions.length).toBeGreaterThan(5);
-  const histories = await Promise.all(
-    executions.map(async (e) => ({
-      workflowId: e.workflowId,
-      history: await world.temporal.client.workflow.getHandle(e.workflowId, e.runId).fetchHistory(),
-    })),
-  );
-  let replayed = 0;
-  for await (const result of Worker.runReplayHistories(
-    { workflowBundle: world.temporal.workflowBundle },
-    histories,
-  )) {
-    expect(result.error).toBeUndefined();
-    replayed++;
-  }
-  expect(replayed).toBe(executions.length);
-  if (process.env.RECORD_HISTORIES === '1') {
-    const keep = /mch:PO-(today|settled|lost-revoke|lost-refund|yesterday)$/;
-    const dir = path.resolve(__dirname, '..', 'replay', 'histories');
-    mkdirSync(dir, { recursive: true });
-    for (const h of histories.filter((x) => keep.test(x.workflowId))) {
-      const name = h.workflowId.replace(/[^A-Za-z0-9_-]+/g, '_');
-      writeFileSync(path.join(dir, `${name}.binpb`), proto.api.history.v1.History.encode(h.history).finish());
-    }
-  }
+  const { histories, failures } = await replayCompletedRuns(world, 'cancellationWorkflow');
+  expect(histories.length).toBeGreaterThan(5);
+  expect(failures).toEqual([]);
+  const keep = /mch:PO-(today|settled|lost-revoke|lost-refund|yesterday)$/;
+  recordFixtures(histories.filter((h) => keep.test(h.workflowId)));
 }, 60_000);

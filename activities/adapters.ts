@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { AccountConfig, Config } from '../common/config';
 import { withConnection, type Knex } from '../common/db';
+import type { Logger } from '../common/logger';
 import { providerCallSeconds } from '../common/metrics';
 import { createAdapter } from '../providers';
 import type { ExchangeRecord, FollowUpExchangeRecord, ProviderAdapter } from '../providers/types';
@@ -70,4 +72,40 @@ export async function recordProviderCall(
       .ignore()
       .timeout(PROVIDER_CALL_RECORD_BOUNDS.statementMs, { cancel: true });
   });
+}
+
+/**
+ * Records an exchange the provider saw, retrying while the activity has time: a Postgres restart
+ * or a locked table delays the audit row, it does not lose it. Never fails the activity: when the
+ * time is up the known answer still goes back to the workflow, and the missing row is logged.
+ */
+export async function auditExchange(
+  db: Knex,
+  logger: Logger,
+  cancelOrderId: string,
+  account: AccountConfig,
+  exchange: ExchangeRecord | FollowUpExchangeRecord,
+): Promise<void> {
+  const info = Context.current().info;
+  // Leave the workflow 3 s to receive the answer before the activity would time out.
+  const deadline =
+    Date.now() +
+    Math.max(0, info.startToCloseTimeoutMs - (Date.now() - info.currentAttemptScheduledTimestampMs) - 3_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await recordProviderCall(db, cancelOrderId, account, exchange);
+      return;
+    } catch (err) {
+      const wait = Math.min(500 * 2 ** attempt, 4_000);
+      if (Date.now() + wait + PROVIDER_CALL_RECORD_BOUNDS.acquireMs >= deadline) {
+        // The answer matters more than its audit row: never turn a known outcome into an unknown one.
+        logger.error(
+          { err, cancelOrderId, operation: exchange.operation, attempts: attempt + 1 },
+          'could not record a provider exchange in the time the activity had',
+        );
+        return;
+      }
+      await sleep(wait);
+    }
+  }
 }

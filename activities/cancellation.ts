@@ -3,7 +3,7 @@ import { CHANGE_CHANNEL } from '../common/change-feed';
 import { cancellationsFinishedTotal, cancellationsStartedTotal } from '../common/metrics';
 import { orderRefsOf } from '../common/ids';
 import type { CancelOutcome } from '../providers/types';
-import { adapterCache, recordProviderCall } from './adapters';
+import { adapterCache, auditExchange } from './adapters';
 import {
   TERMINAL_STATUSES,
   type CancellationInput,
@@ -230,17 +230,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             order: input.order,
             ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
           });
-    if (result.exchange) {
-      try {
-        await recordProviderCall(db, input.cancelOrderId, account, result.exchange);
-      } catch (err) {
-        // The answer matters more than its audit row: never turn a known outcome into an unknown one.
-        logger.error(
-          { err, cancelOrderId: input.cancelOrderId, operation },
-          'could not record a provider exchange',
-        );
-      }
-    }
+    if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange);
     logger.info(
       { cancelOrderId: input.cancelOrderId, account: account.id, operation, outcome: result.outcome.kind },
       'provider answered',

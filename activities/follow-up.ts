@@ -10,7 +10,7 @@ import type {
   OrderRef,
 } from '../providers/types';
 import type { Money } from '../common/money';
-import { recordProviderCall } from './adapters';
+import { auditExchange } from './adapters';
 import type { ActivityDeps } from './deps';
 
 export interface FollowUpCallInput {
@@ -44,15 +44,7 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
     account: PaybyAccount,
     exchange: FollowUpExchangeRecord | ExchangeRecord,
   ) => {
-    try {
-      await recordProviderCall(db, cancelOrderId, account, exchange);
-    } catch (err) {
-      // The answer matters more than its audit row: never turn a known outcome into an unknown one.
-      logger.error(
-        { err, cancelOrderId, operation: exchange.operation },
-        'could not record a provider exchange',
-      );
-    }
+    await auditExchange(db, logger, cancelOrderId, account, exchange);
   };
   const noAccount = (accountId: string): FollowUpOutcome => ({
     kind: 'misconfigured',

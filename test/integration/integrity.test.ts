@@ -457,3 +457,30 @@ describe('the Temporal UI tells the business, not only "Running"', () => {
     await handle.terminate('test done');
   });
 });
+
+describe('every exchange the provider saw is audited', () => {
+  test('the audit table locked for 5 s while a cancel is answered: the row is written once it frees, the answer is kept', async () => {
+    world.payby.setOrder('PB-audit-late', { status: 'CREATED' });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const locked = new Promise<void>((ready) => {
+      void world.database.db.transaction(async (trx) => {
+        await trx.raw('LOCK TABLE provider_calls IN ACCESS EXCLUSIVE MODE');
+        ready();
+        await held;
+      });
+    });
+    await locked;
+    const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-audit-late' });
+    await eventually(async () => (world.payby.order('PB-audit-late')!.calls.length > 0 ? true : undefined));
+    // Longer than one bounded audit attempt (3 s): before, the row was given up and lost.
+    await new Promise((r) => setTimeout(r, 5_000));
+    release();
+    const result = await world.cancelflow.waitForResult(started.cancelOrderId);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    const audited = await world.database
+      .db('provider_calls')
+      .where({ cancel_order_id: started.cancelOrderId });
+    expect(audited.map((c) => c.operation)).toEqual(world.payby.order('PB-audit-late')!.calls);
+  }, 60_000);
+});

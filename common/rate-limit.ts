@@ -54,18 +54,31 @@ export function createRateLimiter(options: {
   let pumping = false;
   let lastCleanup = 0;
 
-  /** Takes up to `want` requests from `slot`; answers how many were granted and the slot's total before them. */
-  const lease = async (slot: number, want: number): Promise<{ before: number; granted: number }> => {
+  /**
+   * Takes up to `want` requests from `slot`, at positions `floor` and up (positions before it are
+   * past and are skipped, for everyone); answers how many were granted and the first position.
+   */
+  const lease = async (
+    slot: number,
+    want: number,
+    floor: number,
+  ): Promise<{ before: number; granted: number }> => {
+    // In the update, `start` is greatest(s.used, floor) and the new total least(start + want, cap);
+    // the right-hand sides all read the row as it was.
+    const start = 'greatest(s.used, cast(:floor as integer))';
+    const total = `least(${start} + cast(:want as integer), cast(:cap as integer))`;
     const result: { rows: Array<{ used: number; granted: number }> } = await db.raw(
-      `with arg as (select cast(:want as integer) as want, cast(:cap as integer) as cap)
-         insert into provider_rate_slots as s (account_id, slot, used, granted)
-         select :key, :slot, least(want, cap), least(want, cap) from arg
+      `with arg as (select cast(:want as integer) as want, cast(:cap as integer) as cap,
+                           cast(:floor as integer) as floor),
+            fresh as (select least(floor + want, cap) as used,
+                             greatest(least(floor + want, cap) - floor, 0) as granted from arg)
+         insert into provider_rate_slots as s (account_id, slot, used, granted, sent)
+         select :key, :slot, used, granted, granted from fresh
          on conflict (account_id, slot) do update
-           set used = least(s.used + excluded.used, cast(:cap as integer)),
-               granted = least(s.used + excluded.used, cast(:cap as integer)) - s.used
+           set used = ${total}, granted = ${total} - ${start}, sent = s.sent + ${total} - ${start}
            where s.used < cast(:cap as integer)
          returning used, granted`,
-      { key, slot, want, cap: capacity },
+      { key, slot, want, cap: capacity, floor },
     );
     const row = result.rows[0];
     if (!row) return { before: capacity, granted: 0 };
@@ -86,9 +99,14 @@ export function createRateLimiter(options: {
     pumping = true;
     try {
       while (waiters.length > 0) {
-        const slot = Math.floor(now() / slotMs);
-        const { before, granted } = await lease(slot, Math.min(capacity, waiters.length));
+        const at = now();
+        const slot = Math.floor(at / slotMs);
         const start = slot * slotMs;
+        // Positions more than one step in the past are skipped: releasing them now would put
+        // several requests in one instant, a burst a provider's bucket refuses (a process that
+        // starts late in a slot would otherwise release the whole slot at once).
+        const floor = Math.max(0, Math.ceil(((at - start) * capacity) / slotMs) - 1);
+        const { before, granted } = await lease(slot, Math.min(capacity, waiters.length), floor);
         for (let k = 0; k < granted && waiters.length > 0; k++) {
           const due = start + ((before + k) * slotMs) / capacity;
           if (due > now()) await sleep(due - now());

@@ -50,8 +50,11 @@ describe('the shared rate limit in Postgres', () => {
     await Promise.all(Array.from({ length: 200 }, (_, i) => take(i % 2 === 0 ? a : b)));
     const elapsed = performance.now() - started;
 
-    const slots = await database.db('provider_rate_slots').where({ account_id: key }).select('slot', 'used');
-    expect(slots.reduce((sum, s) => sum + Number(s.used), 0)).toBe(200);
+    const slots = await database
+      .db('provider_rate_slots')
+      .where({ account_id: key })
+      .select('slot', 'used', 'sent');
+    expect(slots.reduce((sum, s) => sum + Number(s.sent), 0)).toBe(200);
     expect(Math.max(...slots.map((s) => Number(s.used)))).toBeLessThanOrEqual(a.capacity);
     // 200 requests at 5 per 100 ms slot need at least 39 slot boundaries.
     expect(elapsed).toBeGreaterThanOrEqual(3_800);
@@ -66,6 +69,32 @@ describe('the shared rate limit in Postgres', () => {
     expect(refused).toBe(0);
   }, 30_000);
 
+  test('a process that starts late in a slot does not release the slot at once: the provider sees no burst', async () => {
+    const rate = 50; // slots of 100 ms holding 5, one every 20 ms
+    for (const phase of [70, 90, 98]) {
+      const key = `acct-late-${phase}`;
+      const limiter = createRateLimiter({ db: database.db, key, ratePerSecond: rate });
+      // Wait until the clock is `phase` ms into a slot: positions 0..3 (or 4) are past.
+      while (Date.now() % limiter.slotMs !== phase) await new Promise((r) => setImmediate(r));
+      const provider = tokenBucket(rate);
+      const released: number[] = [];
+      let refused = 0;
+      await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          await limiter.acquire();
+          released.push(performance.now());
+          if (!provider.take()) refused += 1;
+        }),
+      );
+      expect(refused).toBe(0);
+      // Never more than two releases in one step's worth of time (one late, one on time).
+      released.sort((x, y) => x - y);
+      for (let i = 2; i < released.length; i++) expect(released[i]! - released[i - 2]!).toBeGreaterThan(5);
+      const sent = await database.db('provider_rate_slots').where({ account_id: key }).sum({ n: 'sent' });
+      expect(Number(sent[0]?.n)).toBe(12);
+    }
+  }, 30_000);
+
   test('a waiter whose signal aborts is dropped and rejected; the others are still served', async () => {
     const limiter = createRateLimiter({ db: database.db, key: 'acct-abort', ratePerSecond: 2 });
     const controller = new AbortController();
@@ -78,7 +107,7 @@ describe('the shared rate limit in Postgres', () => {
     const used = await database
       .db('provider_rate_slots')
       .where({ account_id: 'acct-abort' })
-      .sum({ n: 'used' });
+      .sum({ n: 'sent' });
     expect(Number(used[0]?.n)).toBe(1);
   });
 

@@ -1,11 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AccountConfig, Config } from '../common/config';
 import { withConnection, type Knex } from '../common/db';
 import type { Logger } from '../common/logger';
 import { providerCallSeconds } from '../common/metrics';
+import { NOT_SENT } from '../contract/failures';
 import { createAdapter } from '../providers';
-import type { ExchangeRecord, FollowUpExchangeRecord, ProviderAdapter } from '../providers/types';
+import { accountTimeouts } from '../providers/options';
+import type {
+  ExchangeRecord,
+  FollowUpExchangeRecord,
+  OutgoingRequest,
+  ProviderAdapter,
+  SendHooks,
+} from '../providers/types';
 
 /** One adapter per account, built on first use. */
 export function adapterCache(config: Config) {
@@ -30,32 +38,28 @@ export function adapterCache(config: Config) {
  */
 export const PROVIDER_CALL_RECORD_BOUNDS = { acquireMs: 3_000, statementMs: 3_000 } as const;
 
-/**
- * One `provider_calls` row per real exchange: the key is this activity attempt's identity
- * (workflow, run, activity, attempt), so a retried write adds nothing; an activity that makes
- * several exchanges (a reconciliation page) names each one with `part`.
- */
-export async function recordProviderCall(
-  db: Knex,
-  cancelOrderId: string,
-  account: AccountConfig,
-  exchange: ExchangeRecord | FollowUpExchangeRecord,
-  part?: string,
-): Promise<void> {
+/** This activity attempt's identity: the key of its `provider_calls` row (and `part` of it). */
+function exchangeKey(part?: string): string {
   const info = Context.current().info;
   const run = info.workflowExecution;
-  const key = `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}${part ? `/${part}` : ''}`;
-  providerCallSeconds
-    .labels(account.provider, account.id, exchange.operation, exchange.outcome.kind)
-    .observe(exchange.latencyMs / 1000);
-  const row = {
-    exchange_key: key,
-    cancel_order_id: cancelOrderId,
-    account_id: account.id,
-    provider: account.provider,
-    operation: exchange.operation,
-    url: exchange.url.slice(0, 512),
-    request: JSON.stringify(exchange.request),
+  return `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}${part ? `/${part}` : ''}`;
+}
+
+/** One bounded write to `provider_calls` (a connection, then the statement, each within its bound). */
+async function writeCall(db: Knex, write: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<void> {
+  await withConnection(db, PROVIDER_CALL_RECORD_BOUNDS.acquireMs, async (connection) => {
+    await write(db('provider_calls').connection(connection)).timeout(
+      PROVIDER_CALL_RECORD_BOUNDS.statementMs,
+      {
+        cancel: true,
+      },
+    );
+  });
+}
+
+/** The answer's columns of a `provider_calls` row. */
+function answerColumns(exchange: ExchangeRecord | FollowUpExchangeRecord) {
+  return {
     http_status: exchange.httpStatus ?? null,
     response_body: exchange.responseBody ?? null,
     signature: exchange.signature,
@@ -64,20 +68,98 @@ export async function recordProviderCall(
     error: exchange.error?.slice(0, 512) ?? null,
     latency_ms: exchange.latencyMs,
   };
-  await withConnection(db, PROVIDER_CALL_RECORD_BOUNDS.acquireMs, async (connection) => {
-    await db('provider_calls')
-      .connection(connection)
-      .insert(row)
-      .onConflict('exchange_key')
-      .ignore()
-      .timeout(PROVIDER_CALL_RECORD_BOUNDS.statementMs, { cancel: true });
-  });
+}
+
+/**
+ * One `provider_calls` row per real exchange: the key is this activity attempt's identity
+ * (workflow, run, activity, attempt), so a retried write adds nothing; an activity that makes
+ * several exchanges (a reconciliation page) names each one with `part`. The row written ahead
+ * (`writeAhead`) is completed with the answer.
+ */
+export async function recordProviderCall(
+  db: Knex,
+  cancelOrderId: string,
+  account: AccountConfig,
+  exchange: ExchangeRecord | FollowUpExchangeRecord,
+  part?: string,
+): Promise<void> {
+  providerCallSeconds
+    .labels(account.provider, account.id, exchange.operation, exchange.outcome.kind)
+    .observe(exchange.latencyMs / 1000);
+  const answer = answerColumns(exchange);
+  const row = {
+    exchange_key: exchangeKey(part),
+    cancel_order_id: cancelOrderId,
+    account_id: account.id,
+    provider: account.provider,
+    operation: exchange.operation,
+    url: exchange.url.slice(0, 512),
+    request: JSON.stringify(exchange.request),
+    ...answer,
+  };
+  await writeCall(db, (q) => q.insert(row).onConflict('exchange_key').merge(Object.keys(answer)));
+}
+
+/** The outcome of a row written ahead whose answer was never recorded (a crash, a lost answer). */
+export const SENT_NOT_ANSWERED = 'sent';
+
+/**
+ * The write-ahead audit (`SendHooks.beforeSend`): the request's row is in `provider_calls` before
+ * the request leaves, so an exchange the provider saw always has its row, whatever happens next (a
+ * worker killed mid-call, Postgres down when the answer comes). Postgres trouble is waited out
+ * while the activity can still afford its HTTP timeouts; past that the request is not sent, and the
+ * activity fails with `NOT_SENT`: nothing happened at the provider.
+ */
+export function writeAhead(
+  db: Knex,
+  cancelOrderId: string,
+  account: AccountConfig,
+  part?: string,
+): SendHooks {
+  return {
+    beforeSend: async (outgoing: OutgoingRequest) => {
+      const info = Context.current().info;
+      const http = accountTimeouts(account);
+      const deadline =
+        info.currentAttemptScheduledTimestampMs +
+        info.startToCloseTimeoutMs -
+        (http.connectMs + http.responseMs) -
+        3_000;
+      const row = {
+        exchange_key: exchangeKey(part),
+        cancel_order_id: cancelOrderId,
+        account_id: account.id,
+        provider: account.provider,
+        operation: outgoing.operation,
+        url: outgoing.url.slice(0, 512),
+        request: JSON.stringify(outgoing.request),
+        signature: 'not-checked',
+        outcome: SENT_NOT_ANSWERED,
+        latency_ms: 0,
+      };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await writeCall(db, (q) => q.insert(row).onConflict('exchange_key').ignore());
+          return;
+        } catch (err) {
+          const wait = Math.min(250 * 2 ** attempt, 2_000);
+          if (Date.now() + wait + PROVIDER_CALL_RECORD_BOUNDS.acquireMs >= deadline)
+            throw ApplicationFailure.create({
+              type: NOT_SENT,
+              message: `could not write the audit row ahead of the ${outgoing.operation}: nothing was sent (${err instanceof Error ? err.message : String(err)})`,
+            });
+          await sleep(wait);
+        }
+      }
+    },
+  };
 }
 
 /**
  * Records an exchange the provider saw, retrying while the activity has time: a Postgres restart
- * or a locked table delays the audit row, it does not lose it. Never fails the activity: when the
- * time is up the known answer still goes back to the workflow, and the missing row is logged.
+ * or a locked table delays the answer's columns, it does not lose them (the request's row was
+ * written ahead). Never fails the activity: when the time is up the known answer still goes back
+ * to the workflow, and the row keeps outcome `sent`.
  */
 export async function auditExchange(
   db: Knex,
@@ -101,7 +183,7 @@ export async function auditExchange(
         // The answer matters more than its audit row: never turn a known outcome into an unknown one.
         logger.error(
           { err, cancelOrderId, operation: exchange.operation, attempts: attempt + 1 },
-          'could not record a provider exchange in the time the activity had',
+          'could not record a provider answer in the time the activity had (its request row stays)',
         );
         return;
       }

@@ -3,7 +3,7 @@ import { CHANGE_CHANNEL } from '../common/change-feed';
 import { cancellationsFinishedTotal, cancellationsStartedTotal } from '../common/metrics';
 import { orderRefsOf } from '../common/ids';
 import type { CancelOutcome } from '../providers/types';
-import { adapterCache, auditExchange } from './adapters';
+import { adapterCache, auditExchange, writeAhead } from './adapters';
 import {
   TERMINAL_STATUSES,
   type CancellationInput,
@@ -211,25 +211,32 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
         message: `no account "${input.accountId}" in config`,
       };
     const { account, adapter } = entry;
+    const hooks = writeAhead(db, input.cancelOrderId, account);
     const result =
       operation === 'cancel'
-        ? await adapter.submitCancel({
-            order: input.order,
-            ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
-            // An upstream gateway sends its Cancel Notification to our callback endpoint.
-            ...(account.provider === 'unified'
-              ? {
-                  notifyUrl: `${config.http.publicBaseUrl}/callbacks/unified/${encodeURIComponent(account.id)}`,
-                }
-              : {}),
-            ...(input.clientIp ? { clientIp: input.clientIp } : {}),
-            ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
-            ...(input.extParam ? { extParam: input.extParam } : {}),
-          })
-        : await adapter.queryCancel({
-            order: input.order,
-            ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
-          });
+        ? await adapter.submitCancel(
+            {
+              order: input.order,
+              ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
+              // An upstream gateway sends its Cancel Notification to our callback endpoint.
+              ...(account.provider === 'unified'
+                ? {
+                    notifyUrl: `${config.http.publicBaseUrl}/callbacks/unified/${encodeURIComponent(account.id)}`,
+                  }
+                : {}),
+              ...(input.clientIp ? { clientIp: input.clientIp } : {}),
+              ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
+              ...(input.extParam ? { extParam: input.extParam } : {}),
+            },
+            hooks,
+          )
+        : await adapter.queryCancel(
+            {
+              order: input.order,
+              ...(input.providerCancelId ? { providerCancelId: input.providerCancelId } : {}),
+            },
+            hooks,
+          );
     if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange);
     logger.info(
       { cancelOrderId: input.cancelOrderId, account: account.id, operation, outcome: result.outcome.kind },

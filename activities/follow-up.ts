@@ -10,7 +10,7 @@ import type {
   OrderRef,
 } from '../providers/types';
 import type { Money } from '../common/money';
-import { auditExchange } from './adapters';
+import { auditExchange, writeAhead } from './adapters';
 import type { ActivityDeps } from './deps';
 
 export interface FollowUpCallInput {
@@ -46,6 +46,7 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
   ) => {
     await auditExchange(db, logger, cancelOrderId, account, exchange);
   };
+  const ahead = (cancelOrderId: string, account: PaybyAccount) => writeAhead(db, cancelOrderId, account);
   const noAccount = (accountId: string): FollowUpOutcome => ({
     kind: 'misconfigured',
     code: 'UNKNOWN_ACCOUNT',
@@ -59,7 +60,7 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
     ): Promise<{ payment?: OrderPaymentFacts; revoke: FollowUpOutcome }> {
       const entry = adapterFor(input.accountId);
       if (!entry) return { revoke: noAccount(input.accountId) };
-      const result = await entry.adapter.queryOrder(input.order);
+      const result = await entry.adapter.queryOrder(input.order, ahead(input.cancelOrderId, entry.account));
       if (result.exchange) await audit(input.cancelOrderId, entry.account, result.exchange);
       return { ...(result.payment ? { payment: result.payment } : {}), revoke: result.revoke };
     },
@@ -67,7 +68,7 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
     async revokePaidOrder(input: FollowUpCallInput): Promise<FollowUpOutcome> {
       const entry = adapterFor(input.accountId);
       if (!entry) return noAccount(input.accountId);
-      const result = await entry.adapter.revokeOrder(input.order);
+      const result = await entry.adapter.revokeOrder(input.order, ahead(input.cancelOrderId, entry.account));
       await audit(input.cancelOrderId, entry.account, result.exchange);
       return result.outcome;
     },
@@ -77,12 +78,15 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
     ): Promise<FollowUpOutcome> {
       const entry = adapterFor(input.accountId);
       if (!entry) return noAccount(input.accountId);
-      const result = await entry.adapter.placeRefund({
-        refundMerchantOrderNo: input.refundId,
-        order: input.order,
-        amount: input.amount,
-        reason: `cancellation ${input.cancelOrderId}`,
-      });
+      const result = await entry.adapter.placeRefund(
+        {
+          refundMerchantOrderNo: input.refundId,
+          order: input.order,
+          amount: input.amount,
+          reason: `cancellation ${input.cancelOrderId}`,
+        },
+        ahead(input.cancelOrderId, entry.account),
+      );
       await audit(input.cancelOrderId, entry.account, result.exchange);
       return result.outcome;
     },
@@ -92,11 +96,14 @@ export function createFollowUpActivities({ db, config, logger }: ActivityDeps) {
     ): Promise<FollowUpOutcome> {
       const entry = adapterFor(input.accountId);
       if (!entry) return noAccount(input.accountId);
-      const result = await entry.adapter.queryRefund({
-        refundMerchantOrderNo: input.refundId,
-        order: input.order,
-        amount: input.amount,
-      });
+      const result = await entry.adapter.queryRefund(
+        {
+          refundMerchantOrderNo: input.refundId,
+          order: input.order,
+          amount: input.amount,
+        },
+        ahead(input.cancelOrderId, entry.account),
+      );
       await audit(input.cancelOrderId, entry.account, result.exchange);
       return result.outcome;
     },

@@ -1,3 +1,4 @@
+import { NOT_SENT } from './failures';
 import type { CancelOutcome } from '../providers/types';
 
 /**
@@ -102,6 +103,9 @@ export function decide(
         : go('submit', state.mayHaveLanded, outcome.reason);
     case 'unknown':
       if (from === 'signal') return { action: 'continue', state };
+      // The cancel never left (its audit row could not be written first): nothing changed.
+      if (from === 'submit' && outcome.code === NOT_SENT)
+        return go('submit', state.mayHaveLanded, outcome.reason);
       if (from === 'submit') return go('query', true, outcome.reason, true);
       return go('query', state.mayHaveLanded, outcome.reason);
   }

@@ -103,10 +103,26 @@ export interface QueryCancelRequest {
   providerCancelId?: string;
 }
 
+/** A request about to be sent, exactly as it will go (no secret in it: a signature, not a key). */
+export interface OutgoingRequest {
+  operation: ProviderOperation | FollowUpOperation;
+  url: string;
+  request: { headers: Record<string, string>; body: unknown };
+}
+
+/**
+ * What the caller of an adapter is told before each request leaves. `beforeSend` runs before the
+ * request is sent and may refuse it by throwing: then nothing is sent (the write-ahead audit: an
+ * exchange the provider saw always has its row).
+ */
+export interface SendHooks {
+  beforeSend?: (outgoing: OutgoingRequest) => Promise<void>;
+}
+
 export interface ProviderAdapter {
   readonly provider: 'payby' | 'unified';
-  submitCancel(request: SubmitCancelRequest): Promise<ProviderResult>;
-  queryCancel(request: QueryCancelRequest): Promise<ProviderResult>;
+  submitCancel(request: SubmitCancelRequest, hooks?: SendHooks): Promise<ProviderResult>;
+  queryCancel(request: QueryCancelRequest, hooks?: SendHooks): Promise<ProviderResult>;
 }
 
 /**
@@ -219,11 +235,11 @@ export interface QueryRefundRequest {
 export interface FollowUpAdapter {
   readonly provider: 'payby';
   /** getOrder, with the payment facts a paid-order policy and a revoke confirmation need. */
-  queryOrder(order: OrderRef): Promise<OrderQueryResult>;
+  queryOrder(order: OrderRef, hooks?: SendHooks): Promise<OrderQueryResult>;
   /** revokeOrder. Never retried here; after `unknown`, queryOrder before revoking again. */
-  revokeOrder(order: OrderRef): Promise<FollowUpResult>;
+  revokeOrder(order: OrderRef, hooks?: SendHooks): Promise<FollowUpResult>;
   /** refund/placeOrder. Never retried here; after `unknown`, queryRefund by our id first. */
-  placeRefund(request: PlaceRefundRequest): Promise<FollowUpResult>;
+  placeRefund(request: PlaceRefundRequest, hooks?: SendHooks): Promise<FollowUpResult>;
   /** refund/getOrder by our refund id. */
-  queryRefund(request: QueryRefundRequest): Promise<FollowUpResult>;
+  queryRefund(request: QueryRefundRequest, hooks?: SendHooks): Promise<FollowUpResult>;
 }

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -25,6 +26,7 @@ import {
   type FinalOutcome,
 } from '../contract/decision';
 import { pollDelayMs } from '../contract/backoff';
+import { NOT_SENT } from '../contract/failures';
 import type { CancelOutcome, OrderFacts } from '../providers/types';
 import { localPersistence, persistence, providerQuery, providerSubmit } from './activity-options';
 import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
@@ -62,6 +64,12 @@ const NOT_FOUND_CODES = new Set(['62004', '62035']);
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The ApplicationFailure type an activity failed with, if any. */
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 function factsOf(outcome: CancelOutcome): OrderFacts {
@@ -222,7 +230,12 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   // An activity that failed for good (timeout, crash) is an answer we do not know.
   const unknownAfter =
     (what: string) =>
-    (err: unknown): CancelOutcome => ({ kind: 'unknown', reason: `${what} failed: ${message(err)}` });
+    (err: unknown): CancelOutcome => ({
+      kind: 'unknown',
+      reason: `${what} failed: ${message(err)}`,
+      // The request never left (activities/adapters.ts writeAhead): decide() knows nothing changed.
+      ...(failureType(err) === NOT_SENT ? { code: NOT_SENT } : {}),
+    });
 
   /** The order's own facts (payOrderId, amount) when the deciding answer did not carry them. */
   const completeFacts = async (outcome: FinalOutcome): Promise<OrderFacts> => {

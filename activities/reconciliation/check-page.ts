@@ -14,7 +14,7 @@ import {
   type ReconciliationClass,
   type ReconciliationCounts,
 } from '../../workflows/types';
-import { adapterCache, recordProviderCall } from '../adapters';
+import { adapterCache, recordProviderCall, writeAhead } from '../adapters';
 import type { ActivityDeps } from '../deps';
 import {
   classifyItem,
@@ -131,18 +131,16 @@ export function createPageChecker(deps: ActivityDeps) {
   ): Promise<ProviderAnswer> => {
     for (let attempt = 1; ; attempt++) {
       await limiter.acquire(signal);
-      const result = await entry.adapter.queryCancel({
-        order: orderOf(row),
-        ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
-      });
+      const part = `${row.cancel_order_id}/${attempt}`;
+      const result = await entry.adapter.queryCancel(
+        {
+          order: orderOf(row),
+          ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
+        },
+        writeAhead(db, row.cancel_order_id, entry.account, part),
+      );
       if (result.exchange)
-        await recordProviderCall(
-          db,
-          row.cancel_order_id,
-          entry.account,
-          result.exchange,
-          `${row.cancel_order_id}/${attempt}`,
-        );
+        await recordProviderCall(db, row.cancel_order_id, entry.account, result.exchange, part);
       const view = providerView(result.outcome);
       if (view.kind !== 'unknown' || attempt >= ASKS) return { outcome: result.outcome, view };
       await sleep(pollDelayMs(ASK_BACKOFF, attempt - 1, Infinity), undefined, { signal });
@@ -169,18 +167,16 @@ export function createPageChecker(deps: ActivityDeps) {
       adapter = createPaybyFollowUpAdapter(account, accountTimeouts(account));
       followUpAdapters.set(account.id, adapter);
     }
-    const result = await adapter.queryRefund({
-      refundMerchantOrderNo: refund.refund_id,
-      order: orderOf(row),
-      amount: { minor: Number(refund.amount_minor), currency: refund.currency },
-    });
-    await recordProviderCall(
-      db,
-      row.cancel_order_id,
-      account,
-      result.exchange,
-      `${row.cancel_order_id}/refund`,
+    const part = `${row.cancel_order_id}/refund`;
+    const result = await adapter.queryRefund(
+      {
+        refundMerchantOrderNo: refund.refund_id,
+        order: orderOf(row),
+        amount: { minor: Number(refund.amount_minor), currency: refund.currency },
+      },
+      writeAhead(db, row.cancel_order_id, account, part),
     );
+    await recordProviderCall(db, row.cancel_order_id, account, result.exchange, part);
     return refundAnswer(result.outcome, refund.refund_id, asked.outcome);
   };
 

@@ -6,6 +6,7 @@ import type {
   ProviderAdapter,
   ProviderOperation,
   ProviderResult,
+  SendHooks,
   SignatureVerdict,
 } from '../types';
 import { bizContentFor } from './biz-content';
@@ -60,29 +61,25 @@ export function createPaybyAdapter(account: PaybyAccount, timeouts?: HttpTimeout
     operation: ProviderOperation,
     path: string,
     order: OrderRef,
+    hooks: SendHooks = {},
   ): Promise<ProviderResult> {
     const url = `${base}${path}`;
     const request = buildPaybyRequest(account.partnerId, privateKey, order);
+    const sent = { headers: request.headers, body: JSON.parse(request.body) as unknown };
+    await hooks.beforeSend?.({ operation, url, request: sent });
     const answer = await postRaw(url, request.headers, request.body, timeouts);
     const receivedAt = Date.now();
     const signature = answerSignature(answer, publicKey);
     const outcome = classifyPaybyAnswer(operation, answer, signature, { order, receivedAt });
     return {
       outcome,
-      exchange: exchangeRecord(
-        operation,
-        url,
-        { headers: request.headers, body: JSON.parse(request.body) as unknown },
-        answer,
-        signature,
-        outcome,
-      ),
+      exchange: exchangeRecord(operation, url, sent, answer, signature, outcome),
     };
   }
 
   return {
     provider: 'payby',
-    submitCancel: (request) => exchange('cancel', '/acquire2/cancelOrder', request.order),
-    queryCancel: (request) => exchange('query', '/acquire2/getOrder', request.order),
+    submitCancel: (request, hooks) => exchange('cancel', '/acquire2/cancelOrder', request.order, hooks),
+    queryCancel: (request, hooks) => exchange('query', '/acquire2/getOrder', request.order, hooks),
   };
 }

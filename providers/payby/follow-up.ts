@@ -8,6 +8,7 @@ import type {
   FollowUpOutcome,
   FollowUpResult,
   PlaceRefundRequest,
+  SendHooks,
   SignatureVerdict,
 } from '../types';
 import { answerSignature, buildPaybyRequest, signedPaybyRequest, type PaybyRequest } from './adapter';
@@ -97,8 +98,18 @@ export function createPaybyFollowUpAdapter(account: PaybyAccount, timeouts?: Htt
   const publicKey = publicKeyFrom(account.providerPublicKey.reveal());
 
   /** One POST, its verdict and the time it was heard: one attempt, never repeated here. */
-  async function send(path: string, request: PaybyRequest) {
+  async function send(
+    operation: FollowUpOperation | 'query',
+    path: string,
+    request: PaybyRequest,
+    hooks: SendHooks = {},
+  ) {
     const url = `${base}${path}`;
+    await hooks.beforeSend?.({
+      operation,
+      url,
+      request: { headers: request.headers, body: JSON.parse(request.body) as unknown },
+    });
     const answer = await postRaw(url, request.headers, request.body, timeouts);
     return { url, answer, receivedAt: Date.now(), signature: answerSignature(answer, publicKey) };
   }
@@ -106,9 +117,14 @@ export function createPaybyFollowUpAdapter(account: PaybyAccount, timeouts?: Htt
   return {
     provider: 'payby',
 
-    async queryOrder(order) {
+    async queryOrder(order, hooks) {
       const request = buildPaybyRequest(account.partnerId, privateKey, order);
-      const { url, answer, receivedAt, signature } = await send('/acquire2/getOrder', request);
+      const { url, answer, receivedAt, signature } = await send(
+        'query',
+        '/acquire2/getOrder',
+        request,
+        hooks,
+      );
       const { outcome, payment, revoke } = classifyOrderQuery(answer, signature, { order, receivedAt });
       return {
         outcome,
@@ -125,10 +141,15 @@ export function createPaybyFollowUpAdapter(account: PaybyAccount, timeouts?: Htt
       };
     },
 
-    async revokeOrder(order): Promise<FollowUpResult> {
+    async revokeOrder(order, hooks): Promise<FollowUpResult> {
       // The same body as cancel: the order by one number, a fresh requestTime.
       const request = buildPaybyRequest(account.partnerId, privateKey, order);
-      const { url, answer, receivedAt, signature } = await send('/acquire2/revokeOrder', request);
+      const { url, answer, receivedAt, signature } = await send(
+        'revoke',
+        '/acquire2/revokeOrder',
+        request,
+        hooks,
+      );
       const outcome = classifyRevokeAnswer(answer, signature, { order, receivedAt });
       return {
         outcome,
@@ -136,9 +157,14 @@ export function createPaybyFollowUpAdapter(account: PaybyAccount, timeouts?: Htt
       };
     },
 
-    async placeRefund(refund): Promise<FollowUpResult> {
+    async placeRefund(refund, hooks): Promise<FollowUpResult> {
       const request = buildPaybyRefundRequest(account.partnerId, privateKey, refund);
-      const { url, answer, receivedAt, signature } = await send('/acquire2/refund/placeOrder', request);
+      const { url, answer, receivedAt, signature } = await send(
+        'refund',
+        '/acquire2/refund/placeOrder',
+        request,
+        hooks,
+      );
       const outcome = classifyRefundAnswer('refund', answer, signature, {
         refundMerchantOrderNo: refund.refundMerchantOrderNo,
         order: refund.order,
@@ -151,9 +177,14 @@ export function createPaybyFollowUpAdapter(account: PaybyAccount, timeouts?: Htt
       };
     },
 
-    async queryRefund(query): Promise<FollowUpResult> {
+    async queryRefund(query, hooks): Promise<FollowUpResult> {
       const request = buildPaybyRefundQuery(account.partnerId, privateKey, query.refundMerchantOrderNo);
-      const { url, answer, receivedAt, signature } = await send('/acquire2/refund/getOrder', request);
+      const { url, answer, receivedAt, signature } = await send(
+        'refund-query',
+        '/acquire2/refund/getOrder',
+        request,
+        hooks,
+      );
       const outcome = classifyRefundAnswer('refund-query', answer, signature, {
         refundMerchantOrderNo: query.refundMerchantOrderNo,
         ...(query.order ? { order: query.order } : {}),

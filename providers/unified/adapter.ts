@@ -5,6 +5,7 @@ import type {
   ProviderOperation,
   ProviderResult,
   QueryCancelRequest,
+  SendHooks,
   SubmitCancelRequest,
 } from '../types';
 import { classifyUnifiedAnswer, type UnifiedAnswerContext } from './classify';
@@ -35,10 +36,12 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
     path: string,
     params: Record<string, string>,
     asked: UnifiedAnswerContext,
+    hooks: SendHooks = {},
   ): Promise<ProviderResult> {
     const url = `${base}${path}`;
     const body = JSON.stringify(params);
     const headers = { 'content-type': 'application/json' };
+    await hooks.beforeSend?.({ operation, url, request: { headers, body: params } });
     const answer = await postRaw(url, headers, body, timeouts);
     const { outcome, signature } = classifyUnifiedAnswer(operation, answer, account.key.reveal(), asked);
     return {
@@ -49,7 +52,7 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
 
   return {
     provider: 'unified',
-    submitCancel(request: SubmitCancelRequest) {
+    submitCancel(request: SubmitCancelRequest, hooks?: SendHooks) {
       const params = buildUnifiedRequest(account, account.key.reveal(), {
         payOrderId: request.order.payOrderId,
         mchOrderNo: request.order.mchOrderNo,
@@ -58,12 +61,18 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
         channelExtra: request.channelExtra,
         extParam: request.extParam,
       });
-      return exchange('cancel', '/api/pay/cancel', params, {
-        order: request.order,
-        ...(request.providerCancelId ? { providerCancelId: request.providerCancelId } : {}),
-      });
+      return exchange(
+        'cancel',
+        '/api/pay/cancel',
+        params,
+        {
+          order: request.order,
+          ...(request.providerCancelId ? { providerCancelId: request.providerCancelId } : {}),
+        },
+        hooks,
+      );
     },
-    async queryCancel(request: QueryCancelRequest) {
+    async queryCancel(request: QueryCancelRequest, hooks?: SendHooks) {
       // Seed 000's query needs the gateway's cancelOrderId. Without it (the cancel's answer was
       // lost) the cancel is sent again: gateways answer a repeated cancel of the same order with
       // the existing cancel order. Not authoritative: the first cancel may have landed, and some
@@ -76,10 +85,13 @@ export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTim
       const params = buildUnifiedRequest(account, account.key.reveal(), {
         cancelOrderId: request.providerCancelId,
       });
-      return exchange('query', '/api/cancel/query', params, {
-        order: request.order,
-        providerCancelId: request.providerCancelId,
-      });
+      return exchange(
+        'query',
+        '/api/cancel/query',
+        params,
+        { order: request.order, providerCancelId: request.providerCancelId },
+        hooks,
+      );
     },
   };
 }

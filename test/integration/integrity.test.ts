@@ -459,7 +459,7 @@ describe('the Temporal UI tells the business, not only "Running"', () => {
 });
 
 describe('every exchange the provider saw is audited', () => {
-  test('the audit table locked for 5 s while a cancel is answered: the row is written once it frees, the answer is kept', async () => {
+  test('the audit table locked for 5 s: nothing is sent before its row can be written; then it is sent, answered and audited', async () => {
     world.payby.setOrder('PB-audit-late', { status: 'CREATED' });
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -472,15 +472,53 @@ describe('every exchange the provider saw is audited', () => {
     });
     await locked;
     const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-audit-late' });
-    await eventually(async () => (world.payby.order('PB-audit-late')!.calls.length > 0 ? true : undefined));
-    // Longer than one bounded audit attempt (3 s): before, the row was given up and lost.
+    // Longer than one bounded audit attempt (3 s). Before the write-ahead, the cancel went out at
+    // once and its row was written after (or, past the activity's time, never).
     await new Promise((r) => setTimeout(r, 5_000));
+    expect(world.payby.order('PB-audit-late')!.calls).toEqual([]);
     release();
     const result = await world.cancelflow.waitForResult(started.cancelOrderId);
     expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
     const audited = await world.database
       .db('provider_calls')
-      .where({ cancel_order_id: started.cancelOrderId });
+      .where({ cancel_order_id: started.cancelOrderId })
+      .orderBy('id');
     expect(audited.map((c) => c.operation)).toEqual(world.payby.order('PB-audit-late')!.calls);
+    expect(audited.map((c) => c.outcome)).not.toContain('sent');
+  }, 60_000);
+
+  test('a request the provider holds already has its row (written ahead), completed when the answer fails', async () => {
+    world.payby.setOrder('PB-audit-ahead', { status: 'CREATED', faults: ['timeout'] });
+    // Not awaited: the merchant's answer comes after the first provider answer, past the hold.
+    const starting = world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-audit-ahead' });
+    // While the sandbox holds the cancel unanswered (1 s, the test accounts' response timeout),
+    // its row is there: the exact signed request, outcome `sent`.
+    const ahead = await eventually(async () => {
+      if (world.payby.order('PB-audit-ahead')!.calls.length === 0) return undefined;
+      const rows = await world.database
+        .db('provider_calls as p')
+        .join('cancellations as c', 'c.cancel_order_id', 'p.cancel_order_id')
+        .where({ 'c.mch_order_no': 'PB-audit-ahead', 'p.operation': 'cancel' })
+        .select('p.*');
+      return rows.length > 0 ? rows : undefined;
+    });
+    const started = await starting;
+    expect(ahead).toHaveLength(1);
+    expect(ahead[0]).toMatchObject({ outcome: 'sent', http_status: null, response_body: null });
+    expect(ahead[0].request.headers.sign).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
+    // The sandbox's hold ends in our timeout: the same row is completed, never a second one.
+    const done = await eventually(async () => {
+      const row = await world.database.db('provider_calls').where({ id: ahead[0].id }).first();
+      return row && row.outcome !== 'sent' ? row : undefined;
+    });
+    expect(done).toMatchObject({ outcome: 'unknown', exchange_key: ahead[0].exchange_key });
+    expect(done.error).toMatch(/timeout|Timeout/);
+    const result = await world.cancelflow.waitForResult(started.cancelOrderId);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    const audited = await world.database
+      .db('provider_calls')
+      .where({ cancel_order_id: started.cancelOrderId })
+      .orderBy('id');
+    expect(audited.map((c) => c.operation)).toEqual(world.payby.order('PB-audit-ahead')!.calls);
   }, 60_000);
 });

@@ -6,6 +6,7 @@ import {
   type AnswerSource,
   type DecisionState,
 } from '../../contract/decision';
+import { NOT_SENT } from '../../contract/failures';
 import type { CancelOutcome } from '../../providers/types';
 
 /**
@@ -19,7 +20,8 @@ import type { CancelOutcome } from '../../providers/types';
  * and FAILED/CLOSED (state 3/4) never after the provider applied it.
  */
 
-type Fault = 'none' | 'lost-applied' | 'lost-before' | 'garbled' | 'unsigned' | 'misaddressed' | 'http500';
+type Fault =
+  'none' | 'lost-applied' | 'lost-before' | 'garbled' | 'unsigned' | 'misaddressed' | 'http500' | 'not-sent';
 
 interface World {
   provider: 'payby' | 'unified';
@@ -50,7 +52,11 @@ const unknown = (reason: string): CancelOutcome => ({ kind: 'unknown', reason })
 
 const secondFailed: CancelOutcome = { kind: 'refused', state: 3, code: '1002', message: 'Close exception' };
 
+/** The request never left: its write-ahead audit row could not be written (activities/adapters.ts). */
+const notSent: CancelOutcome = { kind: 'unknown', reason: 'not sent', code: NOT_SENT };
+
 function submit(w: World, s: Step): CancelOutcome {
+  if (s.fault === 'not-sent') return notSent;
   if (s.fault === 'lost-before' || s.fault === 'http500') return unknown(s.fault);
   if (w.rejectsUs) return { kind: 'misconfigured', code: '403', message: 'UNAUTHORIZED' };
   const repeat = w.applied;
@@ -73,6 +79,7 @@ function submit(w: World, s: Step): CancelOutcome {
 function query(w: World, s: Step): CancelOutcome {
   if (w.provider === 'unified' && !w.known)
     return { kind: 'resubmit', authoritative: false, reason: 'no upstream cancelOrderId to query' };
+  if (s.fault === 'not-sent') return notSent;
   if (s.fault !== 'none') return unknown(s.fault);
   if (w.rejectsUs) return { kind: 'misconfigured', code: '403', message: 'UNAUTHORIZED' };
   if (w.provider === 'unified' && w.known === 'second') return secondFailed;
@@ -133,6 +140,7 @@ const stepArb = fc.record({
     'unsigned',
     'misaddressed',
     'http500',
+    'not-sent',
   ),
   callbackAboutSecond: fc.boolean(),
   stillPending: fc.boolean(),
@@ -204,6 +212,24 @@ describe('the paths a hostile review found', () => {
         message: 'x',
       }).action,
     ).toBe('continue');
+  });
+
+  test('a cancel that never left (its write-ahead audit row could not be written) changes nothing: sent again, and a first refusal after it is final', () => {
+    for (const scope of ['order', 'cancel-order'] as const) {
+      const d = decideFor(INITIAL_DECISION_STATE, 'submit', notSent, scope);
+      expect(d).toMatchObject({
+        action: 'continue',
+        state: { nextOp: 'submit', mayHaveLanded: false, lostSubmit: false },
+      });
+      const state = (d as { state: DecisionState }).state;
+      expect(
+        decideFor(state, 'submit', { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' }, scope)
+          .action,
+      ).toBe('finish');
+    }
+    // After a cancel that may have landed, a not-sent repeat keeps the doubt.
+    const doubt = { nextOp: 'submit', mayHaveLanded: true, lostSubmit: true } as const;
+    expect(decide(doubt, 'submit', notSent)).toMatchObject({ state: doubt });
   });
 
   test('PayBy: a verified getOrder showing CREATED clears the doubt; the next refusal is final', () => {

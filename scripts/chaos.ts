@@ -57,7 +57,10 @@ function ownSignals(): void {
       if (stopping) return;
       stopping = true;
       log(`${signal}: stopping everything`);
-      void teardownTopology(parts).finally(() => process.exit(130));
+      void teardownTopology(parts).finally(() => {
+        if (!cfg.keep) rmSync(cfg.dir, { recursive: true, force: true });
+        process.exit(130);
+      });
     });
   }
 }

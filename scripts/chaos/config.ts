@@ -58,14 +58,17 @@ export interface ChaosConfig {
 }
 
 const DEFAULT_TIMELINE: Record<'full' | 'short', string> = {
-  // Fractions of the planned load duration (N / rate), then the duration in seconds.
+  // Fractions of the planned load duration (N / rate), then the duration in seconds. A worker is
+  // also killed while Postgres is down (as in the first probe by hand): its runs' first writes hang
+  // and another worker takes them over.
   full:
     '0.08:kill-worker:3,0.16:kill-api:3,0.25:restart-temporal:5,0.35:kill-worker:3,' +
-    '0.45:restart-postgres:20,0.55:stall-payby:60,0.68:refuse-receiver:60,0.80:stall-unified:60,' +
+    '0.45:restart-postgres:20,0.452:kill-worker:3,0.55:stall-payby:60,0.68:refuse-receiver:60,' +
+    '0.80:stall-unified:60,' +
     '0.90:kill-worker:3',
   short:
-    '0.08:kill-worker:2,0.18:kill-api:2,0.30:restart-temporal:3,0.42:restart-postgres:8,' +
-    '0.55:stall-payby:50,0.66:refuse-receiver:30',
+    '0.08:kill-worker:2,0.18:kill-api:2,0.30:restart-temporal:3,0.42:restart-postgres:10,' +
+    '0.45:kill-worker:2,0.55:stall-payby:50,0.66:refuse-receiver:30',
 };
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -151,6 +151,8 @@ export function superviseService(o: {
   connection: Connection;
   taskQueue: string;
   log: (line: string) => void;
+  /** Where the entry point is run from (default: the checkout). */
+  cwd?: string;
 }): Service {
   const entry = o.kind === 'api' ? 'api/main.ts' : 'worker/main.ts';
   const url = o.port ? `http://127.0.0.1:${o.port}` : undefined;
@@ -193,6 +195,7 @@ export function superviseService(o: {
       env: { ...o.env, ...(o.port ? { PORT: String(o.port) } : {}) },
       logFile: o.logFile,
       maxOutputChars: 100_000,
+      ...(o.cwd ? { cwd: o.cwd } : {}),
     });
     proc = p;
     service.starts.push(Date.now());

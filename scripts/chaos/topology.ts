@@ -1,3 +1,4 @@
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -9,6 +10,7 @@ import { freePort } from '../ports';
 import type { ChaosConfig } from './config';
 import { startPostgres, startTemporal, type PostgresServer, type TemporalServer } from './infra';
 import type { MerchantApp } from './northbound';
+import { REPO_ROOT } from './processes';
 import { startProviderProxy, type ProviderProxy } from './proxy';
 import { startReceiver, type Receiver } from './receiver';
 import {
@@ -46,6 +48,37 @@ export interface Topology {
 }
 
 export type TopologyParts = Partial<Topology> & { services: Service[] };
+
+/** What the services need to run: the source folders and the files that configure the build. */
+const CODE = [
+  'activities',
+  'api',
+  'client',
+  'common',
+  'contract',
+  'migrations',
+  'providers',
+  'sandbox',
+  'scripts',
+  'workflows',
+  'worker',
+  'package.json',
+  'tsconfig.json',
+];
+
+/**
+ * A copy of the code the services run, taken at start (node_modules linked): a process restarted by
+ * the timeline runs the same code as the one it replaces, even when the checkout changes meanwhile
+ * (a restarted worker on changed workflow code would fail runs with non-determinism errors that are
+ * an upgrade hazard, not what the run measures). `CHAOS_SNAPSHOT=0` runs the checkout itself.
+ */
+export function snapshotCode(dir: string): string {
+  const code = path.join(dir, 'code');
+  mkdirSync(code, { recursive: true });
+  for (const entry of CODE) cpSync(path.join(REPO_ROOT, entry), path.join(code, entry), { recursive: true });
+  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(code, 'node_modules'), 'dir');
+  return code;
+}
 
 export async function teardownTopology(t: TopologyParts): Promise<void> {
   await Promise.allSettled(t.services.map((s) => s.stop()));
@@ -121,10 +154,11 @@ export async function startTopology(
     ...Object.fromEntries(apps.map((a) => [a.keyEnv, a.key])),
   });
   const logFile = (name: string) => path.join(cfg.dir, 'logs', `${name}.log`);
+  const cwd = process.env.CHAOS_SNAPSHOT === '0' ? REPO_ROOT : snapshotCode(cfg.dir);
   const workers: Service[] = [];
   const apis: Service[] = [];
   for (let i = 0; i < 2; i++) {
-    const common = { connection, taskQueue, log, env: env(apiUrls[i]!) };
+    const common = { connection, taskQueue, log, env: env(apiUrls[i]!), cwd };
     const name = (kind: string) => `${kind}-${i + 1}`;
     workers.push(
       superviseService({ ...common, name: name('worker'), kind: 'worker', logFile: logFile(name('worker')) }),

@@ -6,6 +6,7 @@ import type { CancelOutcome } from '../providers/types';
 import type { SeedState } from '../workflows/types';
 import { applyTransition } from './cancellation';
 import type { ActivityDeps } from './deps';
+import { recordRepairInTemporal } from './record-run';
 
 interface CallbackRow {
   id: string | number;
@@ -90,7 +91,8 @@ export async function completeRecord(
 }
 
 /** Activities for provider callbacks: re-verification, and the repair of a closed cancellation. */
-export function createCallbackActivities({ db, config }: ActivityDeps) {
+export function createCallbackActivities(deps: ActivityDeps) {
+  const { db, config } = deps;
   return {
     verifiedCallbackOutcome: (input: { callbackId: string; cancelOrderId: string }) =>
       outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId),
@@ -111,6 +113,8 @@ export function createCallbackActivities({ db, config }: ActivityDeps) {
       const row = await db('cancellations')
         .where({ cancel_order_id: input.cancelOrderId })
         .first<{ notify_url: string | null } | undefined>('notify_url');
+      if (done.written === 'applied')
+        await recordRepairInTemporal(deps, input.cancelOrderId, `verified callback ${input.callbackId}`);
       return {
         applied: done.written === 'applied',
         status: done.status,

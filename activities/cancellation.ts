@@ -256,6 +256,18 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
       const run = Context.current().info.workflowExecution;
       if (!run)
         throw ApplicationFailure.nonRetryable('recordCancellation runs inside a workflow', 'NO_WORKFLOW');
+      if (input.recorded) {
+        // A run that only shows a repaired record (activities/record-run.ts): it reads, never creates.
+        const row = await db('cancellations')
+          .where({ cancel_order_id: input.recorded.cancelOrderId, mch_no: input.mchNo, app_id: input.appId })
+          .first<CancellationRow | undefined>();
+        if (!row)
+          throw ApplicationFailure.nonRetryable(
+            `no cancellation ${input.recorded.cancelOrderId} of ${input.mchNo}/${input.appId} to show`,
+            'NOT_FOUND',
+          );
+        return { kind: 'existing', snapshot: snapshotOfRow(row) };
+      }
       const refs = orderRefsOf(input.order);
       return db.transaction(async (trx) => {
         const found = await trx('cancellation_refs as r')

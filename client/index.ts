@@ -14,6 +14,7 @@ import { CancelflowError } from '../common/errors';
 import { cancellationWorkflowId, orderRefOf } from '../common/ids';
 import type { cancellationWorkflow } from '../workflows/cancellation';
 import { acceptUpdate, statusQuery } from '../workflows/definitions';
+import { cancellationStartLabels } from '../workflows/start-options';
 import type { notificationWorkflow } from '../workflows/notification';
 import {
   CancelAccount,
@@ -206,20 +207,15 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
               workflowIdConflictPolicy: 'USE_EXISTING',
               workflowIdReusePolicy: reuse,
               // What the Temporal UI shows for this run at a glance (the workflow adds its state).
-              staticSummary: `cancel ${orderRef} at ${account.provider} (${account.id}) for ${v.mchNo}/${v.appId}`,
-              staticDetails: [
-                `**provider** ${account.provider}, account \`${account.id}\``,
-                `**order** ${order.payOrderId ? `payOrderId ${order.payOrderId}` : ''}${order.payOrderId && order.mchOrderNo ? ', ' : ''}${order.mchOrderNo ? `mchOrderNo ${order.mchOrderNo}` : ''}`,
-                `**app** ${v.mchNo} / ${v.appId}`,
-                v.notifyUrl ? `**notifies** ${v.notifyUrl}` : '**notifies** nobody (no notifyUrl)',
-              ].join('\n\n'),
-              typedSearchAttributes: [
-                { key: CancelAccount, value: account.id },
-                { key: CancelProvider, value: account.provider },
-                { key: CancelState, value: 'RECEIVED' },
-                { key: CancelOrderRef, value: orderRef },
-                { key: CancelMchNo, value: v.mchNo },
-              ],
+              ...cancellationStartLabels({
+                accountId: account.id,
+                provider: account.provider,
+                mchNo: v.mchNo,
+                appId: v.appId,
+                order,
+                orderRef,
+                ...(v.notifyUrl ? { notifyUrl: v.notifyUrl } : {}),
+              }),
             },
           ),
         });
@@ -350,7 +346,12 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       return inScope(await handle.result(), idOrCancelOrderId, scope);
     },
 
-    /** Cancellations from Temporal's visibility store, newest first. */
+    /**
+     * Cancellations from Temporal's visibility store, newest first: one entry per cancellation
+     * (workflow id), from its newest run. A closed run's search attributes cannot change, so a
+     * repair outside the workflow is recorded by a newer run of the id (activities/record-run.ts):
+     * a run that matches the filter but is not the newest of its id is not the truth, and left out.
+     */
     async listCancellations(filter: ListFilter = {}): Promise<CancellationSummary[]> {
       const clauses = [`WorkflowType = 'cancellationWorkflow'`];
       if (filter.status) clauses.push(`CancelState = ${quote(filter.status)}`);
@@ -360,10 +361,21 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       if (filter.until) clauses.push(`StartTime < ${quote(filter.until.toISOString())}`);
       const limit = filter.limit ?? 100;
       const out: CancellationSummary[] = [];
+      const seen = new Set<string>();
       for await (const e of client.workflow.list({
         query: clauses.join(' AND '),
         pageSize: Math.min(limit, 1000),
       })) {
+        // Open runs come first, then closed ones newest close first: the first of an id is its newest.
+        if (seen.has(e.workflowId)) continue;
+        seen.add(e.workflowId);
+        if (filter.status) {
+          const newest = await client.workflow
+            .getHandle(e.workflowId)
+            .describe()
+            .catch(() => undefined);
+          if (newest && newest.runId !== e.runId) continue;
+        }
         out.push(summaryOf(e));
         if (out.length >= limit) break;
       }

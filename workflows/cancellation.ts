@@ -192,8 +192,17 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       // Answered from Postgres, the source of truth: nothing is sent again.
       Object.assign(snapshot, record.snapshot);
       answered = true;
-      upsertSearchAttributes([{ key: CancelState, value: 'REPEAT' }]);
-      snapshot.reason = `a repeated request, answered from the record of ${snapshot.cancelOrderId}`;
+      if (input.recorded) {
+        // The newest run of this id tells the truth: the state the repair wrote.
+        upsertSearchAttributes([
+          { key: CancelState, value: snapshot.status },
+          { key: CancelOrderId, value: snapshot.cancelOrderId },
+        ]);
+        snapshot.reason = `completed outside its run: ${input.recorded.by}`.slice(0, 256);
+      } else {
+        upsertSearchAttributes([{ key: CancelState, value: 'REPEAT' }]);
+        snapshot.reason = `a repeated request, answered from the record of ${snapshot.cancelOrderId}`;
+      }
       showDetails();
       await condition(allHandlersFinished);
       return snapshot;

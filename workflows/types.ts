@@ -69,6 +69,12 @@ export interface CancellationInput {
   operatorReason?: string;
   /** Set by continue-as-new: where the previous run stopped. */
   resume?: CancellationResume;
+  /**
+   * A run that records in Temporal a repair made outside the workflow (reconciliation, a late
+   * callback) after the previous run closed: it reads that row (never creates one, never sends)
+   * and shows its final state.
+   */
+  recorded?: { cancelOrderId: string; by: string };
 }
 
 /** Seed 000's "cancellation of the completed order on the same day", for PayBy: revoke, or refund. */

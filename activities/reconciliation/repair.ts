@@ -3,12 +3,14 @@ import { notificationWorkflowId, type ProviderOutcomeSignal } from '../../workfl
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { completeRecord } from '../callbacks';
 import type { ActivityDeps } from '../deps';
+import { recordRepairInTemporal } from '../record-run';
 import type { ReconciliationRow, RepairOutcome } from './classify';
 
 export type RepairResult = 'signalled' | 'already terminal' | 'completed';
 
 /** Ours not terminal, the provider's answer final: wake the workflow, or complete the record it left. */
-export function createRepair({ db, config, temporal }: ActivityDeps) {
+export function createRepair(deps: ActivityDeps) {
+  const { db, config, temporal } = deps;
   return async function repair(
     row: Pick<ReconciliationRow, 'cancel_order_id' | 'workflow_id' | 'notify_url'>,
     outcome: RepairOutcome,
@@ -33,6 +35,8 @@ export function createRepair({ db, config, temporal }: ActivityDeps) {
     );
     // Finished by its own workflow since the page read it: that workflow notified, not us.
     if (written === 'terminal') return 'already terminal';
+    if (written === 'applied')
+      await recordRepairInTemporal(deps, row.cancel_order_id, `reconciliation ${runId}`);
     if (row.notify_url) {
       await temporal.workflow.start('notificationWorkflow', {
         workflowId: notificationWorkflowId(row.cancel_order_id),

@@ -87,6 +87,7 @@ test('a verified callback after the workflow closed (UNRESOLVED, hold over) is a
   const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
   const closed = await cf.waitForResult(started.cancelOrderId);
   expect(closed).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+  const closedRunId = (await world.temporal.client.workflow.getHandle(started.workflowId).describe()).runId;
 
   // The gateway's notification arrives later: stored, verified, and the record completed.
   const repaired = await eventually(async () => {
@@ -116,6 +117,34 @@ test('a verified callback after the workflow closed (UNRESOLVED, hold over) is a
   const sa = (await repair.describe()).typedSearchAttributes;
   expect(sa.get(CancelOrderId)).toBe(started.cancelOrderId);
   expect(sa.get(CancelState)).toBe('SUCCEEDED');
+  // The cancellation's own workflow id tells the truth too: its newest run records the repair
+  // (the closed run's search attributes cannot change), and the list shows that run only.
+  const newest = await eventually(async () => {
+    const d = await world.temporal.client.workflow.getHandle(started.workflowId).describe();
+    return d.status.name === 'COMPLETED' && d.runId !== closedRunId ? d : undefined;
+  });
+  expect(newest.typedSearchAttributes.get(CancelState)).toBe('SUCCEEDED');
+  expect(newest.typedSearchAttributes.get(CancelOrderId)).toBe(started.cancelOrderId);
+  expect(await world.temporal.client.workflow.getHandle(started.workflowId).result()).toMatchObject({
+    cancelOrderId: started.cancelOrderId,
+    status: 'SUCCEEDED',
+    state: 2,
+  });
+  const unresolved = await cf.listCancellations({ status: 'UNRESOLVED', limit: 1000 });
+  expect(unresolved.map((c) => c.workflowId)).not.toContain(started.workflowId);
+  const listed = await eventually(async () => {
+    const all = await cf.listCancellations({ mchNo: UNIFIED_APP.mchNo, limit: 1000 });
+    const mine = all.filter((c) => c.workflowId === started.workflowId);
+    return mine.length === 1 && mine[0]!.status === 'SUCCEEDED' ? mine : undefined;
+  });
+  expect(listed[0]).toMatchObject({ cancelOrderId: started.cancelOrderId });
+  // Nobody was told twice: the record run notifies nobody.
+  await new Promise((r) => setTimeout(r, 500));
+  expect(merchant.received.filter((r) => r.params.cancelOrderId === started.cancelOrderId)).toHaveLength(1);
+  // A repeat of the merchant's request is answered from the truth.
+  const again = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
+  expect(again).toMatchObject({ cancelOrderId: started.cancelOrderId, created: false });
+  expect(again.answer).toMatchObject({ status: 'SUCCEEDED', state: 2 });
 }, 60_000);
 
 test('callbacks for an account we do not have keep only the first KiB of what was sent', async () => {

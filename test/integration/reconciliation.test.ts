@@ -3,6 +3,7 @@ import { ensureReconciliationSchedule } from '../../client/schedules';
 import { createAdapter } from '../../providers';
 import type { reconciliationWorkflow } from '../../workflows/reconciliation';
 import type { ReconciliationResult } from '../../workflows/types';
+import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
 import {
   createWorld,
   eventually,
@@ -226,6 +227,17 @@ describe('nightly reconciliation', () => {
     // Repairs: the stuck record completed through the same transition write, and its notification went out;
     // the live workflow was signalled and finished itself.
     expect(await row(gone)).toMatchObject({ status: 'SUCCEEDED', state: 2, amount_minor: 2174 });
+    // Temporal shows the repair: a new run of the cancellation's workflow id reads the completed
+    // record and carries its state (a closed run's search attributes cannot change).
+    const shown = await eventually(async () => {
+      const d = await world.temporal.client.workflow
+        .getHandle('cancel/payby-test/mch:RC-gone')
+        .describe()
+        .catch(() => undefined);
+      return d?.status.name === 'COMPLETED' ? d : undefined;
+    });
+    expect(shown.typedSearchAttributes.get(CancelState)).toBe('SUCCEEDED');
+    expect(shown.typedSearchAttributes.get(CancelOrderId)).toBe(gone);
     await eventually(async () => merchant.received.some((r) => r.params.cancelOrderId === gone));
     expect((await client.waitForResult(live.workflowId)).status).toBe('SUCCEEDED');
     await eventually(async () =>

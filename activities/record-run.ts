@@ -1,0 +1,73 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { cancellationWorkflow } from '../workflows/cancellation';
+import { cancellationStartLabels } from '../workflows/start-options';
+import { DEFAULT_TIMINGS, type CancellationInput } from '../workflows/types';
+import type { ActivityDeps } from './deps';
+
+/**
+ * After a repair outside the workflow (reconciliation, a late provider callback) completed the
+ * record of a cancellation whose run had closed, a new run under the same workflow id records it
+ * in Temporal: it reads the row (nothing is sent to anyone) and carries the final `CancelState`,
+ * `CancelOrderId` and the repair in its details, so the newest run of the id tells the truth. A
+ * closed run's search attributes cannot be changed; this is how Temporal shows the repair.
+ * Nothing starts while a run of the id is still open (it reads Postgres itself).
+ */
+export async function recordRepairInTemporal(
+  { db, config, logger, temporal }: ActivityDeps,
+  cancelOrderId: string,
+  repairedBy: string,
+): Promise<void> {
+  if (!temporal) return;
+  const row = await db('cancellations').where({ cancel_order_id: cancelOrderId }).first<
+    | {
+        workflow_id: string;
+        account_id: string;
+        provider: 'payby' | 'unified';
+        mch_no: string;
+        app_id: string;
+        order_ref: string;
+        notify_url: string | null;
+      }
+    | undefined
+  >('workflow_id', 'account_id', 'provider', 'mch_no', 'app_id', 'order_ref', 'notify_url');
+  if (!row) return;
+  // The order as it was asked for: its reference is one of the row's own (cancellation_refs).
+  const ref = row.order_ref;
+  const order = ref.startsWith('pay:') ? { payOrderId: ref.slice(4) } : { mchOrderNo: ref.slice(4) };
+  const input: CancellationInput = {
+    accountId: row.account_id,
+    provider: row.provider,
+    mchNo: row.mch_no,
+    appId: row.app_id,
+    order,
+    orderRef: ref,
+    requestedAt: Date.now(),
+    timings: { ...DEFAULT_TIMINGS, ...config.timings },
+    recorded: { cancelOrderId, by: repairedBy },
+  };
+  try {
+    await temporal.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
+      workflowId: row.workflow_id,
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      ...cancellationStartLabels(
+        {
+          accountId: row.account_id,
+          provider: row.provider,
+          mchNo: row.mch_no,
+          appId: row.app_id,
+          order,
+          orderRef: ref,
+          ...(row.notify_url ? { notifyUrl: row.notify_url } : {}),
+        },
+        'REPAIRED',
+      ),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    // The record is complete either way; only its picture in Temporal is missing.
+    logger.warn({ err, cancelOrderId }, 'could not start the run that records a repair in Temporal');
+  }
+}

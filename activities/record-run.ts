@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { cancellationWorkflow } from '../workflows/cancellation';
 import { cancellationStartLabels } from '../workflows/start-options';
-import { DEFAULT_TIMINGS, type CancellationInput } from '../workflows/types';
+import { DEFAULT_HISTORY_LIMIT, DEFAULT_TIMINGS, type CancellationInput } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 
 /**
@@ -43,6 +43,7 @@ export async function recordRepairInTemporal(
     orderRef: ref,
     requestedAt: Date.now(),
     timings: { ...DEFAULT_TIMINGS, ...config.timings },
+    historyLimit: DEFAULT_HISTORY_LIMIT,
     recorded: { cancelOrderId, by: repairedBy },
   };
   try {

@@ -26,6 +26,7 @@ import {
   CancelState,
 } from '../workflows/search-attributes';
 import {
+  DEFAULT_HISTORY_LIMIT,
   DEFAULT_TIMINGS,
   notificationWorkflowId,
   TERMINAL_STATUSES,
@@ -47,6 +48,8 @@ export interface CancelflowClientOptions {
   };
   /** Override production timings (tests, demos). */
   timings?: Partial<CancellationTimings>;
+  /** Override the history limit a run continues as new at (tests); frozen into each run's input. */
+  historyLimit?: number;
 }
 
 export interface StartedCancellation {
@@ -178,6 +181,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         requestedAt: Date.now(),
         // Frozen at start: a default changed later never changes how this one runs or replays.
         timings: { ...DEFAULT_TIMINGS, ...options.timings },
+        historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
         ...(start.retryOf ? { retryOf: start.retryOf } : {}),
         // The app's paid-order policy, frozen at start like the timings.
         ...(start.paidOrders

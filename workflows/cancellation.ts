@@ -53,8 +53,8 @@ const { queryCancel } = proxyActivities<Activities>(providerQuery);
 /** Signals waiting to be looked at, at most (a flood of made-up references cannot grow the state). */
 const MAX_INBOX = 100;
 
-/** Over this many history events the run continues as new, carrying its state. */
-const HISTORY_LIMIT = 8_000;
+/** The history limit of runs started before it was frozen into the input (never change it). */
+const UNFROZEN_HISTORY_LIMIT = 8_000;
 
 /** PayBy's refusals of a paid order's cancel: ORDER_PAID, ORDER_SETTLED. */
 const PAID_CODES = new Set(['62001', '62003']);
@@ -478,7 +478,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       summary: `wait before asking ${providerName} again (round ${round}), or for its callback`,
     });
 
-    if (workflowInfo().historyLength > HISTORY_LIMIT && inbox.length === 0) {
+    if (workflowInfo().historyLength > (input.historyLimit ?? UNFROZEN_HISTORY_LIMIT) && inbox.length === 0) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof cancellationWorkflow>({
         ...input,

@@ -34,6 +34,9 @@ export interface CancellationTimings {
   notificationScheduleMs: number[];
 }
 
+/** Over this many history events a cancellation run continues as new, carrying its state. */
+export const DEFAULT_HISTORY_LIMIT = 8_000;
+
 export const DEFAULT_TIMINGS: CancellationTimings = {
   pollInitialMs: 2_000,
   pollMaxMs: 5 * 60_000,
@@ -67,6 +70,12 @@ export interface CancellationInput {
   paidOrders?: PaidOrderPolicy;
   /** Why ops started this run by hand (retry, follow-up): kept with its first transition. */
   operatorReason?: string;
+  /**
+   * Over this many history events the run continues as new. Frozen at start like the timings (a
+   * changed default never changes how a running one replays); absent in runs started before it
+   * was frozen, which keep the limit they were started under (8,000).
+   */
+  historyLimit?: number;
   /** Set by continue-as-new: where the previous run stopped. */
   resume?: CancellationResume;
   /**

@@ -1,4 +1,5 @@
 import { createCancelflowClient } from '../../client';
+import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { md5Sign } from '../../providers/unified/sign';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
@@ -194,4 +195,12 @@ test('a callback about another order of the same gateway changes nothing', async
   await new Promise((r) => setTimeout(r, 1_000));
   expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
   await world.temporal.client.workflow.getHandle(started.workflowId).terminate('test done');
+});
+
+test('the repair runs of this suite replay with the current workflow code', async () => {
+  const { histories, failures } = await replayCompletedRuns(world, 'repairWorkflow');
+  expect(histories.length).toBeGreaterThanOrEqual(1);
+  expect(failures).toEqual([]);
+  // RECORD_HISTORIES=1 npm test -- callbacks: refresh the committed fixture (test/replay).
+  recordFixtures(histories.slice(0, 1).map((h) => ({ ...h, workflowId: 'repair/1' })));
 });

@@ -453,6 +453,48 @@ describe('durability', () => {
   });
 });
 
+describe('continue-as-new', () => {
+  test('a long poll crosses continue-as-new: the next run carries the state; one cancel sent, seqs unbroken, one answer', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 8, amountMinor: 435, currency: 'HKD' });
+    // A low limit, frozen into the input: the run continues as new after a few poll rounds.
+    const cf = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: FAST_TIMINGS,
+      historyLimit: 40,
+    });
+    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    const result = await cf.waitForResult(started.workflowId);
+    expect(result).toMatchObject({
+      cancelOrderId: started.cancelOrderId,
+      status: 'SUCCEEDED',
+      state: 2,
+      amount: { minor: 435, currency: 'HKD' },
+    });
+    const runs = await eventually(async () => {
+      const seen: string[] = [];
+      for await (const e of world.temporal.client.workflow.list({
+        query: `WorkflowId = '${started.workflowId}'`,
+      }))
+        seen.push(e.status.name);
+      return seen.includes('COMPLETED') ? seen : undefined;
+    });
+    expect(runs.filter((r) => r === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(2);
+    // The next run knew the gateway's cancel id and asked: the cancel went out once.
+    const sent = world.unified.order(pay)!.calls;
+    expect(sent.filter((c) => c === 'cancel')).toHaveLength(1);
+    expect(sent.filter((c) => c === 'query')).toHaveLength(9);
+    expect(result.queries).toBe(9);
+    expect(result.submits).toBe(1);
+    // One row, transitions numbered without a gap or a repeat across the runs.
+    expect(await world.database.db('cancellations').where({ pay_order_id: pay })).toHaveLength(1);
+    const seqs = (await transitions(started.cancelOrderId)).map((t) => t.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+    const exchanges = await calls(started.cancelOrderId);
+    expect(exchanges).toHaveLength(sent.length);
+  });
+});
+
 describe('replay', () => {
   test('every completed run of this suite replays with the current workflow code', async () => {
     const { histories, failures } = await replayCompletedRuns(world);

@@ -1,4 +1,5 @@
 import { createCancelflowClient } from '../../client';
+import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { ensureReconciliationSchedule } from '../../client/schedules';
 import { createAdapter } from '../../providers';
 import type { reconciliationWorkflow } from '../../workflows/reconciliation';
@@ -372,4 +373,16 @@ describe('nightly reconciliation', () => {
     expect(first.status.name).toBe('CONTINUED_AS_NEW');
     expect(first.historyLength).toBeLessThan(12_000);
   }, 600_000);
+});
+
+describe('replay', () => {
+  test('every completed reconciliation run of this suite replays with the current workflow code', async () => {
+    const { histories, failures } = await replayCompletedRuns(world, 'reconciliationWorkflow');
+    // The schedule's runs, the worker-stop run and the 10,000-row run (its last, continued run).
+    expect(histories.length).toBeGreaterThanOrEqual(4);
+    expect(failures).toEqual([]);
+    // RECORD_HISTORIES=1 npm test -- reconciliation: refresh the committed fixtures (test/replay).
+    const small = histories.filter((h) => (h.history.events?.length ?? 0) < 400).slice(0, 3);
+    recordFixtures(small.map((h, i) => ({ ...h, workflowId: `reconcile/${i + 1}` })));
+  });
 });

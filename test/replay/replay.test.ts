@@ -4,17 +4,19 @@ import { Worker } from '@temporalio/worker';
 import { temporal as proto } from '@temporalio/proto';
 
 /**
- * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation) replayed with the
+ * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation, and -- paid-orders, reconciliation, callbacks) replayed with the
  * current workflow code: a change that is not deterministic against running workflows fails here.
  */
 const DIR = path.join(__dirname, 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.binpb'));
 
 describe('replay of committed histories', () => {
-  test('fixtures exist for the cancellation and the notification workflows', () => {
+  test('fixtures exist for the cancellation, notification, reconciliation and repair workflows', () => {
     expect(files.some((f) => f.startsWith('cancel_payby'))).toBe(true);
     expect(files.some((f) => f.startsWith('cancel_unified'))).toBe(true);
     expect(files.some((f) => f.startsWith('notify_'))).toBe(true);
+    expect(files.some((f) => f.startsWith('reconcile_'))).toBe(true);
+    expect(files.some((f) => f.startsWith('repair_'))).toBe(true);
   });
 
   for (const file of files) {

@@ -252,3 +252,10 @@ export function registerDatabaseGauges(
   source = { db, accounts: options.accounts ?? [], ...(options.logger ? { logger: options.logger } : {}) };
   lastRead = undefined;
 }
+
+export const temporalRpcsInFlight = new Gauge({
+  name: 'cancelflow_temporal_rpcs_in_flight',
+  help: 'Calls to the Temporal service this process has open, by method (a long-poll left behind shows here)',
+  labelNames: ['method'] as const,
+  registers: [registry],
+});

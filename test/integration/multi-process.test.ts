@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { privateKeyFrom, publicKeyFrom } from '../../providers/payby/sign';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import { startPaybySandbox, type PaybyOrderStatus, type PaybySandbox } from '../../sandbox/payby';
@@ -625,6 +625,75 @@ test(`${N} concurrent signed cancels through 2 APIs and 2 workers: one cancellat
       `${merchant.received.length} notifications for ${sharedPairs.length} shared-order cancellations checked`,
     );
     summary.push(`PASS in ${Date.now() - t0} ms`);
+  } catch (err) {
+    failed = true;
+    throw err;
+  }
+});
+
+const connectionClient = () => new Client({ connection }).workflow;
+
+/** The sum of `cancelflow_temporal_rpcs_in_flight` over every method, as an API process serves it. */
+async function temporalRpcsOpen(api: string): Promise<{ total: number; byMethod: Record<string, number> }> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const byMethod: Record<string, number> = {};
+  for (const m of text.matchAll(/^cancelflow_temporal_rpcs_in_flight\{method="([^"]+)"\} (\S+)$/gm))
+    byMethod[m[1]!] = Number(m[2]);
+  return { total: Object.values(byMethod).reduce((a, b) => a + b, 0), byMethod };
+}
+
+test('the APIs leave nothing running after they answer: 200 cancellations still running, no call to Temporal open', async () => {
+  try {
+    const before = await Promise.all(apiUrls.map(temporalRpcsOpen));
+    expect(before.map((b) => b.total)).toEqual([0, 0]);
+    // Orders the gateway keeps "in progress": every cancellation is answered (state 1) and runs on.
+    const slow = Array.from({ length: 200 }, (_, o) => {
+      const payOrderId = unified.setOrder({
+        amountMinor: 100 + o,
+        currency: 'HKD',
+        pendingQueries: 1_000_000,
+        silent: true,
+      });
+      return { payOrderId, api: o % 2 };
+    });
+    // Sent again while answered 9999 (not answered in time under load), as a merchant does.
+    const answers = await mapLimit(slow, 20, async ({ payOrderId }, o) => {
+      for (let sends = 1; ; sends++) {
+        const answer = await post(apiUrls[o % 2]!, '/api/pay/cancel', signed(APP_U, { payOrderId }));
+        if (answer.json?.code !== 9999 || sends >= MAX_SENDS_PER_REQUEST) return answer;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    });
+    expect(answers.filter((a) => a.json?.code !== 0).map((a) => a.text ?? a.error)).toEqual([]);
+    expect(new Set(answers.map((a) => a.json?.data?.state))).toEqual(new Set([1]));
+    // Each API answered its requests (9999s included); what they opened in Temporal is closed again.
+    const after = await Promise.all(apiUrls.map(temporalRpcsOpen));
+    expect(after.map((a) => a.total)).toEqual([0, 0]);
+    // ...while the cancellations themselves still run: the check above is not vacuous.
+    const ids = await database
+      .db('cancellations')
+      .whereIn(
+        'pay_order_id',
+        slow.map((s) => s.payOrderId),
+      )
+      .pluck('workflow_id');
+    expect(ids).toHaveLength(200);
+    const running = await Promise.all(
+      ids.slice(0, 20).map(async (id) => (await connectionClient().getHandle(id).describe()).status.name),
+    );
+    expect(new Set(running)).toEqual(new Set(['RUNNING']));
+    summary.push(
+      `200 slow cancellations answered; Temporal calls open in the APIs before/after: ` +
+        `${before.map((b) => b.total).join('+')} / ${after.map((a) => a.total).join('+')}`,
+    );
+    await Promise.all(
+      ids.map((id) =>
+        connectionClient()
+          .getHandle(id)
+          .terminate('test done')
+          .catch(() => undefined),
+      ),
+    );
   } catch (err) {
     failed = true;
     throw err;

@@ -4,6 +4,7 @@ import type { AccountConfig, Config } from '../common/config';
 import { withConnection, type Knex } from '../common/db';
 import type { Logger } from '../common/logger';
 import { providerCallSeconds } from '../common/metrics';
+import { SENT_NOT_ANSWERED } from '../contract/audit';
 import { NOT_SENT } from '../contract/failures';
 import { createAdapter } from '../providers';
 import { accountTimeouts } from '../providers/options';
@@ -99,9 +100,6 @@ export async function recordProviderCall(
   };
   await writeCall(db, (q) => q.insert(row).onConflict('exchange_key').merge(Object.keys(answer)));
 }
-
-/** The outcome of a row written ahead whose answer was never recorded (a crash, a lost answer). */
-export const SENT_NOT_ANSWERED = 'sent';
 
 /**
  * The write-ahead audit (`SendHooks.beforeSend`): the request's row is in `provider_calls` before

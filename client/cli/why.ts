@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { SENT_NOT_ANSWERED } from '../../contract/audit';
 import { CancelflowError } from '../../common/errors';
 import { cancellationHistory, findCancellation, type HistoryEvent } from '../records';
 import { cellText, cliConfig, print, scopeOf, table, withDatabase, type Scoped } from './context';
@@ -9,6 +10,9 @@ function eventRow(e: HistoryEvent): string[] {
     case 'transition':
       return [at, `transition #${e.seq}`, `${e.status} (state ${e.state})`, e.reason ?? ''];
     case 'provider': {
+      // The row written ahead of the request, never completed: sent, its answer not recorded.
+      if (e.outcome === SENT_NOT_ANSWERED)
+        return [at, `provider ${e.operation}`, 'sent; answer not recorded', 'written before sending'];
       const d = e.detail ?? {};
       const said = [d.code, d.message ?? d.reason].filter((v) => v !== undefined).map(cellText);
       return [

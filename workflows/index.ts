@@ -4,4 +4,9 @@ export { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions'
 export { notificationWorkflow } from './notification';
 export { repairWorkflow } from './repair';
 export { reconciliationWorkflow, progressQuery } from './reconciliation';
-export { ceilingWorkflow, ceilingChildWorkflow } from './bench';
+export {
+  ceilingWorkflow,
+  ceilingChildWorkflow,
+  unitActivityWorkflow,
+  unitLocalActivityWorkflow,
+} from './bench';

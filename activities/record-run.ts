@@ -41,6 +41,8 @@ export async function recordRepairInTemporal(
     appId: row.app_id,
     order,
     orderRef: ref,
+    // Shown in the run's details only: this run reads the row and notifies nobody.
+    ...(row.notify_url ? { notifyUrl: row.notify_url } : {}),
     requestedAt: Date.now(),
     timings: { ...DEFAULT_TIMINGS, ...config.timings },
     historyLimit: DEFAULT_HISTORY_LIMIT,
@@ -53,18 +55,7 @@ export async function recordRepairInTemporal(
       args: [input],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',
-      ...cancellationStartLabels(
-        {
-          accountId: row.account_id,
-          provider: row.provider,
-          mchNo: row.mch_no,
-          appId: row.app_id,
-          order,
-          orderRef: ref,
-          ...(row.notify_url ? { notifyUrl: row.notify_url } : {}),
-        },
-        'REPAIRED',
-      ),
+      ...cancellationStartLabels(input, 'REPAIRED'),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;

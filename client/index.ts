@@ -211,15 +211,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
               workflowIdConflictPolicy: 'USE_EXISTING',
               workflowIdReusePolicy: reuse,
               // What the Temporal UI shows for this run at a glance (the workflow adds its state).
-              ...cancellationStartLabels({
-                accountId: account.id,
-                provider: account.provider,
-                mchNo: v.mchNo,
-                appId: v.appId,
-                order,
-                orderRef,
-                ...(v.notifyUrl ? { notifyUrl: v.notifyUrl } : {}),
-              }),
+              ...cancellationStartLabels(input),
             },
           ),
         });

@@ -1,17 +1,12 @@
 import type { SearchAttributePair } from '@temporalio/common';
-import type { OrderRefs } from './types';
+import type { CancellationInput } from './types';
 import { CancelAccount, CancelMchNo, CancelOrderRef, CancelProvider, CancelState } from './search-attributes';
 
-/** What identifies a cancellation's run in the Temporal UI and its lists. */
-export interface CancellationLabels {
-  accountId: string;
-  provider: 'payby' | 'unified';
-  mchNo: string;
-  appId: string;
-  order: OrderRefs;
-  orderRef: string;
-  notifyUrl?: string;
-}
+/** What identifies a cancellation's run in the Temporal UI and its lists: part of its input. */
+export type CancellationLabels = Pick<
+  CancellationInput,
+  'accountId' | 'provider' | 'mchNo' | 'appId' | 'order' | 'orderRef' | 'notifyUrl'
+>;
 
 /**
  * A cancellation run's summary, details and first search attributes, as every starter gives them

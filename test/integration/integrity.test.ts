@@ -459,6 +459,18 @@ describe('the Temporal UI tells the business, not only "Running"', () => {
 });
 
 describe('every exchange the provider saw is audited', () => {
+  /** SUCCEEDED, one completed `provider_calls` row per request the sandbox saw, in its order. */
+  async function succeedsFullyAudited(cancelOrderId: string, mchOrderNo: string): Promise<void> {
+    const result = await world.cancelflow.waitForResult(cancelOrderId);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    const audited = await world.database
+      .db('provider_calls')
+      .where({ cancel_order_id: cancelOrderId })
+      .orderBy('id');
+    expect(audited.map((c) => c.operation)).toEqual(world.payby.order(mchOrderNo)!.calls);
+    expect(audited.map((c) => c.outcome)).not.toContain('sent');
+  }
+
   test('the audit table locked for 5 s: nothing is sent before its row can be written; then it is sent, answered and audited', async () => {
     world.payby.setOrder('PB-audit-late', { status: 'CREATED' });
     let release!: () => void;
@@ -477,14 +489,7 @@ describe('every exchange the provider saw is audited', () => {
     await new Promise((r) => setTimeout(r, 5_000));
     expect(world.payby.order('PB-audit-late')!.calls).toEqual([]);
     release();
-    const result = await world.cancelflow.waitForResult(started.cancelOrderId);
-    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
-    const audited = await world.database
-      .db('provider_calls')
-      .where({ cancel_order_id: started.cancelOrderId })
-      .orderBy('id');
-    expect(audited.map((c) => c.operation)).toEqual(world.payby.order('PB-audit-late')!.calls);
-    expect(audited.map((c) => c.outcome)).not.toContain('sent');
+    await succeedsFullyAudited(started.cancelOrderId, 'PB-audit-late');
   }, 60_000);
 
   test('a request the provider holds already has its row (written ahead), completed when the answer fails', async () => {
@@ -513,12 +518,6 @@ describe('every exchange the provider saw is audited', () => {
     });
     expect(done).toMatchObject({ outcome: 'unknown', exchange_key: ahead[0].exchange_key });
     expect(done.error).toMatch(/timeout|Timeout/);
-    const result = await world.cancelflow.waitForResult(started.cancelOrderId);
-    expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2 });
-    const audited = await world.database
-      .db('provider_calls')
-      .where({ cancel_order_id: started.cancelOrderId })
-      .orderBy('id');
-    expect(audited.map((c) => c.operation)).toEqual(world.payby.order('PB-audit-ahead')!.calls);
+    await succeedsFullyAudited(started.cancelOrderId, 'PB-audit-ahead');
   }, 60_000);
 });

@@ -229,8 +229,10 @@ async function main(): Promise<void> {
     PORT: String(apiPort),
     HOST: '127.0.0.1',
   };
-  const worker = await startProcess('worker/main.ts', { ...serviceEnv, LOG_LEVEL: 'info' }, (out) =>
-    Promise.resolve(out.includes('"worker started"')),
+  const worker = await startProcess(
+    'worker/main.ts',
+    { ...serviceEnv, LOG_LEVEL: 'info', CANCELFLOW_BENCH_WORKFLOWS: '1' },
+    (out) => Promise.resolve(out.includes('"worker started"')),
   );
   // The API logs warnings only: per-request info lines would be part of what is measured.
   say('starting the API process ...');

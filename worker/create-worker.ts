@@ -22,6 +22,8 @@ export interface CreateWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt bundle (tests bundle once per run); otherwise the workflows are bundled now. */
   workflowBundle?: { code: string };
+  /** Bundle the benchmark's workflows too (`npm run bench` sets CANCELFLOW_BENCH_WORKFLOWS=1). */
+  benchWorkflows?: boolean;
   overrides?: Partial<WorkerOptions>;
 }
 
@@ -32,7 +34,9 @@ export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+      : {
+          workflowsPath: require.resolve(options.benchWorkflows ? '../workflows/with-bench' : '../workflows'),
+        }),
     activities: createActivities(options.deps),
     ...WORKER_DEFAULTS,
     ...options.overrides,
@@ -46,7 +50,7 @@ export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
  * across every worker process.
  */
 export function createReconcileWorkers(
-  options: Omit<CreateWorkerOptions, 'workflowBundle'>,
+  options: Omit<CreateWorkerOptions, 'workflowBundle' | 'benchWorkflows'>,
 ): Promise<Worker[]> {
   const activities = createActivities(options.deps);
   return Promise.all(

@@ -60,7 +60,10 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       deps,
     };
-    const worker = await createWorker(common);
+    const worker = await createWorker({
+      ...common,
+      benchWorkflows: process.env.CANCELFLOW_BENCH_WORKFLOWS === '1',
+    });
     const reconcileWorkers = await createReconcileWorkers(common);
     const scheduleId = await ensureReconciliationSchedule(temporal, {
       taskQueue: config.temporal.taskQueue,

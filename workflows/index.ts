@@ -4,9 +4,3 @@ export { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions'
 export { notificationWorkflow } from './notification';
 export { repairWorkflow } from './repair';
 export { reconciliationWorkflow, progressQuery } from './reconciliation';
-export {
-  ceilingWorkflow,
-  ceilingChildWorkflow,
-  unitActivityWorkflow,
-  unitLocalActivityWorkflow,
-} from './bench';

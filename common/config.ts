@@ -47,6 +47,8 @@ export interface Config {
   notifications: FileConfig['notifications'];
   api: FileConfig['api'];
   reconciliation: FileConfig['reconciliation'];
+  /** The worker's sizing overrides (only what the file sets). */
+  worker: FileConfig['worker'];
   timings?: FileConfig['timings'];
 }
 
@@ -209,6 +211,7 @@ function parseConfigDocument(
     notifications: file.notifications,
     api: file.api,
     reconciliation: file.reconciliation,
+    worker: file.worker,
     ...(file.timings ? { timings: file.timings } : {}),
   };
 }

@@ -131,6 +131,19 @@ const timingsSchema = z
   .partial()
   .strict();
 
+/**
+ * The worker's sizing; what is left out keeps worker/create-worker.ts WORKER_DEFAULTS (sized for a
+ * 2-core machine). The SDK needs at least 2 concurrent workflow tasks.
+ */
+const workerSchema = z
+  .object({
+    maxCachedWorkflows: z.number().int().min(0).optional(),
+    maxConcurrentWorkflowTaskExecutions: z.number().int().min(2).optional(),
+    maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
+    maxConcurrentLocalActivityExecutions: z.number().int().positive().optional(),
+  })
+  .strict();
+
 // A section left out is the empty one, through its own defaults (prefault parses `{}`).
 export const fileSchema = z
   .object({
@@ -141,6 +154,7 @@ export const fileSchema = z
     notifications: notificationsSchema.prefault({}),
     api: apiSchema.prefault({}),
     reconciliation: reconciliationSchema.prefault({}),
+    worker: workerSchema.prefault({}),
   })
   .strict();
 

@@ -288,6 +288,22 @@ describe('loadConfig', () => {
     expect(load({ ...validDocument(), http: { trustProxy: true } }).http.trustProxy).toBe(true);
   });
 
+  test("the worker's sizing: only what the file sets; the SDK's floors refused with the field named", () => {
+    expect(load(validDocument()).worker).toEqual({});
+    const sized = load({
+      ...validDocument(),
+      worker: { maxCachedWorkflows: 500, maxConcurrentActivityTaskExecutions: 50 },
+    });
+    expect(sized.worker).toEqual({ maxCachedWorkflows: 500, maxConcurrentActivityTaskExecutions: 50 });
+    const issues = issuesOf(() =>
+      load({ ...validDocument(), worker: { maxConcurrentWorkflowTaskExecutions: 1, eagerly: true } }),
+    );
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'worker',
+      'worker.maxConcurrentWorkflowTaskExecutions',
+    ]);
+  });
+
   test('HTTP timeouts that fit their activities are accepted', () => {
     const doc = validDocument();
     doc.accounts[0].connectTimeoutMs = 5_000;

@@ -665,7 +665,8 @@ test('the APIs leave nothing running after they answer: 200 cancellations still 
       }
     });
     expect(answers.filter((a) => a.json?.code !== 0).map((a) => a.text ?? a.error)).toEqual([]);
-    expect(new Set(answers.map((a) => a.json?.data?.state))).toEqual(new Set([1]));
+    // Not final: 1 (cancelling), or 0 when the wait ran out before the first provider answer.
+    expect(answers.filter((a) => ![0, 1].includes(a.json?.data?.state as number))).toEqual([]);
     // Each API answered its requests (9999s included); what they opened in Temporal is closed again.
     const after = await Promise.all(apiUrls.map(temporalRpcsOpen));
     expect(after.map((a) => a.total)).toEqual([0, 0]);

@@ -1,5 +1,4 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { cancellationWorkflow } from '../workflows/cancellation';
 import { cancellationStartLabels } from '../workflows/start-options';
 import { DEFAULT_HISTORY_LIMIT, DEFAULT_TIMINGS, type CancellationInput } from '../workflows/types';
 import type { ActivityDeps } from './deps';
@@ -49,7 +48,8 @@ export async function recordRepairInTemporal(
     recorded: { cancelOrderId, by: repairedBy },
   };
   try {
-    await temporal.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
+    // By name: activities take no workflow module, not even its type (no import circle).
+    await temporal.workflow.start('cancellationWorkflow', {
       workflowId: row.workflow_id,
       taskQueue: config.temporal.taskQueue,
       args: [input],

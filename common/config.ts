@@ -49,6 +49,8 @@ export interface Config {
   reconciliation: FileConfig['reconciliation'];
   /** The worker's sizing overrides (only what the file sets). */
   worker: FileConfig['worker'];
+  /** CANCELFLOW_BENCH_WORKFLOWS=1: the worker bundles the benchmark's workflows too. */
+  benchWorkflows: boolean;
   timings?: FileConfig['timings'];
 }
 
@@ -212,6 +214,7 @@ function parseConfigDocument(
     api: file.api,
     reconciliation: file.reconciliation,
     worker: file.worker,
+    benchWorkflows: e.CANCELFLOW_BENCH_WORKFLOWS === '1',
     ...(file.timings ? { timings: file.timings } : {}),
   };
 }

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     };
     const worker = await createWorker({
       ...common,
-      benchWorkflows: process.env.CANCELFLOW_BENCH_WORKFLOWS === '1',
+      benchWorkflows: config.benchWorkflows,
       // The config file's `worker` section: only what it sets replaces WORKER_DEFAULTS.
       overrides: Object.fromEntries(Object.entries(config.worker).filter(([, v]) => v !== undefined)),
     });

@@ -26,6 +26,8 @@ export const envSchema = z.object({
   CANCELFLOW_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9465),
   /** Bearer token for the /ops endpoints; unset: they refuse everyone unless `api.opsOpen`. */
   CANCELFLOW_OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** `1`: the worker bundles the benchmark's workflows too (set by `npm run bench` only). */
+  CANCELFLOW_BENCH_WORKFLOWS: z.enum(['0', '1']).default('0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -2,14 +2,17 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -55,6 +58,12 @@ const MAX_INBOX = 100;
 
 /** The history limit of runs started before it was frozen into the input (never change it). */
 const UNFROZEN_HISTORY_LIMIT = 8_000;
+
+/**
+ * Runs that take it end the merchant's wait only between local activities (see the accept handler).
+ * Runs started before it replay with the old wait. Never rename it.
+ */
+const ACCEPT_WAIT_PATCH = 'accept-wait-ends-between-local-activities';
 
 /** PayBy's refusals of a paid order's cancel: ORDER_PAID, ORDER_SETTLED. */
 const PAID_CODES = new Set(['62001', '62003']);
@@ -125,6 +134,14 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   let answered = resume !== undefined;
   let created = false;
   let accepts = 0;
+  // Local activities of this run in flight: the merchant's wait never ends while one is.
+  let localInFlight = 0;
+  const local = <T>(running: Promise<T>): Promise<T> => {
+    localInFlight += 1;
+    return running.finally(() => {
+      localInFlight -= 1;
+    });
+  };
 
   const providerName = input.provider === 'payby' ? 'PayBy' : 'the Unified gateway';
   const queryName = input.provider === 'payby' ? 'getOrder' : 'cancel query';
@@ -154,9 +171,30 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   });
   setHandler(acceptUpdate, async ({ waitMs }) => {
     const first = accepts++ === 0;
-    await condition(() => answered, Math.max(1, waitMs), {
-      summary: "answer the merchant: wait for the provider's first answer",
-    });
+    const summary = "answer the merchant: wait for the provider's first answer";
+    if (patched(ACCEPT_WAIT_PATCH)) {
+      // The wait's timer only marks it run out; the answer is given by a condition on this run's
+      // state, never while a local activity of the main code is in flight. A local activity's
+      // result is no history event: on replay it can come back in the same activation as the
+      // timer, and the main code would run before this handler; answering only between local
+      // activities gives the same order of commands however the two are delivered.
+      let waitedOut = false;
+      await CancellationScope.cancellable(async () => {
+        try {
+          void sleep(Math.max(1, waitMs), { summary }).then(
+            () => {
+              waitedOut = true;
+            },
+            () => undefined, // cancelled: answered first
+          );
+          await condition(() => answered || (waitedOut && localInFlight === 0));
+        } finally {
+          CancellationScope.current().cancel();
+        }
+      });
+    } else {
+      await condition(() => answered, Math.max(1, waitMs), { summary });
+    }
     if (!snapshot.cancelOrderId)
       throw ApplicationFailure.retryable(
         'the cancellation is accepted but not recorded yet: send the same request again',
@@ -173,21 +211,23 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   ): Promise<void> => {
     Object.assign(snapshot, patch, { status, state }, reason ? { reason: reason.slice(0, 256) } : {});
     seq += 1;
-    await recordTransition({
-      cancelOrderId: snapshot.cancelOrderId,
-      seq,
-      status,
-      state,
-      ...(reason ? { reason: reason.slice(0, 256) } : {}),
-      ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
-      ...patch,
-    });
+    await local(
+      recordTransition({
+        cancelOrderId: snapshot.cancelOrderId,
+        seq,
+        status,
+        state,
+        ...(reason ? { reason: reason.slice(0, 256) } : {}),
+        ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
+        ...patch,
+      }),
+    );
     upsertSearchAttributes([{ key: CancelState, value: status }]);
     showDetails();
   };
 
   if (!resume) {
-    const record = await recordCancellation({ ...input, deadlineAt });
+    const record = await local(recordCancellation({ ...input, deadlineAt }));
     if (record.kind === 'existing') {
       // Answered from Postgres, the source of truth: nothing is sent again.
       Object.assign(snapshot, record.snapshot);
@@ -278,6 +318,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       policy: input.paidOrders!,
       deadlineAt,
       timings,
+      local,
       onStart: async (via, reason) => {
         snapshot.followUp = via;
         upsertSearchAttributes([{ key: CancelFollowUp, value: via }]);

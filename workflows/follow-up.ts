@@ -9,7 +9,7 @@ type Activities = ReturnType<typeof createActivities>;
 type Money = NonNullable<OrderFacts['amount']>;
 const { inspectPaidOrder, queryPaidOrderRefund } = proxyActivities<Activities>(providerQuery);
 const { revokePaidOrder, placePaidOrderRefund } = proxyActivities<Activities>(providerSubmit);
-const { recordRefund } = proxyLocalActivities<Activities>(localPersistence);
+const { recordRefund: recordRefundLocally } = proxyLocalActivities<Activities>(localPersistence);
 
 /** How a paid order's follow-up ended, for the cancellation to persist and notify. */
 export type FollowUpEnd =
@@ -39,6 +39,8 @@ export interface FollowUpArgs {
   timings: CancellationTimings;
   /** Called once the follow-up is chosen, before anything is sent (row, search attribute, log). */
   onStart(via: 'revoke' | 'refund', reason: string): Promise<void>;
+  /** Counts a local activity in flight for the whole run (the merchant's wait never ends during one). */
+  local<T>(running: Promise<T>): Promise<T>;
 }
 
 const unknown =
@@ -151,6 +153,8 @@ async function refund(
   // Ours, created once for this cancellation and reused on every resend: PayBy never refunds twice.
   const refundId = `R${args.cancelOrderId.slice(1)}`;
   const refundCall = { ...call, refundId, amount };
+  const recordRefund = (row: Parameters<typeof recordRefundLocally>[0]) =>
+    args.local(recordRefundLocally(row));
   await recordRefund({ refundId, cancelOrderId: args.cancelOrderId, amount, status: 'SENDING' });
   let send = true;
   let mayHaveLanded = false;

@@ -3,7 +3,7 @@ import type { Knex } from '../common/db';
 import { parseParams } from '../common/params';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import type { CancelOutcome } from '../providers/types';
-import type { SeedState } from '../workflows/types';
+import type { SeedState } from '../contract/cancellation';
 import { applyTransition } from './cancellation';
 import type { ActivityDeps } from './deps';
 import { recordRepairInTemporal } from './record-run';

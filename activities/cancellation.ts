@@ -1,10 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CHANGE_CHANNEL } from '../common/change-feed';
 import { cancellationsFinishedTotal, cancellationsStartedTotal } from '../common/metrics';
-import { orderRefsOf } from '../common/ids';
+import { orderRefsOf } from '../contract/ids';
 import type { CancelOutcome } from '../providers/types';
 import { adapterCache, auditExchange, writeAhead } from './adapters';
 import {
+  isSettled,
   TERMINAL_STATUSES,
   type CancellationInput,
   type CancellationSnapshot,
@@ -13,11 +14,9 @@ import {
   type RecordResult,
   type SeedState,
   type TransitionRecord,
-} from '../workflows/types';
+} from '../contract/cancellation';
 import type { Knex } from '../common/db';
 import type { ActivityDeps } from './deps';
-
-const FINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED'];
 
 /** A `cancellations` row as the activities read it. */
 export interface CancellationRow {
@@ -181,7 +180,7 @@ export async function applyTransition(
     }
     // Delivered at commit to every API process keeping answers (common/change-feed.ts).
     await trx.raw('select pg_notify(?, ?)', [CHANGE_CHANNEL, t.cancelOrderId]);
-    if (FINAL_STATUSES.includes(t.status))
+    if (isSettled(t.status))
       for (const row of updated)
         cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();
     return 'applied';

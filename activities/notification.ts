@@ -5,7 +5,7 @@ import { checkUrl, policyLookup } from '../common/url-policy';
 import { postRaw } from '../providers/http';
 import { notificationFields } from '../providers/unified/protocol';
 import { md5Sign } from '../providers/unified/sign';
-import type { NotificationAttemptResult } from '../workflows/types';
+import type { NotificationAttemptResult } from '../contract/notification';
 import type { ActivityDeps } from './deps';
 
 /** Receivers answer `success`; a few KiB is plenty to tell, and all we keep. */

@@ -1,8 +1,5 @@
-import {
-  TERMINAL_STATUSES,
-  type ReconciliationCounts,
-  type ReconciliationPageItem,
-} from '../workflows/types';
+import { TERMINAL_STATUSES } from '../contract/cancellation';
+import { type ReconciliationCounts, type ReconciliationPageItem } from '../contract/reconciliation';
 import type { ActivityDeps } from './deps';
 import { createPageChecker, type PageInput } from './reconciliation/check-page';
 

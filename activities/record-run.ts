@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { cancellationStartLabels } from '../workflows/start-options';
-import { DEFAULT_HISTORY_LIMIT, DEFAULT_TIMINGS, type CancellationInput } from '../workflows/types';
+import { DEFAULT_HISTORY_LIMIT, DEFAULT_TIMINGS, type CancellationInput } from '../contract/cancellation';
 import type { ActivityDeps } from './deps';
 
 /**

@@ -7,7 +7,7 @@ import { parseParams } from '../common/params';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import { providerOutcomeSignal } from '../workflows/definitions';
 import type { repairWorkflow as RepairWorkflow } from '../workflows/repair';
-import type { ProviderOutcomeSignal } from '../workflows/types';
+import type { ProviderOutcomeSignal } from '../contract/cancellation';
 
 /** Postgres text cannot hold NUL: what we store shows it as U+FFFD. */
 const clean = (text: string): string => text.replaceAll('\u0000', '\ufffd');

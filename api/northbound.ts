@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError, type CancelflowClient } from '../client';
 import { CancelflowError } from '../common/errors';
-import { orderRefsOf } from '../common/ids';
+import { orderRefsOf } from '../contract/ids';
 import type { AppConfig, Config } from '../common/config';
 import { preparedQuery, type Knex } from '../common/db';
 import { listenForChanges } from '../common/change-feed';
@@ -17,8 +17,8 @@ import {
   reqTimeMs,
   type FieldRules,
 } from '../providers/unified/protocol';
-import { md5Sign, verifyMd5Sign } from '../providers/unified/sign';
-import { TERMINAL_STATUSES, type CancellationStatus } from '../workflows/types';
+import { md5Sign, verifyEnvelope } from '../providers/unified/sign';
+import { TERMINAL_STATUSES, type CancellationStatus } from '../contract/cancellation';
 
 /**
  * The Unified Cancel protocol of seed 000, served: `POST /api/pay/cancel` and
@@ -195,7 +195,7 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
     const app = config.apps.find((a) => a.mchNo === params.mchNo && a.appId === params.appId);
     if (!app)
       throw new Refusal(CODES.UNKNOWN_APP, `unknown app: mchNo ${params.mchNo} has no appId ${params.appId}`);
-    if (!verifyMd5Sign(params, params.sign, app.key.reveal()))
+    if (!verifyEnvelope(params, app.key.reveal()))
       throw new Refusal(CODES.BAD_SIGN, 'signature verification failed');
     const reqTime = reqTimeMs(params.reqTime!);
     const skew = Math.abs(Date.now() - reqTime);

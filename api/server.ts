@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger';
 import rateLimit from '@fastify/rate-limit';
 import { createCancelflowClient } from '../client';
 import { observeApiResponse, registry } from '../common/metrics';
-import type { CancellationTimings } from '../workflows/types';
+import type { CancellationTimings } from '../contract/cancellation';
 import { callbackRoutes } from './callbacks';
 import { northboundRoutes } from './northbound';
 import { opsRoutes } from './ops';

@@ -11,7 +11,7 @@ import {
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Config } from '../common/config';
 import { CancelflowError } from '../common/errors';
-import { cancellationWorkflowId, orderRefOf } from '../common/ids';
+import { cancellationWorkflowId, orderRefOf } from '../contract/ids';
 import type { cancellationWorkflow } from '../workflows/cancellation';
 import { acceptUpdate, statusQuery } from '../workflows/definitions';
 import { cancellationStartLabels } from '../workflows/start-options';
@@ -28,18 +28,18 @@ import {
 import {
   DEFAULT_HISTORY_LIMIT,
   DEFAULT_TIMINGS,
-  notificationWorkflowId,
   TERMINAL_STATUSES,
   type CancellationInput,
   type CancellationSnapshot,
   type CancellationStatus,
   type CancellationTimings,
   type PaidOrderPolicy,
-} from '../workflows/types';
+} from '../contract/cancellation';
+import { notificationWorkflowId } from '../contract/ids';
 import { parseOrThrow, startCancellationSchema, type StartCancellationRequest } from './validation';
 
 export { ValidationError, type StartCancellationRequest } from './validation';
-export type { CancellationSnapshot, CancellationStatus, CancellationTimings } from '../workflows/types';
+export type { CancellationSnapshot, CancellationStatus, CancellationTimings } from '../contract/cancellation';
 
 export interface CancelflowClientOptions {
   client: Client;

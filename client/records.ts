@@ -1,6 +1,6 @@
 import { snapshotOfRow, type CancellationRow } from '../activities/cancellation';
 import type { Knex } from '../common/db';
-import type { CancellationSnapshot } from '../workflows/types';
+import type { CancellationSnapshot } from '../contract/cancellation';
 import type { AppScope } from './index';
 
 /**

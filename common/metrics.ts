@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AccountConfig } from './config';
 import { withConnection, type Knex } from './db';
 import type { Logger } from './logger';
+import { IN_FLIGHT_STATUSES } from '../contract/cancellation';
 
 /**
  * cancelflow's own Prometheus metrics, one registry per process. The worker adds the Temporal
@@ -130,7 +131,6 @@ export const reconciliationItemsTotal = new Counter({
 const DATABASE_GAUGES_TTL_MS = 5_000;
 /** A scrape must answer even when Postgres does not: the gauges then keep their last values. */
 const DATABASE_GAUGES_BOUNDS = { acquireMs: 2_000, statementMs: 2_000 } as const;
-const IN_FLIGHT_STATUSES = ['RECEIVED', 'SUBMITTED', 'PENDING'] as const;
 
 let source:
   { db: Knex; accounts: ReadonlyArray<Pick<AccountConfig, 'id' | 'provider'>>; logger?: Logger } | undefined;

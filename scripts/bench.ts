@@ -9,9 +9,9 @@ import Table from 'cli-table3';
 import { createCancelflowClient } from '../client';
 import { loadConfig } from '../common/config';
 import { createDb, migrateLatest } from '../common/db';
-import { md5Sign } from '../providers/unified/sign';
+import { signEnvelope } from '../providers/unified/sign';
 import { startStandaloneSandboxes, SANDBOX_APPS } from '../sandbox/standalone';
-import type { ReconciliationResult } from '../workflows/types';
+import type { ReconciliationResult } from '../contract/reconciliation';
 import { freePort } from './ports';
 import { ensureDatabase, startEmbeddedPostgres, withDatabase } from './postgres';
 import { REPO_ROOT } from './stack';
@@ -349,18 +349,7 @@ async function main(): Promise<void> {
     const terminalId =
       sample?.cancelOrderId ?? (await seedRow('C20200101000000000001', 'API-1', 'SUCCEEDED', 2));
     const pendingId = await seedRow('C20200101000000000002', 'API-2', 'PENDING', 1);
-    const queryBody = (cancelOrderId: string) => {
-      const p: Record<string, string> = {
-        mchNo: app.mchNo,
-        appId: app.appId,
-        cancelOrderId,
-        reqTime: String(Date.now()),
-        version: '1.0',
-        signType: 'MD5',
-      };
-      p.sign = md5Sign(p, key);
-      return JSON.stringify(p);
-    };
+    const queryBody = (cancelOrderId: string) => JSON.stringify(signEnvelope(app, key, { cancelOrderId }));
     // node:http with a keep-alive agent: the lightest client at hand, since the load generator
     // shares the two cores with the API it measures.
     const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONCURRENCY });

@@ -5,7 +5,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Table from 'cli-table3';
-import { md5Sign } from '../providers/unified/sign';
+import { signEnvelope } from '../providers/unified/sign';
+import { isSettled } from '../contract/cancellation';
 import { SANDBOX_APPS, startStandaloneSandboxes } from '../sandbox/standalone';
 import { REPO_ROOT } from './stack';
 
@@ -62,8 +63,6 @@ const ORDERS: Array<{ provider: 'payby' | 'unified'; scenario: string; what: str
   { provider: 'unified', scenario: 'garbage', what: 'malformed JSON answers' },
   { provider: 'payby', scenario: 'ok-nack', what: 'merchant endpoint refuses notifications' },
 ];
-
-const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CLOSED', 'UNRESOLVED']);
 
 async function main(): Promise<void> {
   const exitAfter = process.argv.includes('--exit');
@@ -165,17 +164,11 @@ async function main(): Promise<void> {
   for (const [i, order] of ORDERS.entries()) {
     const app = SANDBOX_APPS[order.provider];
     const ref = `D${run}${i}-${order.scenario}`;
-    const params: Record<string, string> = {
-      mchNo: app.mchNo,
-      appId: app.appId,
+    const params = signEnvelope(app, keyOf(order.provider), {
       mchOrderNo: ref,
       notifyUrl,
       extParam: order.scenario,
-      reqTime: String(Date.now()),
-      version: '1.0',
-      signType: 'MD5',
-    };
-    params.sign = md5Sign(params, keyOf(order.provider));
+    });
     const res = await fetch(`${apiUrl}/api/pay/cancel`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -200,12 +193,12 @@ async function main(): Promise<void> {
   const deadline = Date.now() + 3 * 60_000;
   for (;;) {
     for (const row of rows) {
-      if (!row.cancelOrderId || FINAL.has(status.get(row.cancelOrderId)?.status ?? '')) continue;
+      if (!row.cancelOrderId || isSettled(status.get(row.cancelOrderId)?.status ?? '')) continue;
       const res = await fetch(`${apiUrl}/ops/cancellations/${row.cancelOrderId}`, { headers: opsHeaders });
       if (res.ok) status.set(row.cancelOrderId, (await res.json()) as { status: string; state: number });
     }
     const ids = rows.flatMap((r) => (r.cancelOrderId ? [r.cancelOrderId] : []));
-    const final = ids.filter((id) => FINAL.has(status.get(id)?.status ?? '')).length;
+    const final = ids.filter((id) => isSettled(status.get(id)?.status ?? '')).length;
     const settled = ids.filter((id) => {
       const s = status.get(id)?.status;
       const n = notifications.get(id);

@@ -1,6 +1,6 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { reconcileTaskQueue } from '../workflows/types';
+import { reconcileTaskQueue } from '../contract/reconciliation';
 
 /**
  * Worker sizing for a 2-core machine: the workflow cache is bounded (each cached run costs

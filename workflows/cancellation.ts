@@ -38,14 +38,14 @@ import { followUpPaidOrder } from './follow-up';
 import { CancelFollowUp, CancelNotification, CancelOrderId, CancelState } from './search-attributes';
 import {
   DEFAULT_TIMINGS,
-  notificationWorkflowId,
   type CancellationInput,
   type CancellationSnapshot,
   type CancellationStatus,
   type ProviderOutcomeSignal,
   type SeedState,
   type TransitionRecord,
-} from './types';
+} from '../contract/cancellation';
+import { notificationWorkflowId } from '../contract/ids';
 
 type Activities = ReturnType<typeof createActivities>;
 const { recordCancellation, recordTransition } = proxyLocalActivities<Activities>(localPersistence);

@@ -3,7 +3,7 @@ import type { createActivities } from '../activities';
 import { pollDelayMs } from '../contract/backoff';
 import type { FollowUpOutcome, OrderFacts, OrderPaymentFacts, OrderRef } from '../providers/types';
 import { localPersistence, providerQuery, providerSubmit } from './activity-options';
-import type { CancellationTimings, PaidOrderPolicy } from './types';
+import type { CancellationTimings, PaidOrderPolicy } from '../contract/cancellation';
 
 type Activities = ReturnType<typeof createActivities>;
 type Money = NonNullable<OrderFacts['amount']>;

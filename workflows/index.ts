@@ -1,6 +1,6 @@
 export { selfCheckWorkflow } from './self-check';
 export { cancellationWorkflow } from './cancellation';
-export { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
+export { acceptUpdate, progressQuery, providerOutcomeSignal, statusQuery } from './definitions';
 export { notificationWorkflow } from './notification';
 export { repairWorkflow } from './repair';
-export { reconciliationWorkflow, progressQuery } from './reconciliation';
+export { reconciliationWorkflow } from './reconciliation';

@@ -8,12 +8,12 @@ import {
   CancelOrderId,
   CancelOrderRef,
 } from './search-attributes';
+import { DEFAULT_TIMINGS } from '../contract/cancellation';
 import {
-  DEFAULT_TIMINGS,
   type NotificationAttemptResult,
   type NotificationInput,
   type NotificationResult,
-} from './types';
+} from '../contract/notification';
 
 type Activities = ReturnType<typeof createActivities>;
 const { prepareNotification, beginNotificationRound, finishNotificationRound } =

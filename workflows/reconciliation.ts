@@ -1,6 +1,7 @@
-import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { persistence, reconcilePageOptions } from './activity-options';
+import { progressQuery } from './definitions';
 import {
   RECONCILIATION_CLASSES,
   reconcileTaskQueue,
@@ -8,20 +9,11 @@ import {
   type ReconciliationInput,
   type ReconciliationPageItem,
   type ReconciliationResult,
-} from './types';
+} from '../contract/reconciliation';
 
 type Activities = ReturnType<typeof createActivities>;
 const { beginReconciliationRun, countReconciliationScope, loadReconciliationPage, finishReconciliationRun } =
   proxyActivities<Activities>(persistence);
-
-export interface ReconciliationProgress {
-  runId: string;
-  processed: number;
-  /** Size of the scope when the run began (rows changed since may make processed differ). */
-  total: number;
-  counts: ReconciliationCounts;
-}
-export const progressQuery = defineQuery<ReconciliationProgress>('progress');
 
 const emptyCounts = (): ReconciliationCounts =>
   Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, 0])) as ReconciliationCounts;

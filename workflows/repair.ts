@@ -9,7 +9,8 @@ import type { createActivities } from '../activities';
 import { persistence } from './activity-options';
 import { notificationWorkflow } from './notification';
 import { CancelNotification, CancelOrderId, CancelState } from './search-attributes';
-import { notificationWorkflowId, type RepairInput } from './types';
+import { notificationWorkflowId } from '../contract/ids';
+import { type RepairInput } from '../contract/cancellation';
 
 type Activities = ReturnType<typeof createActivities>;
 const { repairFromCallback } = proxyActivities<Activities>(persistence);

@@ -1,5 +1,5 @@
 import type { SearchAttributePair } from '@temporalio/common';
-import type { CancellationInput } from './types';
+import type { CancellationInput } from '../contract/cancellation';
 import { CancelAccount, CancelMchNo, CancelOrderRef, CancelProvider, CancelState } from './search-attributes';
 
 /** What identifies a cancellation's run in the Temporal UI and its lists: part of its input. */

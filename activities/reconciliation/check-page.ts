@@ -10,10 +10,10 @@ import type { PaybyAccount } from '../../providers/payby/options';
 import type { CancelOutcome, FollowUpAdapter } from '../../providers/types';
 import {
   RECONCILIATION_CLASSES,
-  TERMINAL_STATUSES,
   type ReconciliationClass,
   type ReconciliationCounts,
-} from '../../workflows/types';
+} from '../../contract/reconciliation';
+import { TERMINAL_STATUSES } from '../../contract/cancellation';
 import { adapterCache, recordProviderCall, writeAhead } from '../adapters';
 import type { ActivityDeps } from '../deps';
 import {

@@ -1,5 +1,6 @@
 import type { CancelOutcome, FollowUpOutcome } from '../../providers/types';
-import { TERMINAL_STATUSES, type CancellationStatus, type ReconciliationClass } from '../../workflows/types';
+import { TERMINAL_STATUSES, type CancellationStatus } from '../../contract/cancellation';
+import { type ReconciliationClass } from '../../contract/reconciliation';
 
 /**
  * How reconciliation reads a provider's answer about one cancellation and compares it with our row.

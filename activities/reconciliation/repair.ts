@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { notificationWorkflowId, type ProviderOutcomeSignal } from '../../workflows/types';
+import { notificationWorkflowId } from '../../contract/ids';
+import { type ProviderOutcomeSignal } from '../../contract/cancellation';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { completeRecord } from '../callbacks';
 import type { ActivityDeps } from '../deps';

@@ -3,7 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { CancelflowError } from '../../common/errors';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { CancelOrderId } from '../../workflows/search-attributes';
-import { TERMINAL_STATUSES, type CancellationSnapshot } from '../../workflows/types';
+import { TERMINAL_STATUSES, type CancellationSnapshot } from '../../contract/cancellation';
 import { ValidationError, type AppScope } from '../index';
 import { findCancellation, snapshotOfRecord } from '../records';
 import {

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { orderRefsOf } from '../../common/ids';
+import { orderRefsOf } from '../../contract/ids';
 import type { CancellationStatus } from '../index';
 import { cliConfig, isoDate, knownAccount, positiveInteger, print, table, withTemporal } from './context';
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { CancelflowError } from '../../common/errors';
-import type { ReconciliationProgress, reconciliationWorkflow } from '../../workflows/reconciliation';
-import type { ReconciliationResult } from '../../workflows/types';
+import type { reconciliationWorkflow } from '../../workflows/reconciliation';
+import { progressQuery } from '../../workflows/definitions';
+import type { ReconciliationResult } from '../../contract/reconciliation';
 import { ValidationError } from '../index';
 import { REPORT_COLUMNS, reconciliationReport, reconciliationRuns } from '../records';
 import {
@@ -75,7 +76,7 @@ export function registerReconcileCommands(program: Command): void {
         let finished = false;
         void done.finally(() => (finished = true)).catch(() => undefined);
         while (!finished && !o.json) {
-          const p = await handle.query<ReconciliationProgress>('progress').catch(() => undefined);
+          const p = await handle.query(progressQuery).catch(() => undefined);
           if (p) process.stderr.write(`\r${progressBar(p.processed, p.total)} ${p.processed}/${p.total}   `);
           await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
         }

@@ -9,7 +9,7 @@ import type {
   SubmitCancelRequest,
 } from '../types';
 import { classifyUnifiedAnswer, type UnifiedAnswerContext } from './classify';
-import { md5Sign } from './sign';
+import { signEnvelope } from './sign';
 
 /** Builds a signed seed-000 request: a fresh `reqTime` and signature on every attempt. */
 export function buildUnifiedRequest(
@@ -18,14 +18,9 @@ export function buildUnifiedRequest(
   fields: Record<string, string | undefined>,
   now: number = Date.now(),
 ): Record<string, string> {
-  const params: Record<string, string> = { mchNo: account.mchNo, appId: account.appId };
-  for (const [name, value] of Object.entries(fields))
-    if (value !== undefined && value !== '') params[name] = value;
-  params.reqTime = String(now);
-  params.version = '1.0';
-  params.signType = 'MD5';
-  params.sign = md5Sign(params, key);
-  return params;
+  const present = Object.entries(fields).filter(([, value]) => value !== undefined && value !== '');
+  // Every value is a string: the given fields and the envelope's own.
+  return signEnvelope(account, key, Object.fromEntries(present), now) as Record<string, string>;
 }
 
 export function createUnifiedAdapter(account: UnifiedAccount, timeouts?: HttpTimeouts): ProviderAdapter {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { verifyMd5Sign } from './sign';
+import { verifyEnvelope } from './sign';
 import { outcomeOfCancelData } from './classify';
 import type { CancelOutcome } from '../types';
 
@@ -33,7 +33,7 @@ export type NotificationVerdict =
  */
 export function verifyCancelNotification(params: Record<string, string>, key: string): NotificationVerdict {
   const cancelOrderId = typeof params.cancelOrderId === 'string' ? params.cancelOrderId : undefined;
-  if (!verifyMd5Sign(params, params.sign, key)) {
+  if (!verifyEnvelope(params, key)) {
     return {
       verdict: 'invalid-signature',
       reason: params.sign ? 'signature does not verify' : 'no sign',

@@ -1,6 +1,7 @@
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Knex } from '../../common/db';
+import { TERMINAL_STATUSES } from '../../contract/cancellation';
 
 /**
  * Everything the invariants are checked from, read once after the run settled: Postgres (rows,
@@ -43,7 +44,7 @@ export interface PostgresFacts {
   }>;
 }
 
-export const TERMINAL = ['SUCCEEDED', 'FAILED', 'CLOSED'];
+export const TERMINAL: readonly string[] = TERMINAL_STATUSES;
 
 export async function readPostgres(db: Knex): Promise<PostgresFacts> {
   const [rows, refs, dup, finished, calls, notifications, attempts] = await Promise.all([

@@ -1,4 +1,4 @@
-import { cancellationWorkflowId } from '../../common/ids';
+import { cancellationWorkflowId } from '../../contract/ids';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import { TERMINAL } from './collect';
 import { indexSources, pairKey, type Sources } from './facts';

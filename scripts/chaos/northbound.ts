@@ -1,4 +1,4 @@
-import { md5Sign } from '../../providers/unified/sign';
+import { signEnvelope } from '../../providers/unified/sign';
 
 /**
  * A merchant system's side of seed 000: signs a request with its app key and POSTs it to
@@ -28,16 +28,8 @@ export function signed(
   app: Pick<MerchantApp, 'mchNo' | 'appId' | 'key'>,
   fields: Record<string, string>,
 ): Record<string, string | number> {
-  const params: Record<string, string | number> = {
-    mchNo: app.mchNo,
-    appId: app.appId,
-    reqTime: Date.now(),
-    version: '1.0',
-    signType: 'MD5',
-    ...fields,
-  };
-  params.sign = md5Sign(params, app.key);
-  return params;
+  // reqTime as a JSON number, as many merchants send it.
+  return signEnvelope(app, app.key, { reqTime: Date.now(), ...fields });
 }
 
 /** POSTs `params` to `base + route`; a transport failure is an answer with status 0 and `error`. */

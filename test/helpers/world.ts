@@ -13,7 +13,7 @@ import { createLogger } from '../../common/logger';
 import { privateKeyFrom, publicKeyFrom } from '../../providers/payby/sign';
 import { startPaybySandbox, type PaybySandbox } from '../../sandbox/payby';
 import { startUnifiedSandbox, type UnifiedSandbox } from '../../sandbox/unified';
-import type { CancellationTimings } from '../../workflows/types';
+import type { CancellationTimings } from '../../contract/cancellation';
 import {
   connectTemporal,
   createTestDatabase,

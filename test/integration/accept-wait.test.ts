@@ -1,6 +1,6 @@
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { cancellationWorkflowId, orderRefOf } from '../../common/ids';
+import { cancellationWorkflowId, orderRefOf } from '../../contract/ids';
 import { createWorld, eventually, UNIFIED_APP, type World } from '../helpers/world';
 
 /**

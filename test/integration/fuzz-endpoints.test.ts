@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
 import { createCancelflowClient } from '../../client';
-import { cancellationWorkflowId } from '../../common/ids';
+import { cancellationWorkflowId } from '../../contract/ids';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import {
   asForm,

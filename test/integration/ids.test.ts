@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { CANCEL_ORDER_ID } from '../../common/ids';
+import { CANCEL_ORDER_ID } from '../../contract/ids';
 import { createTestDatabase, type TestDatabase } from '../helpers/stack';
 
 /**

@@ -1,5 +1,5 @@
 import { createCancelflowClient } from '../../client';
-import { md5Sign, verifyMd5Sign } from '../../providers/unified/sign';
+import { signEnvelope, verifyMd5Sign } from '../../providers/unified/sign';
 import {
   BROKEN_APP,
   createWorld,
@@ -53,15 +53,7 @@ const shortLived = (deadlineMs = 1_500) =>
 type App = { mchNo: string; appId: string; key: string };
 
 async function northbound(path: string, app: App, fields: Record<string, string>) {
-  const params: Record<string, string | number> = {
-    mchNo: app.mchNo,
-    appId: app.appId,
-    reqTime: Date.now(),
-    version: '1.0',
-    signType: 'MD5',
-    ...fields,
-  };
-  params.sign = md5Sign(params, app.key);
+  const params = signEnvelope(app, app.key, { reqTime: Date.now(), ...fields });
   const res = await fetch(`${world.apiUrl}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -6,7 +6,7 @@ import {
   notificationFailureReason,
   registerDatabaseGauges,
 } from '../../common/metrics';
-import { md5Sign } from '../../providers/unified/sign';
+import { signEnvelope } from '../../providers/unified/sign';
 import type { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { createWorld, eventually, FAST_TIMINGS, PAYBY_APP, UNIFIED_APP, type World } from '../helpers/world';
 
@@ -163,15 +163,7 @@ describe('ops/: the dashboard and the alert rules read what a live stack serves'
     const startedAt = Date.now();
     // PayBy, through the northbound API: cancelled at once.
     world.payby.setOrder('MT-1', { status: 'CREATED', amount: 12.5, currency: 'AED' });
-    const params: Record<string, string | number> = {
-      mchNo: PAYBY_APP.mchNo,
-      appId: PAYBY_APP.appId,
-      reqTime: Date.now(),
-      version: '1.0',
-      signType: 'MD5',
-      mchOrderNo: 'MT-1',
-    };
-    params.sign = md5Sign(params, PAYBY_APP.key);
+    const params = signEnvelope(PAYBY_APP, PAYBY_APP.key, { reqTime: Date.now(), mchOrderNo: 'MT-1' });
     const answer = await fetch(`${world.apiUrl}/api/pay/cancel`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

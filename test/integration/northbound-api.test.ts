@@ -2,7 +2,7 @@ import { applyTransition } from '../../activities/cancellation';
 import { buildServer } from '../../api/server';
 import { queryCacheTotal } from '../../common/metrics';
 import { createLogger } from '../../common/logger';
-import { md5Sign, verifyMd5Sign } from '../../providers/unified/sign';
+import { signEnvelope, verifyMd5Sign } from '../../providers/unified/sign';
 import {
   createWorld,
   eventually,
@@ -31,16 +31,8 @@ function signed(
   fields: Record<string, string | number>,
   key = app.key,
 ): Record<string, string | number> {
-  const params: Record<string, string | number> = {
-    mchNo: app.mchNo,
-    appId: app.appId,
-    reqTime: Date.now(),
-    version: '1.0',
-    signType: 'MD5',
-    ...fields,
-  };
-  params.sign = md5Sign(params, key);
-  return params;
+  // reqTime as a JSON number, as many merchants send it.
+  return signEnvelope(app, key, { reqTime: Date.now(), ...fields });
 }
 
 async function post(path: string, body: string, contentType = 'application/json') {

@@ -5,7 +5,8 @@ import { createCancelflowClient } from '../../client';
 import { refusedAddress } from '../../common/url-policy';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import { CancelNotification } from '../../workflows/search-attributes';
-import { notificationWorkflowId, type NotificationResult } from '../../workflows/types';
+import { notificationWorkflowId } from '../../contract/ids';
+import { type NotificationResult } from '../../contract/notification';
 import { freePort } from '../../scripts/ports';
 import {
   createWorld,

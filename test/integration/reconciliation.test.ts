@@ -3,7 +3,7 @@ import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { ensureReconciliationSchedule } from '../../client/schedules';
 import { createAdapter } from '../../providers';
 import type { reconciliationWorkflow } from '../../workflows/reconciliation';
-import type { ReconciliationResult } from '../../workflows/types';
+import type { ReconciliationResult } from '../../contract/reconciliation';
 import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
 import {
   createWorld,

@@ -1,4 +1,5 @@
-import { cancellationWorkflowId, orderRefOf, orderRefsOf, utcStamp } from '../../common/ids';
+import { utcStamp } from '../../common/ids';
+import { cancellationWorkflowId, orderRefOf, orderRefsOf } from '../../contract/ids';
 
 describe('order references and workflow ids', () => {
   test('seed timestamp: yyyyMMddHHmmssSSS in UTC', () => {

@@ -9,7 +9,7 @@ import {
   type ReconciliationRow,
 } from '../../activities/reconciliation/classify';
 import type { CancelOutcome, FollowUpOutcome, RefundFacts } from '../../providers/types';
-import type { CancellationStatus } from '../../workflows/types';
+import type { CancellationStatus } from '../../contract/cancellation';
 
 const NOW = Date.UTC(2026, 10, 30, 12);
 const HOUR = 3_600_000;

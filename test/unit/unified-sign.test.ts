@@ -1,4 +1,11 @@
-import { compareCaseInsensitive, md5Sign, signingString, verifyMd5Sign } from '../../providers/unified/sign';
+import {
+  compareCaseInsensitive,
+  md5Sign,
+  signEnvelope,
+  signingString,
+  verifyEnvelope,
+  verifyMd5Sign,
+} from '../../providers/unified/sign';
 
 const KEY = 'testkey123';
 const request = {
@@ -16,6 +23,21 @@ describe('Unified Cancel MD5 signature (PROVIDERS.md worked vectors)', () => {
       'appId=60cc09bce4b0f1c0b83761c9&mchNo=M1623984572&payOrderId=P202106181104177050002&reqTime=1624006009&signType=MD5&version=1.0&key=testkey123',
     );
     expect(md5Sign(request, KEY)).toBe('6CAF47A03783A664A268EA45772C54E1');
+  });
+
+  test('signEnvelope builds the worked request vector; verifyEnvelope accepts it and nothing altered', () => {
+    const app = { mchNo: request.mchNo, appId: request.appId };
+    const envelope = signEnvelope(app, KEY, { payOrderId: request.payOrderId, notifyUrl: undefined }, 0);
+    // The envelope's own reqTime is "now" in ms; the vector's is given as a field (fields win).
+    expect(envelope.reqTime).toBe('0');
+    const vector = signEnvelope(app, KEY, { payOrderId: request.payOrderId, reqTime: request.reqTime });
+    expect(vector).toEqual({ ...request, sign: '6CAF47A03783A664A268EA45772C54E1' });
+    expect(verifyEnvelope(vector, KEY)).toBe(true);
+    expect(verifyEnvelope({ ...vector, sign: String(vector.sign).toLowerCase() }, KEY)).toBe(true);
+    expect(verifyEnvelope({ ...vector, payOrderId: 'P202106181104177050003' }, KEY)).toBe(false);
+    expect(verifyEnvelope(vector, 'otherkey')).toBe(false);
+    expect(verifyEnvelope({ ...vector, sign: undefined }, KEY)).toBe(false);
+    expect('notifyUrl' in envelope).toBe(false);
   });
 
   test('empty, null and undefined values and `sign` itself are left out', () => {

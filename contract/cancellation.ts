@@ -1,11 +1,7 @@
-import type { CancelOutcome } from '../providers/types';
-
 /**
  * The contract between the cancellation workflow, its activities and its callers. Nothing here
  * is a secret: activities resolve credentials from config by account id.
  */
-
-export type { CancelOutcome };
 
 /** Our internal status; seed 000's `state` (0..4) is kept beside it. */
 export type CancellationStatus =
@@ -13,7 +9,28 @@ export type CancellationStatus =
 
 export type SeedState = 0 | 1 | 2 | 3 | 4;
 
+/** Decided (by the provider, or by our configuration for FAILED): a terminal row never changes. */
 export const TERMINAL_STATUSES: readonly CancellationStatus[] = ['SUCCEEDED', 'FAILED', 'CLOSED'];
+
+/** Still being worked on by its run. */
+export const IN_FLIGHT_STATUSES = [
+  'RECEIVED',
+  'SUBMITTED',
+  'PENDING',
+] as const satisfies readonly CancellationStatus[];
+
+/** SUCCEEDED, FAILED or CLOSED. */
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+/**
+ * Terminal, or UNRESOLVED: its run is done with it (a late callback, a reconciliation repair or an
+ * operator's retry may still settle an UNRESOLVED one).
+ */
+export function isSettled(status: string): boolean {
+  return isTerminal(status) || status === 'UNRESOLVED';
+}
 
 export interface OrderRefs {
   payOrderId?: string;
@@ -207,84 +224,4 @@ export interface TransitionRecord extends ProviderFacts {
   mchOrderNo?: string;
   /** A paid order's follow-up started (revoke or refund). */
   followUp?: 'revoke' | 'refund';
-}
-
-export interface NotificationInput {
-  cancelOrderId: string;
-  /** Delay before each attempt; default seed 000's 0/30/60/90/120/150 s. */
-  scheduleMs?: number[];
-}
-
-export interface NotificationResult {
-  notificationId: string;
-  cancelOrderId: string;
-  round: number;
-  delivered: boolean;
-  attempts: number;
-}
-
-export interface NotificationAttemptResult {
-  success: boolean;
-  httpStatus?: number;
-  error?: string;
-}
-
-export function notificationWorkflowId(cancelOrderId: string): string {
-  return `notify/${cancelOrderId}`;
-}
-
-export const RECONCILIATION_CLASSES = [
-  'MATCHED',
-  'REPAIRED',
-  'MISMATCHED',
-  'MISSING_AT_PROVIDER',
-  'STILL_PENDING',
-  'ERROR',
-] as const;
-export type ReconciliationClass = (typeof RECONCILIATION_CLASSES)[number];
-export type ReconciliationCounts = Record<ReconciliationClass, number>;
-
-export interface ReconciliationInput {
-  /** Window of created/updated cancellations; absent (scheduled runs): the 24 h before the run. */
-  from?: number;
-  to?: number;
-  accountId?: string;
-  dryRun?: boolean;
-  /** Non-terminal or UNRESOLVED cancellations older than this are always examined. */
-  staleAfterHours?: number;
-  pageSize?: number;
-  /** Provider requests in flight at once, shared by the pages being checked. */
-  concurrency?: number;
-  /** Pages per run before continuing as new (keeps history small). */
-  pagesPerRun?: number;
-  /** Pages checked at once (each by one activity per account). */
-  parallelPages?: number;
-  /** Carried by continue-as-new. */
-  resume?: {
-    runId: string;
-    from: number;
-    to: number;
-    after: string;
-    counts: ReconciliationCounts;
-    pages: number;
-    total: number;
-  };
-}
-
-export interface ReconciliationResult {
-  runId: string;
-  from: number;
-  to: number;
-  dryRun: boolean;
-  counts: ReconciliationCounts;
-  total: number;
-}
-
-export interface ReconciliationPageItem {
-  cancelOrderId: string;
-  accountId: string;
-}
-
-export function reconcileTaskQueue(taskQueue: string, accountId: string): string {
-  return `${taskQueue}/reconcile/${accountId}`;
 }

@@ -29,8 +29,11 @@ export interface ReconciliationRow {
 /** What the provider's answer says about the cancel: its seed state, or why there is none. */
 export type ProviderView =
   | { kind: 'terminal'; state: 2 | 3 | 4 }
-  | { kind: 'open' }
+  /** In progress; `inFlight`: the provider says so itself (a refund CREATED), STILL_PENDING at any age. */
+  | { kind: 'open'; inFlight?: string }
   | { kind: 'missing' }
+  /** The provider's final state contradicts what we did (a revoke that is not one): never repaired. */
+  | { kind: 'contradicts'; state: 2 | 3 | 4; reason: string }
   | { kind: 'unknown'; reason: string };
 
 /** The provider's answer, and how reconciliation reads it (a follow-up may read it otherwise). */
@@ -86,6 +89,16 @@ export function revokeAnswer(asked: ProviderAnswer, now: number): ProviderAnswer
   if (o.kind === 'refused' && o.code === '62040') return answer({ kind: 'cancelled', successTime: now });
   if (o.kind === 'refused' && (o.code === '62001' || o.code === '62003'))
     return { outcome: o, view: { kind: 'open' } };
+  // FAILURE without revoked:"true": closed, not revoked — the money was not reversed by our revoke.
+  if (o.kind === 'cancelled')
+    return {
+      outcome: o,
+      view: {
+        kind: 'contradicts',
+        state: 2,
+        reason: 'we revoked the payment, but getOrder shows the order FAILURE without revoked:"true"',
+      },
+    };
   return asked;
 }
 
@@ -101,6 +114,10 @@ export function refundAnswer(
     case 'refused':
       return answer({ kind: 'refused', state: 3, code: refund.code, message: refund.message });
     case 'pending':
+      return {
+        outcome: asked,
+        view: { kind: 'open', inFlight: `refund ${refundId} still ${refund.reason}` },
+      };
     case 'resubmit':
       return { outcome: asked, view: { kind: 'open' } };
     default:
@@ -118,7 +135,8 @@ export interface ItemClass {
 /**
  * Our row against the provider's answer. Ours terminal: MATCHED or MISMATCHED (never changed
  * here). Ours open and the provider's final: REPAIRED. Both open: MATCHED, or STILL_PENDING once
- * older than `staleAfterHours`.
+ * older than `staleAfterHours` or when the provider itself says it is in flight (a refund
+ * CREATED). An answer that contradicts what we did (a revoke that shows no revoke) is MISMATCHED.
  */
 export function classifyItem(
   row: Pick<ReconciliationRow, 'status' | 'state' | 'err_code' | 'created_at'>,
@@ -129,6 +147,8 @@ export function classifyItem(
   switch (view.kind) {
     case 'unknown':
       return { cls: 'ERROR', providerState: null, reason: view.reason };
+    case 'contradicts':
+      return { cls: 'MISMATCHED', providerState: view.state, reason: view.reason };
     case 'missing':
       return {
         cls:
@@ -149,6 +169,7 @@ export function classifyItem(
           cls: outcome.kind === 'resubmit' && row.status === 'FAILED' ? 'MATCHED' : 'MISMATCHED',
           providerState,
         };
+      if (view.inFlight) return { cls: 'STILL_PENDING', providerState, reason: view.inFlight };
       const stale = row.created_at.getTime() < at.now - at.staleAfterHours * 3_600_000;
       return { cls: stale ? 'STILL_PENDING' : 'MATCHED', providerState };
     }

@@ -112,6 +112,16 @@ describe('follow-ups of a paid order', () => {
     expect(classifyItem(ours('PENDING', 1), read, at)).toEqual({ cls: 'MATCHED', providerState: 0 });
   });
 
+  test('revoke: getOrder FAILURE without revoked:"true" contradicts our revoke: MISMATCHED, never repaired', () => {
+    const read = revokeAnswer(answer({ kind: 'cancelled', successTime: NOW }), NOW);
+    expect(read.view).toMatchObject({ kind: 'contradicts', state: 2 });
+    expect(classifyItem(ours('SUCCEEDED', 2), read, at)).toMatchObject({
+      cls: 'MISMATCHED',
+      providerState: 2,
+    });
+    expect(classifyItem(ours('PENDING', 1), read, at)).toMatchObject({ cls: 'MISMATCHED', providerState: 2 });
+  });
+
   test('revoke: any other answer reads as it is', () => {
     const asked = answer({ kind: 'unknown', reason: 'timeout' });
     expect(revokeAnswer(asked, NOW)).toBe(asked);
@@ -136,9 +146,9 @@ describe('follow-ups of a paid order', () => {
       },
     ],
     [
-      'refund CREATED is not final',
+      'refund CREATED is not final, and in flight at PayBy',
       { kind: 'pending', reason: 'CREATED' },
-      { outcome: asked, view: { kind: 'open' } },
+      { outcome: asked, view: { kind: 'open', inFlight: 'refund R1 still CREATED' } },
     ],
     [
       'no refund under our id is not final',
@@ -154,9 +164,9 @@ describe('follow-ups of a paid order', () => {
     expect(refundAnswer(refund, 'R1', asked)).toEqual(expected);
   });
 
-  test('refund pending: not final, so never repaired; stale once old', () => {
+  test('refund CREATED at PayBy: STILL_PENDING at any age, never repaired', () => {
     const read = refundAnswer({ kind: 'pending', reason: 'CREATED' }, 'R1', asked);
-    expect(classifyItem(ours('PENDING', 1), read, at).cls).toBe('MATCHED');
+    expect(classifyItem(ours('PENDING', 1), read, at).cls).toBe('STILL_PENDING');
     const old = ours('PENDING', 1, { created_at: new Date(NOW - 48 * HOUR) });
     expect(classifyItem(old, read, at).cls).toBe('STILL_PENDING');
     expect(isRepairOutcome(read.outcome) && read.view.kind === 'terminal').toBe(false);

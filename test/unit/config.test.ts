@@ -325,6 +325,29 @@ describe('loadConfig', () => {
     expect(ms(notificationAttempt.startToCloseTimeout)).toBe(notificationAttemptTimeoutMs);
   });
 
+  test("an app's paid-order policy: refuse by default, in UTC; a policy and an IANA zone taken; a bad zone or policy named", () => {
+    expect(load(validDocument()).apps[0]).toMatchObject({ paidOrders: 'refuse', paidOrdersTimeZone: 'UTC' });
+    const doc = validDocument();
+    doc.apps[0].paidOrders = 'revokeOrRefund';
+    doc.apps[0].paidOrdersTimeZone = 'Asia/Dubai';
+    expect(load(doc).apps[0]).toMatchObject({
+      paidOrders: 'revokeOrRefund',
+      paidOrdersTimeZone: 'Asia/Dubai',
+    });
+    doc.apps[0].paidOrdersTimeZone = 'Mars/Olympus';
+    doc.apps[0].paidOrders = 'refund-everything';
+    const issues = issuesOf(() => load(doc));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          path: 'apps[0].paidOrdersTimeZone',
+          message: expect.stringMatching(/IANA/),
+        }),
+        expect.objectContaining({ path: 'apps[0].paidOrders' }),
+      ]),
+    );
+  });
+
   test('refuses a file that is not JSON, and a missing file', () => {
     expect(issuesOf(() => load('{ "apps": [')).at(0)!.message).toMatch(/not valid JSON/);
     expect(() => loadConfig({ env: { CANCELFLOW_CONFIG: path.join(dir, 'missing.json') } })).toThrow(

@@ -16,6 +16,7 @@ import { JsonDecimal, toJsonText, type JsonText } from '../../providers/payby/js
 import { privateKeyFrom, publicKeyFrom, rsaVerify } from '../../providers/payby/sign';
 import type { FollowUpOutcome, SignatureVerdict } from '../../providers/types';
 import { paybyBehaviourOf, scenarioOf } from '../../sandbox/scenarios';
+import { dayIn } from '../../workflows/follow-up';
 
 const KEYS = path.resolve(__dirname, '..', 'fixtures', 'keys');
 const merchantPrivate = privateKeyFrom(readFileSync(path.join(KEYS, 'merchant-private.pem'), 'utf8'));
@@ -670,5 +671,24 @@ describe('standalone sandbox scenarios for follow-ups', () => {
     expect(behaviour.paidAt).toBeGreaterThanOrEqual(before - 2 * 3_600_000);
     expect(behaviour.paidAt).toBeLessThanOrEqual(Date.now() - 2 * 3_600_000);
     expect(paybyBehaviourOf('plain')).not.toHaveProperty('paidAt');
+  });
+});
+
+describe('"the same day" is the calendar day in the app\'s time zone', () => {
+  // 2026-11-30 21:30 UTC is already 2026-12-01 in Dubai (UTC+4) and still 2026-11-30 in New York.
+  const late = Date.UTC(2026, 10, 30, 21, 30);
+  test.each([
+    ['UTC', '2026-11-30'],
+    ['Asia/Dubai', '2026-12-01'],
+    ['America/New_York', '2026-11-30'],
+    ['Asia/Hong_Kong', '2026-12-01'],
+  ])('%s: %s', (zone, day) => {
+    expect(dayIn(zone, late)).toBe(day);
+  });
+  test('a payment at 23:59 and a cancel at 00:01 in the zone are different days, whatever UTC says', () => {
+    const paid = Date.UTC(2026, 10, 30, 19, 59); // 23:59 in Dubai
+    const cancelled = Date.UTC(2026, 10, 30, 20, 1); // 00:01 the next day in Dubai, same day in UTC
+    expect(dayIn('Asia/Dubai', paid)).not.toBe(dayIn('Asia/Dubai', cancelled));
+    expect(dayIn('UTC', paid)).toBe(dayIn('UTC', cancelled));
   });
 });

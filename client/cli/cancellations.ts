@@ -27,6 +27,12 @@ function carryOnCommand(workflowId: string): string {
   return `cancelflow start --mch-no ${arg(mchNo)} --app-id ${arg(appId)} ${flag} ${arg(orderRef.slice(4))}`;
 }
 
+/** The app's paid-order policy, as `status --json` shows it beside the snapshot. */
+function paidOrdersOf(s: CancellationSnapshot): { paidOrders?: { policy: string; timeZone: string } } {
+  const app = cliConfig().apps.find((a) => a.mchNo === s.mchNo && a.appId === s.appId);
+  return app ? { paidOrders: { policy: app.paidOrders, timeZone: app.paidOrdersTimeZone } } : {};
+}
+
 function snapshotTable(s: CancellationSnapshot, source: string): string {
   const t = table();
   const app = cliConfig().apps.find((a) => a.mchNo === s.mchNo && a.appId === s.appId);
@@ -195,7 +201,13 @@ export function registerCancellationCommands(program: Command): void {
           }${reason ? ` (reason: ${reason})` : ''}`;
           return print(
             Boolean(o.json),
-            { ...recorded, source: 'postgres', execution, ...(reason ? { terminateReason: reason } : {}) },
+            {
+              ...recorded,
+              ...paidOrdersOf(recorded),
+              source: 'postgres',
+              execution,
+              ...(reason ? { terminateReason: reason } : {}),
+            },
             () =>
               `${snapshotTable(recorded, source)}${
                 execution === 'GONE' || TERMINAL_STATUSES.includes(recorded.status)
@@ -204,7 +216,7 @@ export function registerCancellationCommands(program: Command): void {
               }`,
           );
         }
-        print(Boolean(o.json), { ...snapshot, source: 'temporal' }, () =>
+        print(Boolean(o.json), { ...snapshot, ...paidOrdersOf(snapshot), source: 'temporal' }, () =>
           snapshotTable(snapshot, 'Temporal (the workflow)'),
         );
       });

@@ -113,8 +113,10 @@ describe('the cancelflow CLI against the real stack', () => {
     const status = await cli('status', started.cancelOrderId);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/SUCCEEDED \(state 2\)/);
+    expect(status.stdout).toMatch(/paid orders\s*│?\s*refuse \(days in UTC\)/);
     expect(JSON.parse((await cli('status', started.workflowId, '--json')).stdout)).toMatchObject({
       cancelOrderId: started.cancelOrderId,
+      paidOrders: { policy: 'refuse', timeZone: 'UTC' },
     });
 
     const listed = await eventually(async () => {
@@ -201,6 +203,11 @@ describe('the cancelflow CLI against the real stack', () => {
       ['terminate', 'C000000000000000000000', '--reason', ' '],
       ['requery'],
       ['why'],
+      // follow-up moves money: exactly one of --revoke/--refund, a reason, and --yes when not at a terminal
+      ['follow-up', 'C000000000000000000000', '--reason', 'asked by the merchant'],
+      ['follow-up', 'C000000000000000000000', '--revoke', '--refund', '--reason', 'asked by the merchant'],
+      ['follow-up', 'C000000000000000000000', '--revoke'],
+      ['follow-up', 'C000000000000000000000', '--refund', '--reason', 'asked by the merchant'],
     ];
     const ran = await Promise.all(usage.map((args) => cli(...args)));
     const codes = Object.fromEntries(usage.map((args, i) => [args.join(' '), ran[i]!.code]));
@@ -215,8 +222,9 @@ describe('the cancelflow CLI against the real stack', () => {
       cli('show', ...missing),
       cli('requery', ...missing),
       cli('terminate', ...missing, '--reason', 'test'),
+      cli('follow-up', ...missing, '--revoke', '--reason', 'test', '--yes'),
     ]);
-    expect(notFound.map((r) => r.code)).toEqual([3, 3, 3, 3]);
+    expect(notFound.map((r) => r.code)).toEqual([3, 3, 3, 3, 3]);
     expect((await cli('--help')).code).toBe(0);
   });
 

@@ -204,12 +204,23 @@ describe("seed 000's fields mean what the seed says", () => {
     const pay = world.unified.setOrder({ pendingQueries: 2, silent: true });
     const started = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
     expect(started.answer).toMatchObject({ cancelOrderId: started.cancelOrderId, state: 1 });
-    const states = await world.database
+    const transitions = await world.database
       .db('cancellation_transitions')
       .where({ cancel_order_id: started.cancelOrderId })
       .orderBy('seq')
-      .pluck('state');
-    expect(states.slice(0, 2)).toEqual([0, 1]);
+      .select<Array<{ status: string; state: number; at: Date }>>('status', 'state', 'at');
+    // State 1 is written as SUBMITTED, before the cancel's own audit row (written ahead of sending),
+    // not learnt from the answer: the pending answer came later.
+    expect(transitions.slice(0, 2).map((t) => [t.status, t.state])).toEqual([
+      ['RECEIVED', 0],
+      ['SUBMITTED', 1],
+    ]);
+    const cancelSent = await world.database
+      .db('provider_calls')
+      .where({ cancel_order_id: started.cancelOrderId, operation: 'cancel' })
+      .orderBy('created_at')
+      .first<{ created_at: Date } | undefined>('created_at');
+    expect(transitions[1]!.at.getTime()).toBeLessThanOrEqual(cancelSent!.created_at.getTime());
     await world.cancelflow.waitForResult(started.cancelOrderId);
   });
 

@@ -9,7 +9,7 @@ import { runTimeline } from './chaos/faults';
 import { checkInvariants } from './chaos/invariants';
 import { planOrders, runLoad } from './chaos/load';
 import { faultTable, invariantTable, throughputTable } from './chaos/report';
-import { filesUnder, scanFiles, scanPostgres, secretNeedles } from './chaos/secrets';
+import { filesUnder, scanFiles, scanPostgres, scanTemporalDatabases, secretNeedles } from './chaos/secrets';
 import { settle } from './chaos/settle';
 import { startTopology, teardownTopology, type TopologyParts } from './chaos/topology';
 
@@ -132,7 +132,7 @@ async function main(): Promise<number> {
   });
   writeArtifacts(cfg.dir, load.records, { payby: t.paybyProxy, unified: t.unifiedProxy });
 
-  log('stopping the services, then scanning the Temporal database file and every log ...');
+  log('stopping the services, then scanning the Temporal database (file or tables) and every log ...');
   const services = [...t.workers, ...t.apis];
   const exits = services.map(
     (s) =>
@@ -141,6 +141,13 @@ async function main(): Promise<number> {
         .map((e) => ` (code ${e.code} signal ${e.signal} at ${new Date(e.at).toISOString()})`)
         .join(''),
   );
+  if (t.temporal.ownExits) {
+    const own = t.temporal.ownExits();
+    exits.push(
+      `Temporal services: ${own.length} exits of their own, each restarted` +
+        own.map((e) => ` (${e.service} code ${e.code} at ${new Date(e.at).toISOString()})`).join(''),
+    );
+  }
   await Promise.allSettled(services.map((s) => s.stop()));
   await t.temporal.stop();
   verdict.info.push({
@@ -154,7 +161,12 @@ async function main(): Promise<number> {
     ],
     needles,
   );
+  // The production engine keeps its state in the run's Postgres: its tables are scanned like ours.
+  const engineScan = t.temporal.databases
+    ? await scanTemporalDatabases(t.postgres.adminUrl, t.temporal.databases, needles)
+    : undefined;
   const secretFindings = [
+    ...(engineScan?.findings ?? []),
     ...[...tf.secretHits].map(([label, where]) => ({
       source: `${where.length} histories (e.g. ${where[0]})`,
       secrets: [label],
@@ -182,7 +194,11 @@ async function main(): Promise<number> {
     `  processes: ${exits.join(' | ')}`,
     '',
     `SECRETS SCAN: ${needles.size} needles; ${tf.historiesRead} histories (${tf.historyBytes} bytes), ` +
-      `${pgScan.tables} tables (${pgScan.rows} rows), ${files.bytes} bytes of database file and logs`,
+      `${pgScan.tables} tables (${pgScan.rows} rows), ` +
+      (engineScan
+        ? `the Temporal server's ${engineScan.tables} tables (${engineScan.rows} rows, text and bytea), `
+        : '') +
+      `${files.bytes} bytes of database file and logs`,
     ...(secretFindings.length
       ? secretFindings.map((f) => `  FOUND in ${f.source}: ${f.secrets.join(', ')}`)
       : ['  nothing found']),

@@ -13,6 +13,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port in [from, to] (tried at random). For servers that store a port in a signed 16-bit
+ * column: the Temporal server keeps its membership ports in a Postgres `smallint` (≤ 32767), below
+ * the kernel's ephemeral range that `freePort` draws from.
+ */
+export async function freePortIn(from: number, to: number, tries = 50): Promise<number> {
+  for (let i = 0; i < tries; i++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.unref();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}..${to} after ${tries} tries`);
+}
+
 export async function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });

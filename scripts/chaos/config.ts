@@ -11,6 +11,9 @@ export const FAULT_KINDS = [
   'kill-worker',
   'kill-api',
   'restart-temporal',
+  // The production engine's services, one at a time (CHAOS_TEMPORAL=server only).
+  'restart-history',
+  'restart-matching',
   'restart-postgres',
   'stall-payby',
   'stall-unified',
@@ -31,6 +34,8 @@ export interface PlannedFault {
 
 export interface ChaosConfig {
   profile: 'full' | 'short';
+  /** `dev`: `temporal server start-dev` on a SQLite file; `server`: the Temporal server on Postgres. */
+  temporal: 'dev' | 'server';
   n: number;
   ratePerS: number;
   faultRate: number;
@@ -71,6 +76,12 @@ const DEFAULT_TIMELINE: Record<'full' | 'short', string> = {
     '0.45:kill-worker:2,0.55:stall-payby:50,0.66:refuse-receiver:30',
 };
 
+/** Added to the timeline on the production engine: its history and matching services restarted alone. */
+const SERVER_FAULTS: Record<'full' | 'short', string> = {
+  full: '0.28:restart-history:5,0.62:restart-matching:5',
+  short: '0.24:restart-history:3,0.36:restart-matching:3',
+};
+
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -94,7 +105,11 @@ export function parseTimeline(text: string, loadS: number): PlannedFault[] {
       const atNumber = Number(at);
       if (!Number.isFinite(atNumber) || atNumber < 0) throw new Error(`CHAOS_FAULTS: "${item}": bad time`);
       const atS = at.includes('.') && atNumber < 1 ? Math.round(atNumber * loadS) : atNumber;
-      const fallback = kind.startsWith('kill') ? 3 : kind === 'restart-temporal' ? 5 : 60;
+      const fallback = kind.startsWith('kill')
+        ? 3
+        : /^restart-(temporal|history|matching)$/.test(kind)
+          ? 5
+          : 60;
       const durationS = duration === undefined ? fallback : Number(duration);
       if (!Number.isFinite(durationS) || durationS < 0)
         throw new Error(`CHAOS_FAULTS: "${item}": bad duration`);
@@ -103,9 +118,17 @@ export function parseTimeline(text: string, loadS: number): PlannedFault[] {
     .sort((a, b) => a.atS - b.atS);
 }
 
+function checkEngine(faults: PlannedFault[], temporal: 'dev' | 'server'): PlannedFault[] {
+  const serverOnly = faults.find((f) => temporal === 'dev' && /^restart-(history|matching)$/.test(f.kind));
+  if (serverOnly) throw new Error(`CHAOS_FAULTS: ${serverOnly.kind} needs CHAOS_TEMPORAL=server`);
+  return faults;
+}
+
 export function loadChaosConfig(env: NodeJS.ProcessEnv = process.env): ChaosConfig {
   const profile = env.CHAOS_PROFILE === 'short' ? 'short' : 'full';
   const short = profile === 'short';
+  const temporal = env.CHAOS_TEMPORAL ?? 'dev';
+  if (temporal !== 'dev' && temporal !== 'server') throw new Error('CHAOS_TEMPORAL must be dev or server');
   const n = Math.floor(num(env, 'CHAOS_N', short ? 300 : 10_000));
   const ratePerS = num(env, 'CHAOS_RATE', short ? 3 : 20);
   if (n < 1 || ratePerS <= 0) throw new Error('CHAOS_N and CHAOS_RATE must be positive');
@@ -124,12 +147,22 @@ export function loadChaosConfig(env: NodeJS.ProcessEnv = process.env): ChaosConf
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   return {
     profile,
+    temporal,
     n,
     ratePerS,
     faultRate: num(env, 'CHAOS_FAULT_RATE', 0.2),
     repeatRate: num(env, 'CHAOS_REPEAT_RATE', 0.1),
     seed: Math.floor(num(env, 'CHAOS_SEED', Date.now() % 1_000_000)),
-    faults: parseTimeline(env.CHAOS_FAULTS ?? DEFAULT_TIMELINE[profile], loadS),
+    faults: checkEngine(
+      parseTimeline(
+        env.CHAOS_FAULTS ??
+          (temporal === 'server'
+            ? `${DEFAULT_TIMELINE[profile]},${SERVER_FAULTS[profile]}`
+            : DEFAULT_TIMELINE[profile]),
+        loadS,
+      ),
+      temporal,
+    ),
     budgetS: num(env, 'CHAOS_BUDGET_S', short ? 540 : Math.ceil(3 * loadS + settleS + 1800)),
     settleS,
     requestPatienceS: num(env, 'CHAOS_REQUEST_PATIENCE_S', short ? 90 : 180),
@@ -150,6 +183,7 @@ export function loadChaosConfig(env: NodeJS.ProcessEnv = process.env): ChaosConf
 export function describeConfig(c: ChaosConfig): string[] {
   const loadS = c.n / c.ratePerS;
   return [
+    `Temporal: ${c.temporal === 'server' ? 'the Temporal server on Postgres (4 services)' : 'temporal server start-dev on a SQLite file'}`,
     `profile ${c.profile}: N=${c.n} cancellations at ${c.ratePerS}/s (≈${Math.round(loadS)} s of load), ` +
       `provider fault rate ${c.faultRate}, repeated requests ${c.repeatRate}, seed ${c.seed}`,
     `timings: poll ${c.timings.pollInitialMs}..${c.timings.pollMaxMs} ms ×${c.timings.pollMultiplier}, ` +

@@ -54,9 +54,17 @@ async function inject(
       return;
     }
     case 'restart-temporal':
-      event.target = `temporal dev server (pid ${t.temporal.pid()}) on ${t.temporal.dbFile}`;
+      event.target = t.temporal.describe();
       await t.temporal.restart(f.durationS);
       return;
+    case 'restart-history':
+    case 'restart-matching': {
+      const service = f.kind === 'restart-history' ? 'history' : 'matching';
+      if (!t.temporal.restartService) throw new Error(`${f.kind} needs CHAOS_TEMPORAL=server`);
+      event.target = `the Temporal ${service} service of ${t.temporal.describe()}`;
+      await t.temporal.restartService(service, f.durationS);
+      return;
+    }
     case 'restart-postgres':
       event.target = `postgres ${t.postgres.dataDir}`;
       await t.postgres.restart(f.durationS);

@@ -6,6 +6,7 @@ import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
 import { ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from '../postgres';
 import { migrate } from '../stack';
 import { ensureSearchAttributes, resolveTemporalCli } from '../temporal';
+import { startTemporalCluster, type TemporalService } from '../temporal-server';
 
 /**
  * The two stateful servers of the chaos topology, each restartable on its own data: the Temporal
@@ -17,9 +18,18 @@ import { ensureSearchAttributes, resolveTemporalCli } from '../temporal';
 type Log = (line: string) => void;
 
 export interface TemporalServer {
+  kind: 'dev' | 'server';
   address: string;
-  dbFile: string;
-  pid(): number | undefined;
+  /** What it is and where its state lives, for the log and the fault table. */
+  describe(): string;
+  /** dev: the SQLite file (scanned for secrets). */
+  dbFile?: string;
+  /** server: its databases in the run's Postgres (scanned for secrets). */
+  databases?: string[];
+  /** server: exits its services made by themselves (each restarted, as an orchestrator would). */
+  ownExits?(): Array<{ service: string; code: number | null; at: number }>;
+  /** server: SIGKILL one service, wait `downS`, start it again. */
+  restartService?(service: TemporalService, downS: number): Promise<void>;
   /** SIGKILL (a crash), wait `downS`, start again on the same file and port; resolves when ready. */
   restart(downS: number): Promise<void>;
   stop(): Promise<void>;
@@ -85,9 +95,10 @@ export async function startTemporal(dir: string, port: number, log: Log): Promis
   };
   await launch();
   return {
+    kind: 'dev',
     address,
     dbFile,
-    pid: () => child?.pid,
+    describe: () => `temporal dev server (pid ${child?.pid}) on ${dbFile}`,
     restart: async (downS) => {
       await kill('SIGKILL');
       await new Promise((r) => setTimeout(r, downS * 1000));
@@ -100,7 +111,33 @@ export async function startTemporal(dir: string, port: number, log: Log): Promis
   };
 }
 
+/** The production engine (scripts/temporal-server.ts) on the run's Postgres. */
+export async function startTemporalEngine(
+  dir: string,
+  port: number,
+  postgresUrl: string,
+  log: Log,
+): Promise<TemporalServer> {
+  const logFile = path.join(dir, 'logs', 'temporal.log');
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const cluster = await startTemporalCluster({ dir, pgUrl: postgresUrl, port, log, logFile });
+  return {
+    kind: 'server',
+    address: cluster.address,
+    databases: cluster.databases,
+    describe: () =>
+      `Temporal server (frontend pid ${cluster.pid('frontend')}, history ${cluster.pid('history')}, ` +
+      `matching ${cluster.pid('matching')}, worker ${cluster.pid('worker')}) on Postgres databases ${cluster.databases.join(', ')}`,
+    restartService: (service, downS) => cluster.restartService(service, downS),
+    ownExits: () => cluster.ownExits(),
+    restart: (downS) => cluster.restart(downS),
+    stop: () => cluster.stop(),
+  };
+}
+
 export interface PostgresServer {
+  /** The server's admin URL (database `postgres`). */
+  adminUrl: string;
   /** The `cancelflow` database. */
   url: string;
   dataDir: string;
@@ -128,7 +165,9 @@ export async function startPostgres(
   await ensureDatabase(running.url, 'cancelflow');
   const url = withDatabase(running.url, 'cancelflow');
   await migrate(url);
+  const adminUrl = running.url;
   return {
+    adminUrl,
     url,
     dataDir: running.dataDir,
     restart: async (downS) => {

@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Knex } from '../../common/db';
+import { createDb, type Knex } from '../../common/db';
+import { withDatabase } from '../postgres';
 
 /**
  * The secrets scan: every configured secret (app keys, the gateway key, the webhook secret, and the
@@ -100,4 +101,46 @@ export async function scanPostgres(
     if (hits.length > 0) findings.push({ source: `postgres table ${table}`, secrets: hits });
   }
   return { findings, tables: tables.length, rows };
+}
+
+/**
+ * The production engine's databases (CHAOS_TEMPORAL=server): every row as text, and every `bytea`
+ * column (history blobs, mutable state: protobuf with raw JSON payloads) searched for the bytes.
+ */
+export async function scanTemporalDatabases(
+  adminUrl: string,
+  databases: string[],
+  needles: Map<string, string>,
+): Promise<{ findings: SecretFinding[]; tables: number; rows: number }> {
+  const findings: SecretFinding[] = [];
+  let tables = 0;
+  let rows = 0;
+  for (const database of databases) {
+    const db = createDb(withDatabase(adminUrl, database), { max: 1 });
+    try {
+      const text = await scanPostgres(db, needles);
+      tables += text.tables;
+      rows += text.rows;
+      findings.push(...text.findings.map((f) => ({ ...f, source: `${database}: ${f.source}` })));
+      const columns = await db('information_schema.columns')
+        .where({ table_schema: 'public', data_type: 'bytea' })
+        .select<Array<{ table_name: string; column_name: string }>>('table_name', 'column_name');
+      for (const c of columns) {
+        if (!/^[a-z_][a-z0-9_]*$/.test(c.table_name) || !/^[a-z_][a-z0-9_]*$/.test(c.column_name)) continue;
+        const hits: string[] = [];
+        for (const [label, value] of needles) {
+          const res = await db.raw<{ rows: Array<{ n: number }> }>(
+            `select count(*)::int as n from "${c.table_name}" where position(convert_to(?, 'UTF8') in "${c.column_name}") > 0`,
+            [value],
+          );
+          if ((res.rows[0]?.n ?? 0) > 0) hits.push(`${label} (${res.rows[0]!.n} rows)`);
+        }
+        if (hits.length > 0)
+          findings.push({ source: `${database}: ${c.table_name}.${c.column_name}`, secrets: hits });
+      }
+    } finally {
+      await db.destroy();
+    }
+  }
+  return { findings, tables, rows };
 }

@@ -8,7 +8,13 @@ import { startPaybySandbox, type PaybySandbox } from '../../sandbox/payby';
 import { startUnifiedSandbox, type UnifiedSandbox } from '../../sandbox/unified';
 import { freePort } from '../ports';
 import type { ChaosConfig } from './config';
-import { startPostgres, startTemporal, type PostgresServer, type TemporalServer } from './infra';
+import {
+  startPostgres,
+  startTemporal,
+  startTemporalEngine,
+  type PostgresServer,
+  type TemporalServer,
+} from './infra';
 import type { MerchantApp } from './northbound';
 import { REPO_ROOT } from './processes';
 import { startProviderProxy, type ProviderProxy } from './proxy';
@@ -104,10 +110,19 @@ export async function startTopology(
   );
   const keys = makeKeys();
   const apps = makeApps();
-  log('starting Temporal (file-backed), Postgres (persistent), the sandboxes and the receiver ...');
+  log(
+    `starting Temporal (${cfg.temporal === 'server' ? 'the server on Postgres' : 'dev server, file-backed'}), ` +
+      'Postgres (persistent), the sandboxes and the receiver ...',
+  );
+  // The production engine keeps its state in the run's Postgres, beside ours: Postgres first.
+  const postgresUp = startPostgres(cfg.dir, pgPort!, log, ownSignals).then((p) => (parts.postgres = p));
   const started = await Promise.allSettled([
-    startTemporal(cfg.dir, temporalPort!, log).then((t) => (parts.temporal = t)),
-    startPostgres(cfg.dir, pgPort!, log, ownSignals).then((p) => (parts.postgres = p)),
+    cfg.temporal === 'server'
+      ? postgresUp.then((p) =>
+          startTemporalEngine(cfg.dir, temporalPort!, p.adminUrl, log).then((t) => (parts.temporal = t)),
+        )
+      : startTemporal(cfg.dir, temporalPort!, log).then((t) => (parts.temporal = t)),
+    postgresUp,
     startPaybySandbox({
       merchantPublicKey: publicKeyFrom(keys.merchantPublicPem),
       providerPrivateKey: privateKeyFrom(keys.providerPrivatePem),
@@ -176,7 +191,7 @@ export async function startTopology(
   }
   await Promise.all(parts.services.map((s) => s.ready()));
   log(
-    `topology up: Temporal ${temporal.address} (${temporal.dbFile}), Postgres ${postgres.dataDir}, ` +
+    `topology up: Temporal ${temporal.address} (${temporal.describe()}), Postgres ${postgres.dataDir}, ` +
       `APIs ${apiUrls.join(' ')}, PayBy ${paybyProxy.url}, Unified ${unifiedProxy.url}, receiver ${receiver.url}`,
   );
   return {

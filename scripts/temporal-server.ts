@@ -1,19 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { freePort, freePortIn } from './ports';
-import { ensureSearchAttributes, cacheDir } from './temporal';
+import { cacheDir, ensureSearchAttributes, findGo, isExecutable } from './temporal';
 
 /**
  * The production engine: the Temporal server itself (not `temporal server start-dev`), built from
@@ -37,15 +28,6 @@ export interface ServerBinaries {
   sqlTool: string;
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `TEMPORAL_SERVER_DIR` (holding `temporal-server` and `temporal-sql-tool`), the cache, or a build with Go. */
 export function resolveTemporalServer(
   env: NodeJS.ProcessEnv = process.env,
@@ -60,10 +42,7 @@ export function resolveTemporalServer(
   if (isExecutable(binaries.server) && isExecutable(binaries.sqlTool)) return binaries;
   if (env.TEMPORAL_SERVER_DIR)
     throw new Error(`TEMPORAL_SERVER_DIR=${dir} does not hold temporal-server and temporal-sql-tool`);
-  const go = [
-    '/usr/local/go/bin/go',
-    ...(env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'go')),
-  ].find(isExecutable);
+  const go = findGo(env);
   if (!go)
     throw new Error(
       'no Temporal server binaries and no Go toolchain to build them (set TEMPORAL_SERVER_DIR)',

@@ -35,13 +35,18 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'cancelflow');
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
   } catch {
     return false;
   }
+}
+
+/** The `go` command: on PATH, or where the official tarball puts it. */
+export function findGo(env: NodeJS.ProcessEnv): string | undefined {
+  return onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
 }
 
 function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -103,7 +108,7 @@ export function resolveTemporalCli(
   if (fromPath) return { kind: 'binary', path: fromPath, source: 'PATH' };
   const cached = path.join(cacheDir(env), `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
   if (isExecutable(cached)) return { kind: 'binary', path: cached, source: 'cache' };
-  const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = findGo(env);
   if (go) {
     buildTemporalCli(go, cached, log);
     return { kind: 'binary', path: cached, source: 'built' };

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { CancellationTimings } from '../../contract/cancellation';
 
 /**
  * The chaos run's settings, from the environment (printed at start). Two profiles: `full` (the
@@ -48,14 +49,7 @@ export interface ChaosConfig {
   settleS: number;
   /** A request answered 9999 or not at all is sent again (to the other API) for this long. */
   requestPatienceS: number;
-  timings: {
-    pollInitialMs: number;
-    pollMaxMs: number;
-    pollMultiplier: number;
-    deadlineMs: number;
-    unresolvedHoldMs: number;
-    notificationScheduleMs: number[];
-  };
+  timings: CancellationTimings;
   /** Unified gateway: multiplier of the seed's 0/30/60/... s callback schedule. */
   gatewayNotifyScale: number;
   dir: string;

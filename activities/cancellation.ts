@@ -251,7 +251,9 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
      * to retry): a new cancellation, its id allocated by Postgres. Otherwise that one is returned
      * and nothing is sent again. A retry of this activity finds the row its own run made.
      */
-    async recordCancellation(input: CancellationInput & { deadlineAt: number }): Promise<RecordResult> {
+    async recordCancellation(
+      input: CancellationInput & { deadlineAt: number; submitting?: boolean },
+    ): Promise<RecordResult> {
       const run = Context.current().info.workflowExecution;
       if (!run)
         throw ApplicationFailure.nonRetryable('recordCancellation runs inside a workflow', 'NO_WORKFLOW');
@@ -279,7 +281,12 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
         let carriedOn: Extract<RecordResult, { kind: 'created' }>['carriedOn'];
         if (found) {
           if (found.workflow_run_id === run.runId)
-            return { kind: 'created', cancelOrderId: found.cancel_order_id };
+            // A retry of this activity: its first run committed (and, folded, marked it sent).
+            return {
+              kind: 'created',
+              cancelOrderId: found.cancel_order_id,
+              ...(input.submitting && found.status === 'SUBMITTED' ? { submitted: true as const } : {}),
+            };
           const seqOf = async () =>
             Number(
               (
@@ -395,8 +402,28 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
               ...(carriedOn.providerCancelId ? { provider_cancel_id: carriedOn.providerCancelId } : {}),
             });
         }
+        // Folded (the run asked for it): a new cancellation is marked sent (seed state 1) in the
+        // same transaction, before its cancel can leave — one write instead of two.
+        const submitted = input.submitting === true && !carriedOn;
+        if (submitted) {
+          await trx('cancellation_transitions').insert({
+            cancel_order_id: cancelOrderId,
+            seq: 1,
+            status: 'SUBMITTED',
+            state: 1,
+            reason: null,
+          });
+          await trx('cancellations')
+            .where({ cancel_order_id: cancelOrderId })
+            .update({ status: 'SUBMITTED', state: 1 });
+        }
         cancellationsStartedTotal.labels(input.accountId, input.provider).inc();
-        return { kind: 'created', cancelOrderId, ...(carriedOn ? { carriedOn } : {}) };
+        return {
+          kind: 'created',
+          cancelOrderId,
+          ...(carriedOn ? { carriedOn } : {}),
+          ...(submitted ? { submitted: true as const } : {}),
+        };
       });
     },
 

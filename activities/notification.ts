@@ -5,7 +5,7 @@ import { checkUrl, policyLookup } from '../common/url-policy';
 import { postRaw } from '../providers/http';
 import { notificationFields } from '../providers/unified/protocol';
 import { md5Sign } from '../providers/unified/sign';
-import type { NotificationAttemptResult } from '../contract/notification';
+import type { FirstNotificationResult, NotificationAttemptResult } from '../contract/notification';
 import type { ActivityDeps } from './deps';
 
 /** Receivers answer `success`; a few KiB is plenty to tell, and all we keep. */
@@ -234,7 +234,7 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
     });
   }
 
-  return {
+  const activities = {
     /**
      * The notification of a terminal cancellation: seed 000's fields, `reqTime` and `sign` (MD5
      * with the app's key), built once and stored, so every attempt and every redelivery sends
@@ -400,6 +400,33 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
               'error',
             );
       countNotificationRound(input.delivered, last);
+    },
+  };
+
+  return {
+    ...activities,
+
+    /**
+     * The first attempt of a terminal cancellation's notification, made by the cancellation's own
+     * run (one activity instead of a child workflow of four): the signed payload is stored, the
+     * round begun for that run, attempt 1 made and, when it delivered or was the schedule's only
+     * one, the round finished. Each step is the idempotent one above, so a retry of this activity
+     * (a lost worker) sends nothing twice. A failed attempt with more in the schedule leaves the
+     * round open for the notification workflow to carry on from attempt 2.
+     */
+    async deliverFirstNotification(input: {
+      cancelOrderId: string;
+      runId: string;
+      scheduleLength: number;
+    }): Promise<FirstNotificationResult> {
+      const prepared = await activities.prepareNotification({ cancelOrderId: input.cancelOrderId });
+      const { notificationId } = prepared;
+      const round = await activities.beginNotificationRound({ notificationId, runId: input.runId });
+      const result = await activities.deliverNotificationAttempt({ notificationId, round, attemptNo: 1 });
+      const finished = result.success || input.scheduleLength <= 1;
+      if (finished)
+        await activities.finishNotificationRound({ notificationId, round, delivered: result.success });
+      return { notificationId, round, delivered: result.success, finished };
     },
   };
 }

@@ -124,6 +124,9 @@ function isDeadlineExceeded(err: unknown): boolean {
 const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
 
 /** The typed client for backend services: start, get, wait, list, redeliver. */
+/** How long the question "where does the run stand" may take once the merchant's wait is over. */
+const QUERY_AFTER_WAIT_MS = 10_000;
+
 export function createCancelflowClient(options: CancelflowClientOptions) {
   const { client, config } = options;
   const taskQueue = config.temporal.taskQueue;
@@ -248,9 +251,39 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
           return started({ ...last, created: false });
         return answered('ALLOW_DUPLICATE', last === undefined);
       };
-      if (start.deadlineMs === undefined) return attempt();
+      // The run answers when the provider's first answer is in. Runs of the lean shape have no
+      // timer of their own for the merchant's wait: past waitMs, this asks where the run stands
+      // (a query: no history event) and answers that, as the run's timer did before.
+      const waited = async (): Promise<StartedCancellation> => {
+        try {
+          return await client.withDeadline(Date.now() + waitMs, attempt);
+        } catch (err) {
+          if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)))
+            throw err;
+          // Bounded too: a run whose workflow task is held answers queries only when it is done.
+          const now = await client
+            .withDeadline(Date.now() + QUERY_AFTER_WAIT_MS, () =>
+              client.workflow.getHandle<typeof cancellationWorkflow>(workflowId).query(statusQuery),
+            )
+            .catch(() => undefined);
+          if (!now)
+            throw new CancelflowError(
+              'NOT_ANSWERED',
+              `cancellation of ${orderRef} not answered within ${waitMs} ms; it goes on`,
+              { cause: err },
+            );
+          if (!now.cancelOrderId)
+            throw new CancelflowError(
+              'NOT_RECORDED',
+              `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
+              { cause: err },
+            );
+          return started(now);
+        }
+      };
+      if (start.deadlineMs === undefined) return waited();
       try {
-        return await client.withDeadline(Date.now() + start.deadlineMs, attempt);
+        return await client.withDeadline(Date.now() + start.deadlineMs, waited);
       } catch (err) {
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))
           throw new CancelflowError(
@@ -427,12 +460,19 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       try {
         status = (await client.workflow.getHandle(workflowId).describe()).status.name;
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError)
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        // No notification run: the cancellation's own run made the only round so far (its first
+        // attempt delivered, or was the schedule's only one), or there is no notification at all.
+        const current = await this.getCancellation(cancelOrderId).catch((e: unknown) => {
+          if (e instanceof CancelflowError && e.code === 'NOT_FOUND') return undefined;
+          throw e;
+        });
+        if (current?.notification === undefined)
           throw new CancelflowError(
             'NOT_FOUND',
-            `cancellation ${cancelOrderId} has no notification to redeliver`,
+            `cancellation ${cancelOrderId} has no notification to redeliver (yet)`,
           );
-        throw err;
+        status = 'NONE';
       }
       if (status === 'RUNNING')
         throw new CancelflowError('DELIVERING', `a delivery round for ${cancelOrderId} is still running`);

@@ -129,6 +129,8 @@ export type RecordResult =
         providerCancelId?: string;
         mayHaveLanded: boolean;
       };
+      /** Written as SUBMITTED (seq 1) with its row: the run's first transition is done. */
+      submitted?: true;
     }
   /** The order already has a cancellation (running, finished, or named by its other number). */
   | { kind: 'existing'; snapshot: CancellationSnapshot };
@@ -182,6 +184,11 @@ export interface CancellationSnapshot extends ProviderFacts {
   queries: number;
   /** The notification delivery workflow, once started. */
   notificationWorkflowId?: string;
+  /**
+   * The notification as this run left it: its first attempt delivered, the schedule's only attempt
+   * failed, or the rest of the schedule carried on by the notification workflow.
+   */
+  notification?: 'delivered' | 'failed' | 'retrying';
   requestedAt: number;
   deadlineAt: number;
   /** FAILED for our own reasons (configuration): the order may be cancelled again. */

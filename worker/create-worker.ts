@@ -13,7 +13,32 @@ export const WORKER_DEFAULTS = {
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 200,
   shutdownGraceTime: '30 seconds',
+  // Measured on this 2-core box (issue 17): autoscaling pollers +20 % at 100 in flight.
+  workflowTaskPollerBehavior: { type: 'autoscaling' },
+  activityTaskPollerBehavior: { type: 'autoscaling' },
 } as const satisfies Partial<WorkerOptions>;
+
+/** The config file's `worker` section as worker options: only what it sets replaces WORKER_DEFAULTS. */
+export function workerOverrides(section: {
+  maxCachedWorkflows?: number | undefined;
+  maxConcurrentWorkflowTaskExecutions?: number | undefined;
+  maxConcurrentActivityTaskExecutions?: number | undefined;
+  maxConcurrentLocalActivityExecutions?: number | undefined;
+  maxEagerActivityReservationsPerWorkflowTask?: number | undefined;
+  pollers?: 'autoscaling' | number | undefined;
+}): Partial<WorkerOptions> {
+  const { pollers, ...plain } = section;
+  const behavior =
+    pollers === undefined
+      ? undefined
+      : pollers === 'autoscaling'
+        ? ({ type: 'autoscaling' } as const)
+        : ({ type: 'simple-maximum', maximum: pollers } as const);
+  return {
+    ...Object.fromEntries(Object.entries(plain).filter(([, v]) => v !== undefined)),
+    ...(behavior ? { workflowTaskPollerBehavior: behavior, activityTaskPollerBehavior: behavior } : {}),
+  };
+}
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;

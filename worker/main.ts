@@ -7,7 +7,7 @@ import { registerDatabaseGauges } from '../common/metrics';
 import { Client } from '@temporalio/client';
 import { ensureReconciliationSchedule } from '../client/schedules';
 import { connectClient, connectWorker } from '../common/temporal-connection';
-import { createReconcileWorkers, createWorker } from './create-worker';
+import { createReconcileWorkers, createWorker, workerOverrides } from './create-worker';
 import { startMetricsServer } from './metrics-server';
 import { PinoTemporalLogger } from './temporal-logger';
 
@@ -63,8 +63,7 @@ async function main(): Promise<void> {
     const worker = await createWorker({
       ...common,
       benchWorkflows: config.benchWorkflows,
-      // The config file's `worker` section: only what it sets replaces WORKER_DEFAULTS.
-      overrides: Object.fromEntries(Object.entries(config.worker).filter(([, v]) => v !== undefined)),
+      overrides: workerOverrides(config.worker),
     });
     const reconcileWorkers = await createReconcileWorkers(common);
     const scheduleId = await ensureReconciliationSchedule(temporal, {

@@ -31,7 +31,13 @@ import {
 import { pollDelayMs } from '../contract/backoff';
 import { NOT_SENT } from '../contract/failures';
 import type { CancelOutcome, OrderFacts } from '../providers/types';
-import { localPersistence, persistence, providerQuery, providerSubmit } from './activity-options';
+import {
+  localPersistence,
+  notificationAttempt,
+  persistence,
+  providerQuery,
+  providerSubmit,
+} from './activity-options';
 import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
 import { notificationWorkflow } from './notification';
 import { followUpPaidOrder } from './follow-up';
@@ -46,10 +52,12 @@ import {
   type TransitionRecord,
 } from '../contract/cancellation';
 import { notificationWorkflowId } from '../contract/ids';
+import type { NotificationInput } from '../contract/notification';
 
 type Activities = ReturnType<typeof createActivities>;
 const { recordCancellation, recordTransition } = proxyLocalActivities<Activities>(localPersistence);
 const { verifiedCallbackOutcome } = proxyActivities<Activities>(persistence);
+const { deliverFirstNotification } = proxyActivities<Activities>(notificationAttempt);
 const { submitCancel } = proxyActivities<Activities>(providerSubmit);
 const { queryCancel } = proxyActivities<Activities>(providerQuery);
 
@@ -64,6 +72,14 @@ const UNFROZEN_HISTORY_LIMIT = 8_000;
  * Runs started before it replay with the old wait. Never rename it.
  */
 const ACCEPT_WAIT_PATCH = 'accept-wait-ends-between-local-activities';
+
+/**
+ * Runs that take it have the lean shape (BENCHMARKS.md): the merchant's wait has no workflow timer
+ * (the client bounds it), the new cancellation is marked sent by the write that records it, and
+ * the notification's first attempt is made by this run (a child only carries on after a failure).
+ * Runs started before it replay with the old shape. Never rename it.
+ */
+const LEAN_PATCH = 'lean-shape-first-attempt-inline';
 
 /** PayBy's refusals of a paid order's cancel: ORDER_PAID, ORDER_SETTLED. */
 const PAID_CODES = new Set(['62001', '62003']);
@@ -155,10 +171,16 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         snapshot.amount ? `amount ${snapshot.amount.minor} minor units ${snapshot.amount.currency}` : '',
         snapshot.reason ? `why: ${snapshot.reason}` : '',
         `${snapshot.submits} cancel(s) sent, ${snapshot.queries} query(ies)`,
+        snapshot.notification
+          ? `notification: ${snapshot.notification}${snapshot.notificationWorkflowId ? ` (${snapshot.notificationWorkflowId})` : ''}`
+          : '',
       ]
         .filter(Boolean)
         .join('\n\n'),
     );
+
+  // Decided once, first: every command below follows from it.
+  const lean = patched(LEAN_PATCH);
 
   setHandler(statusQuery, () => snapshot);
   // A signal carries no outcome: it wakes the run, which finds out for itself.
@@ -172,7 +194,12 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   setHandler(acceptUpdate, async ({ waitMs }) => {
     const first = accepts++ === 0;
     const summary = "answer the merchant: wait for the provider's first answer";
-    if (patched(ACCEPT_WAIT_PATCH)) {
+    if (lean) {
+      // No timer: the caller's own deadline bounds its wait (client/index.ts asks where the run
+      // stands when it passes). Only the main code ends this wait, so the order of commands never
+      // depends on how a timer and a local activity's result are delivered.
+      await condition(() => answered);
+    } else if (patched(ACCEPT_WAIT_PATCH)) {
       // The wait's timer only marks it run out; the answer is given by a condition on this run's
       // state, never while a local activity of the main code is in flight. A local activity's
       // result is no history event: on replay it can come back in the same activation as the
@@ -227,7 +254,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   };
 
   if (!resume) {
-    const record = await local(recordCancellation({ ...input, deadlineAt }));
+    const record = await local(
+      recordCancellation({ ...input, deadlineAt, ...(lean ? { submitting: true } : {}) }),
+    );
     if (record.kind === 'existing') {
       // Answered from Postgres, the source of truth: nothing is sent again.
       Object.assign(snapshot, record.snapshot);
@@ -266,7 +295,15 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         lostSubmit: c.mayHaveLanded,
       };
     }
-    upsertSearchAttributes([{ key: CancelOrderId, value: record.cancelOrderId }]);
+    if (record.submitted) {
+      // Marked sent by the write that recorded it (seq 1): one search-attribute upsert for both.
+      Object.assign(snapshot, { status: 'SUBMITTED', state: 1 });
+      seq = 1;
+      upsertSearchAttributes([
+        { key: CancelOrderId, value: record.cancelOrderId },
+        { key: CancelState, value: 'SUBMITTED' },
+      ]);
+    } else upsertSearchAttributes([{ key: CancelOrderId, value: record.cancelOrderId }]);
     showDetails();
   }
 
@@ -406,19 +443,63 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       snapshot.retryable = retryable;
     }
     answered = true;
-    if (input.notifyUrl) {
-      const childId = notificationWorkflowId(snapshot.cancelOrderId);
-      await startChild(notificationWorkflow, {
-        workflowId: childId,
-        args: [{ cancelOrderId: snapshot.cancelOrderId, scheduleMs: timings.notificationScheduleMs }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
-      });
-      snapshot.notificationWorkflowId = childId;
-    }
+    if (input.notifyUrl) await notify();
     await condition(allHandlersFinished);
     return snapshot;
+  };
+
+  /** The notification child: the whole delivery, or (`carryOn`) the rest of a round begun here. */
+  const startNotificationChild = async (carryOn?: NotificationInput['carryOn']): Promise<void> => {
+    const childId = notificationWorkflowId(snapshot.cancelOrderId);
+    await startChild(notificationWorkflow, {
+      workflowId: childId,
+      args: [
+        {
+          cancelOrderId: snapshot.cancelOrderId,
+          scheduleMs: timings.notificationScheduleMs,
+          ...(carryOn ? { carryOn } : {}),
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
+    });
+    snapshot.notificationWorkflowId = childId;
+  };
+
+  /**
+   * The seed-000 Cancel Notification of the final state. Lean runs make the first attempt here
+   * (one activity); a failed one with attempts left in the schedule is carried on by the child,
+   * which waits the schedule's delays. Older runs start the child for the whole delivery.
+   */
+  const notify = async (): Promise<void> => {
+    const schedule = timings.notificationScheduleMs;
+    if (!lean || schedule.length === 0) return startNotificationChild();
+    if (schedule[0]! > 0) await sleep(schedule[0]!);
+    const first = await deliverFirstNotification
+      .executeWithOptions({ summary: 'notify the merchant: attempt 1' }, [
+        {
+          cancelOrderId: snapshot.cancelOrderId,
+          runId: workflowInfo().runId,
+          scheduleLength: schedule.length,
+        },
+      ])
+      .catch((err: unknown) => {
+        // Failed for good before or outside an exchange (no app, no row): the child's own run
+        // does it from the start and shows why in its history.
+        log.warn('first notification attempt failed', { error: message(err) });
+        return undefined;
+      });
+    if (first?.finished) {
+      snapshot.notification = first.delivered ? 'delivered' : 'failed';
+      // Only a failure is searchable on the cancellation's run (CancelNotification = 'failed', as
+      // on a notification run): a delivery costs no event, and shows in the run's details.
+      if (!first.delivered) upsertSearchAttributes([{ key: CancelNotification, value: 'failed' }]);
+    } else {
+      snapshot.notification = 'retrying';
+      await startNotificationChild(first ? { round: first.round, fromAttempt: 2 } : undefined);
+    }
+    showDetails();
   };
 
   for (;;) {

@@ -27,7 +27,8 @@ const { deliverNotificationAttempt } = proxyActivities<Activities>(notificationA
  * retries cover our faults (Postgres, a lost worker) without sending an attempt twice, so only an
  * exchange with the receiver (or the address policy's refusal) uses an attempt up; a failure that
  * still reaches this workflow (non-retryable) counts as a failed attempt. Started by the
- * cancellation workflow; started again by hand for a redelivery (same id, same signed payload).
+ * cancellation workflow when its own first attempt failed (`carryOn`: the same round, from attempt 2);
+ * started again by hand for a redelivery (same id, same signed payload, a new round).
  */
 export async function notificationWorkflow(input: NotificationInput): Promise<NotificationResult> {
   const schedule = input.scheduleMs ?? DEFAULT_TIMINGS.notificationScheduleMs;
@@ -39,14 +40,19 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     { key: CancelOrderId, value: input.cancelOrderId },
     { key: CancelNotification, value: 'pending' },
   ]);
-  const round = await beginNotificationRound({
-    notificationId: prepared.notificationId,
-    runId: workflowInfo().runId,
-  });
+  // Carrying on the round whose first attempt the cancellation's run made: no new round.
+  const round =
+    input.carryOn?.round ??
+    (await beginNotificationRound({
+      notificationId: prepared.notificationId,
+      runId: workflowInfo().runId,
+    }));
+  const from = input.carryOn ? input.carryOn.fromAttempt - 1 : 0;
 
   let delivered = false;
-  let attempts = 0;
+  let attempts = from;
   for (const [index, delay] of schedule.entries()) {
+    if (index < from) continue;
     if (delay > 0) await sleep(delay);
     attempts = index + 1;
     const result = await deliverNotificationAttempt({

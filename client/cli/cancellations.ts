@@ -54,7 +54,12 @@ function snapshotTable(s: CancellationSnapshot, source: string): string {
     ['reason', s.reason ?? ''],
     ['amount', s.amount ? `${s.amount.minor} minor units ${s.amount.currency}` : ''],
     ['calls', `${s.submits} cancel, ${s.queries} query`],
-    ['notification', s.notificationWorkflowId ?? ''],
+    [
+      'notification',
+      [s.notification ?? '', s.notificationWorkflowId ? `(${s.notificationWorkflowId})` : '']
+        .filter(Boolean)
+        .join(' '),
+    ],
     ['source', source],
   ];
   for (const [k, v] of rows) t.push({ [k]: v === undefined ? '' : String(v) });

@@ -141,6 +141,10 @@ const workerSchema = z
     maxConcurrentWorkflowTaskExecutions: z.number().int().min(2).optional(),
     maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
     maxConcurrentLocalActivityExecutions: z.number().int().positive().optional(),
+    /** Activity slots a workflow task may reserve to run its new activities at once (0: off). */
+    maxEagerActivityReservationsPerWorkflowTask: z.number().int().min(0).optional(),
+    /** How the worker polls its task queues: `autoscaling`, or a fixed number of pollers. */
+    pollers: z.union([z.literal('autoscaling'), z.number().int().min(2)]).optional(),
   })
   .strict();
 

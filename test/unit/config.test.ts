@@ -4,6 +4,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { configWarnings, loadConfig, type Config } from '../../common/config';
 import { ConfigError } from '../../common/errors';
+import { WORKER_DEFAULTS, workerOverrides } from '../../worker/create-worker';
 import {
   notificationAttempt,
   notificationAttemptTimeoutMs,
@@ -302,6 +303,29 @@ describe('loadConfig', () => {
       'worker',
       'worker.maxConcurrentWorkflowTaskExecutions',
     ]);
+  });
+
+  test("the worker's polling and eager activities: knobs in the file, mapped to the SDK's options", () => {
+    // Left out: the measured defaults (autoscaling pollers) stand.
+    expect(workerOverrides(load(validDocument()).worker)).toEqual({});
+    expect(WORKER_DEFAULTS.workflowTaskPollerBehavior).toEqual({ type: 'autoscaling' });
+    const fixed = load({
+      ...validDocument(),
+      worker: { pollers: 4, maxEagerActivityReservationsPerWorkflowTask: 0 },
+    });
+    expect(workerOverrides(fixed.worker)).toEqual({
+      maxEagerActivityReservationsPerWorkflowTask: 0,
+      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 4 },
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 4 },
+    });
+    expect(
+      workerOverrides(load({ ...validDocument(), worker: { pollers: 'autoscaling' } }).worker),
+    ).toMatchObject({ activityTaskPollerBehavior: { type: 'autoscaling' } });
+    const issues = issuesOf(() => load({ ...validDocument(), worker: { pollers: 1 } }));
+    expect(issues.map((i) => i.path)).toEqual(['worker.pollers']);
+    expect(
+      issuesOf(() => load({ ...validDocument(), worker: { pollers: 'lots' } })).map((i) => i.path),
+    ).toEqual(['worker.pollers']);
   });
 
   test('HTTP timeouts that fit their activities are accepted', () => {

@@ -195,6 +195,10 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         ...(start.operatorReason ? { operatorReason: start.operatorReason } : {}),
       };
       const waitMs = start.waitMs ?? 5_000;
+      // The caller's deadline, if any, bounds every call below: a nested deadline replaces the
+      // outer one in the client's context, so each is cut to it.
+      const deadlineAt = start.deadlineMs === undefined ? Infinity : Date.now() + start.deadlineMs;
+      const until = (ms: number) => Math.min(Date.now() + ms, deadlineAt);
       const started = (answer: CancellationSnapshot): StartedCancellation => ({
         cancelOrderId: answer.cancelOrderId,
         workflowId,
@@ -256,13 +260,13 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       // (a query: no history event) and answers that, as the run's timer did before.
       const waited = async (): Promise<StartedCancellation> => {
         try {
-          return await client.withDeadline(Date.now() + waitMs, attempt);
+          return await client.withDeadline(until(waitMs), attempt);
         } catch (err) {
           if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)))
             throw err;
           // Bounded too: a run whose workflow task is held answers queries only when it is done.
           const now = await client
-            .withDeadline(Date.now() + QUERY_AFTER_WAIT_MS, () =>
+            .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
               client.workflow.getHandle<typeof cancellationWorkflow>(workflowId).query(statusQuery),
             )
             .catch(() => undefined);
@@ -283,7 +287,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       };
       if (start.deadlineMs === undefined) return waited();
       try {
-        return await client.withDeadline(Date.now() + start.deadlineMs, waited);
+        return await client.withDeadline(deadlineAt, waited);
       } catch (err) {
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))
           throw new CancelflowError(

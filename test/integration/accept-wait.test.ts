@@ -1,7 +1,7 @@
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { cancellationWorkflowId, orderRefOf } from '../../contract/ids';
-import { createWorld, eventually, UNIFIED_APP, type World } from '../helpers/world';
+import { createWorld, eventually, PAYBY_APP, UNIFIED_APP, type World } from '../helpers/world';
 
 /**
  * The merchant's wait running out while the run's first local activity is held. A chaos run found
@@ -86,4 +86,22 @@ test('the merchant wait runs out while recordCancellation is held: no timer, a c
   } finally {
     await release();
   }
+});
+
+test('the provider slower than the merchant wait: answered in progress (state 1) with the recorded id, from the run, then finished', async () => {
+  const mchOrderNo = `AW-slow-${Date.now()}`;
+  // PayBy holds its answer to the first request past our HTTP timeout: the run's submit is out.
+  world.payby.setOrder(mchOrderNo, { status: 'CREATED', faults: ['timeout'] });
+  const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 300 });
+  // The run has no timer for this wait (lean shape): the client asked where it stands.
+  expect(started.answer).toMatchObject({ status: 'SUBMITTED', state: 1, submits: 1 });
+  expect(started.cancelOrderId).toMatch(/^C\d{21}$/);
+  const events = (await world.temporal.client.workflow.getHandle(started.workflowId).fetchHistory()).events!;
+  expect(events.some((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED)).toBe(false);
+  const result = await world.cancelflow.waitForResult(started.workflowId);
+  expect(result.cancelOrderId).toBe(started.cancelOrderId);
+  expect(result.status).toBe('SUCCEEDED');
+  // A repeat now gets the same cancellation, final.
+  const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo });
+  expect(again).toMatchObject({ cancelOrderId: started.cancelOrderId, created: false, answer: { state: 2 } });
 });

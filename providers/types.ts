@@ -20,6 +20,7 @@ export interface OrderFacts {
  *
  * - `cancelled`: a verified answer says the order is cancelled (seed state 2).
  * - `refused`: a final no (order paid, settled, not found, cancel failed or closed): state 3 or 4.
+ *   `notFound` marks "the provider does not know this order", so no caller reads codes for it.
  *   `code` / `message` are the channel's own error code and description (PayBy `62001` /
  *   `ORDER_PAID`), as seed 000's `errCode` / `errMsg` carry them.
  * - `pending`: accepted, not final yet (state 0/1), or a claim to confirm by querying.
@@ -45,10 +46,13 @@ export type CancelOutcome =
       message: string;
       providerCancelId?: string;
       channelOrderNo?: string;
+      /** The provider does not know the order (PayBy 62004 / 62035): set by the classifier only. */
+      notFound?: true;
     } & OrderFacts)
   | ({ kind: 'pending'; state: 0 | 1; providerCancelId?: string; reason?: string } & OrderFacts)
   | { kind: 'resubmit'; reason: string; authoritative: boolean }
-  | { kind: 'unknown'; reason: string; code?: string }
+  /** `notFound`: the provider said it does not know the order, in an answer that decides nothing. */
+  | { kind: 'unknown'; reason: string; code?: string; notFound?: true }
   | { kind: 'misconfigured'; code: string; message: string };
 
 export type OutcomeKind = CancelOutcome['kind'];

@@ -84,8 +84,15 @@ const LEAN_PATCH = 'lean-shape-first-attempt-inline';
 /** PayBy's refusals of a paid order's cancel: ORDER_PAID, ORDER_SETTLED. */
 const PAID_CODES = new Set(['62001', '62003']);
 
-/** Provider codes meaning the order does not exist there: nothing more to ask about it. */
-const NOT_FOUND_CODES = new Set(['62004', '62035']);
+/**
+ * Answers recorded before the classifiers marked "not found" (`notFound`) carry only PayBy's
+ * codes: read for those alone, so that runs of then replay. Never extend it: mark the answer.
+ */
+const RECORDED_NOT_FOUND_CODES = new Set(['62004', '62035']);
+
+/** The provider does not know the order: nothing more to ask about it. */
+const notFound = (o: FinalOutcome): boolean =>
+  o.kind === 'refused' && (o.notFound === true || RECORDED_NOT_FOUND_CODES.has(o.code));
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -326,8 +333,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   /** The order's own facts (payOrderId, amount) when the deciding answer did not carry them. */
   const completeFacts = async (outcome: FinalOutcome): Promise<OrderFacts> => {
     const facts = factsOf(outcome);
-    if (outcome.kind === 'misconfigured' || (outcome.kind === 'refused' && NOT_FOUND_CODES.has(outcome.code)))
-      return facts;
+    if (outcome.kind === 'misconfigured' || notFound(outcome)) return facts;
     if (facts.amount && (facts.payOrderId ?? input.order.payOrderId)) return facts;
     snapshot.queries += 1;
     const extra = await queryCancel(target()).catch(unknownAfter('query'));

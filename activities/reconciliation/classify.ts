@@ -7,8 +7,12 @@ import { type ReconciliationClass } from '../../contract/reconciliation';
  * Pure: the page checker asks and records, the repair writes; this only decides.
  */
 
-// PayBy's own codes (62004, 62035); the names are what rows written before the integrity change hold.
-export const NOT_FOUND_CODES = ['62004', '62035', 'MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
+/**
+ * The error codes of rows that record "the provider does not know the order" (PayBy's 62004 and
+ * 62035; the names are what rows written before the integrity change hold). Answers say it
+ * themselves (`notFound`, set by the classifiers); only stored rows are read by code.
+ */
+export const NOT_FOUND_ROW_CODES = ['62004', '62035', 'MERCHANT_ORDER_NO_NOT_EXIST', 'ORDER_NO_NOT_EXIST'];
 
 /** A cancellation as reconciliation reads it from `cancellations`. */
 export interface ReconciliationRow {
@@ -54,14 +58,12 @@ export function providerView(o: CancelOutcome): ProviderView {
     case 'cancelled':
       return { kind: 'terminal', state: 2 };
     case 'refused':
-      return NOT_FOUND_CODES.includes(o.code) ? { kind: 'missing' } : { kind: 'terminal', state: o.state };
+      return o.notFound ? { kind: 'missing' } : { kind: 'terminal', state: o.state };
     case 'pending':
     case 'resubmit':
       return { kind: 'open' };
     case 'unknown':
-      return /does not exist|not exist|not found/i.test(o.reason)
-        ? { kind: 'missing' }
-        : { kind: 'unknown', reason: o.reason };
+      return o.notFound ? { kind: 'missing' } : { kind: 'unknown', reason: o.reason };
     case 'misconfigured':
       return { kind: 'unknown', reason: `${o.code}: ${o.message}` };
   }
@@ -152,7 +154,7 @@ export function classifyItem(
     case 'missing':
       return {
         cls:
-          row.status === 'FAILED' && NOT_FOUND_CODES.includes(row.err_code ?? '')
+          row.status === 'FAILED' && NOT_FOUND_ROW_CODES.includes(row.err_code ?? '')
             ? 'MATCHED'
             : 'MISSING_AT_PROVIDER',
         providerState: null,

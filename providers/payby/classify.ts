@@ -73,6 +73,9 @@ const TRANSIENT_CODES = new Set(['402', '404', '500', '504']);
 /** Codes that are a final no to a cancel; they must come signed (PROVIDERS.md). */
 const REFUSAL_CODES = new Set(['62001', '62003', '62004', '62035']);
 
+/** Of those, the ones meaning PayBy does not know the order: MERCHANT_ORDER_NO_NOT_EXIST, ORDER_NO_NOT_EXIST. */
+const NOT_FOUND_CODES = new Set(['62004', '62035']);
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -313,7 +316,14 @@ export function classifyPaybyAnswer(
     if (reason) return { kind: 'unknown', reason, code: 'MISADDRESSED' };
   }
 
-  if (REFUSAL_CODES.has(code)) return { kind: 'refused', state: 3, code, message };
+  if (REFUSAL_CODES.has(code))
+    return {
+      kind: 'refused',
+      state: 3,
+      code,
+      message,
+      ...(NOT_FOUND_CODES.has(code) ? { notFound: true } : {}),
+    };
   switch (code) {
     case '0':
       if (head.applyStatus !== 'SUCCESS' || !isRecord(rawOrder))

@@ -153,6 +153,9 @@ export interface UnifiedClassification {
  * be unsigned. A refusal carries the gateway's own code and message (`9999`, or the channel's
  * `errCode` / `errMsg` of a failed cancel order).
  */
+/** How a gateway says it does not know the order or cancel order (seed 000 has no code for it). */
+const NOT_FOUND_MESSAGE = /does not exist|not exist|not found/i;
+
 export function classifyUnifiedAnswer(
   operation: ProviderOperation,
   answer: HttpAnswer,
@@ -163,8 +166,9 @@ export function classifyUnifiedAnswer(
     reason: string,
     signature: SignatureVerdict = 'not-checked',
     code?: string,
+    notFound?: true,
   ): UnifiedClassification => ({
-    outcome: { kind: 'unknown', reason, ...(code ? { code } : {}) },
+    outcome: { kind: 'unknown', reason, ...(code ? { code } : {}), ...(notFound ? { notFound } : {}) },
     signature,
   });
   if (!answer.ok) return unknown(`transport: ${answer.error}`, 'not-checked', answer.code);
@@ -207,10 +211,12 @@ export function classifyUnifiedAnswer(
       };
     }
     // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
+    // Seed 000 gives no code for "no such order": gateways say it in words.
+    const notFound = NOT_FOUND_MESSAGE.test(message) ? (true as const) : undefined;
     if (operation === 'query')
-      return unknown(`query refused: code ${code} ${message}`, 'not-required', errorCode);
+      return unknown(`query refused: code ${code} ${message}`, 'not-required', errorCode, notFound);
     return {
-      outcome: { kind: 'refused', state: 3, code: errorCode, message },
+      outcome: { kind: 'refused', state: 3, code: errorCode, message, ...(notFound ? { notFound } : {}) },
       signature: 'not-required',
     };
   }

@@ -140,12 +140,16 @@ describe('PayBy classification (one test per row of PROVIDERS.md)', () => {
       kind: 'refused',
       code: '62004',
       message: 'MERCHANT_ORDER_NO_NOT_EXIST',
+      notFound: true,
     });
-    expect(classifyPayby('cancel', http(payby('62035')), valid)).toMatchObject({
+    expect(classifyPayby('query', http(payby('62035')), valid)).toMatchObject({
       kind: 'refused',
       code: '62035',
       message: 'ORDER_NO_NOT_EXIST',
+      notFound: true,
     });
+    // The other refusals know the order: no mark.
+    expect(classifyPayby('cancel', http(payby('62001')), valid)).not.toHaveProperty('notFound');
   });
   test('400 INVALID_PARAMETER, 403, 601 and applyStatus ERROR → terminal, not retried blindly', () => {
     expect(
@@ -491,10 +495,17 @@ describe('Unified classification', () => {
       state: 3,
       code: '9999',
       message: 'order not exist',
+      notFound: true,
     });
-    expect(classifyUnified('query', http({ code: 9999, msg: 'order not exist' }), KEY).outcome.kind).toBe(
-      'unknown',
+    expect(classifyUnified('query', http({ code: 9999, msg: 'order not exist' }), KEY).outcome).toMatchObject(
+      {
+        kind: 'unknown',
+        notFound: true,
+      },
     );
+    expect(
+      classifyUnified('cancel', http({ code: 9999, msg: 'order status not allowed' }), KEY).outcome,
+    ).not.toHaveProperty('notFound');
     expect(
       classifyUnified('cancel', http({ code: 9998, msg: 'Signature failed' }), KEY).outcome,
     ).toMatchObject({ kind: 'misconfigured', code: '9998' });

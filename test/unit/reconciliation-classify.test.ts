@@ -28,6 +28,8 @@ const refused = (code: string, state: 3 | 4 = 3): CancelOutcome => ({
   code,
   message: code,
 });
+/** A refusal the classifier marked "the provider does not know the order". */
+const notFound = (code: string): CancelOutcome => ({ ...refused(code), notFound: true }) as CancelOutcome;
 const refunded: RefundFacts = { refundMerchantOrderNo: 'R1', status: 'SUCCESS' };
 const pending: CancelOutcome = { kind: 'pending', state: 1 };
 const resubmit: CancelOutcome = { kind: 'resubmit', reason: 'CREATED', authoritative: true };
@@ -37,13 +39,22 @@ describe('providerView: what an answer says about the cancel', () => {
     ['cancelled', cancelled, { kind: 'terminal', state: 2 }],
     ['refused, state 3', refused('62002'), { kind: 'terminal', state: 3 }],
     ['refused, state 4 (closed)', refused('CLOSED', 4), { kind: 'terminal', state: 4 }],
-    ['refused 62004 (no such order)', refused('62004'), { kind: 'missing' }],
-    ['refused 62035 (no such order)', refused('62035'), { kind: 'missing' }],
-    ['refused under an old row name', refused('ORDER_NO_NOT_EXIST'), { kind: 'missing' }],
+    ['refused 62004 (no such order)', notFound('62004'), { kind: 'missing' }],
+    ['refused 62035 (no such order)', notFound('62035'), { kind: 'missing' }],
+    // Only the classifier says "not found"; a code alone in an answer is read as the refusal it is.
+    ['refused with a not-found code, unmarked', refused('62004'), { kind: 'terminal', state: 3 }],
     ['pending', pending, { kind: 'open' }],
     ['resubmit', resubmit, { kind: 'open' }],
-    ['unknown, "does not exist"', { kind: 'unknown', reason: 'order does not exist' }, { kind: 'missing' }],
-    ['unknown, "not found"', { kind: 'unknown', reason: 'Order Not Found' }, { kind: 'missing' }],
+    [
+      'unknown, marked not found (a gateway query: "order does not exist")',
+      { kind: 'unknown', reason: 'query refused: code 9999 order does not exist', notFound: true },
+      { kind: 'missing' },
+    ],
+    [
+      'unknown, unmarked, whatever its words',
+      { kind: 'unknown', reason: 'HTTP 404: Not Found' },
+      { kind: 'unknown', reason: 'HTTP 404: Not Found' },
+    ],
     ['unknown, timeout', { kind: 'unknown', reason: 'timeout' }, { kind: 'unknown', reason: 'timeout' }],
     [
       'misconfigured',
@@ -66,12 +77,12 @@ describe('classifyItem: our row against the provider', () => {
     [
       'not found, and we failed with not found',
       ours('FAILED', 3, { err_code: '62004' }),
-      refused('62004'),
+      notFound('62004'),
       'MATCHED',
       null,
     ],
-    ['not found, we succeeded', ours('SUCCEEDED', 2), refused('62004'), 'MISSING_AT_PROVIDER', null],
-    ['not found, we are pending', ours('PENDING', 1), refused('62035'), 'MISSING_AT_PROVIDER', null],
+    ['not found, we succeeded', ours('SUCCEEDED', 2), notFound('62004'), 'MISSING_AT_PROVIDER', null],
+    ['not found, we are pending', ours('PENDING', 1), notFound('62035'), 'MISSING_AT_PROVIDER', null],
     ['both pending, fresh', ours('PENDING', 1), pending, 'MATCHED', 1],
     [
       'both pending, stale',

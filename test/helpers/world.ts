@@ -204,17 +204,31 @@ export async function createWorld(
       api: { opsOpen: true },
     }),
   );
-  const config = loadConfig({
-    env: {
-      CANCELFLOW_CONFIG: configPath,
-      DATABASE_URL: database.url,
-      CANCELFLOW_TASK_QUEUE: temporal.taskQueue,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-    },
-  });
+  const configWithPort = (port: number) =>
+    loadConfig({
+      env: {
+        CANCELFLOW_CONFIG: configPath,
+        DATABASE_URL: database.url,
+        CANCELFLOW_TASK_QUEUE: temporal.taskQueue,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+      },
+    });
   const logger = createLogger('silent');
+  // The API listens first, on a port the system picks (one picked in advance can be taken by a
+  // parallel suite); the configuration everything else runs on is then loaded with that port, so
+  // the gateway's callbacks are addressed to it. Nothing is changed after it is loaded.
+  const api = await buildServer({
+    config: configWithPort(0),
+    db: database.db,
+    temporal: temporal.connection,
+    logger,
+    timings: FAST_TIMINGS,
+  });
+  await api.listen({ port: 0, host: '127.0.0.1' });
+  const apiPort = (api.server.address() as AddressInfo).port;
+  const config = configWithPort(apiPort);
   const deps = { db: database.db, config, logger, temporal: temporal.client };
   const activities = createActivities(deps);
 
@@ -241,18 +255,6 @@ export async function createWorld(
     };
   };
   let current = await startWorker();
-  const api = await buildServer({
-    config,
-    db: database.db,
-    temporal: temporal.connection,
-    logger,
-    timings: FAST_TIMINGS,
-  });
-  // Port 0, then tell the config: a port picked in advance can be taken by a parallel suite.
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  const apiPort = (api.server.address() as AddressInfo).port;
-  config.http.port = apiPort;
-  config.http.publicBaseUrl = `http://127.0.0.1:${apiPort}`;
 
   const world: World = {
     database,

@@ -146,7 +146,8 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
         )
       : undefined;
   app.addHook('onClose', async () => feed?.close());
-  // The signature of a kept answer (it covers `data` only, which never changes), by identity.
+  // The signature of a kept answer, terminal or pending (it covers `data` only, which never
+  // changes while it is kept), by identity.
   const signedAnswers = new WeakMap<Record<string, unknown>, string>();
 
   const send = (
@@ -303,6 +304,8 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
         keys.add(cacheKey);
         keysById.set(row.cancel_order_id, keys);
         pendingAnswers.set(cacheKey, answer);
+        // Kept with its signature too: a merchant polling a pending cancellation costs no MD5.
+        signedAnswers.set(answer, md5Sign(answer, app.key.reveal()));
       }
       return answer;
     }),

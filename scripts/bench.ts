@@ -271,16 +271,19 @@ async function main(): Promise<void> {
     unified: readFileSync(path.join(dir, 'sandbox', 'keys', 'unified-app.key'), 'utf8').trim(),
   };
   const cancelAgent = new http.Agent({ keepAlive: true, maxSockets: Math.max(...LEVELS) });
-  const postJson = (route: string, body: string, agent: http.Agent) =>
+  /** One request to the API: POST with a JSON body, or GET without one (node:http, keep-alive). */
+  const callApi = (agent: http.Agent, route: string, body?: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(
         {
           host: '127.0.0.1',
           port: apiPort,
           path: route,
-          method: 'POST',
+          method: body ? 'POST' : 'GET',
           agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: body
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+            : {},
         },
         (res) => {
           let text = '';
@@ -308,11 +311,11 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
       // request again, as seed 000's callers do; the answer time runs from the first send.
-      let res = await postJson('/api/pay/cancel', body, cancelAgent);
+      let res = await callApi(cancelAgent, '/api/pay/cancel', body);
       for (let again = 0; res.status === 503 && again < 20; again += 1) {
         resends += 1;
         await new Promise((r) => setTimeout(r, 200));
-        res = await postJson('/api/pay/cancel', body, cancelAgent);
+        res = await callApi(cancelAgent, '/api/pay/cancel', body);
       }
       answerMs.push(performance.now() - t0);
       const answer = JSON.parse(res.text) as { code: number; msg: string; data?: { cancelOrderId: string } };
@@ -402,29 +405,7 @@ async function main(): Promise<void> {
     // node:http with a keep-alive agent: the lightest client at hand, since the load generator
     // shares the two cores with the API it measures.
     const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONCURRENCY });
-    const request = (route: string, body?: string) =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = http.request(
-          {
-            host: '127.0.0.1',
-            port: apiPort,
-            path: route,
-            method: body ? 'POST' : 'GET',
-            agent,
-            headers: body
-              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
-              : {},
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => (text += c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+    const request = (route: string, body?: string) => callApi(agent, route, body);
     const load = async (label: string, send: () => ReturnType<typeof request>, expected: string) => {
       const latencies: number[] = [];
       const until = performance.now() + API_SECONDS * 1000;

@@ -13,6 +13,7 @@ import {
   type OrderRefs,
   type RecordResult,
   type SeedState,
+  type TransitionHeld,
   type TransitionRecord,
 } from '../contract/cancellation';
 import type { Knex } from '../common/db';
@@ -430,13 +431,38 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
     submitCancel: (input: ProviderCallInput) => call('cancel', input),
     queryCancel: (input: ProviderCallInput) => call('query', input),
 
-    /** A status change: the transition row (unique by seq) and, only if it is new, the row update. */
-    async recordTransition(t: TransitionRecord): Promise<void> {
-      if ((await applyTransition(db, t, (fields, msg) => logger.warn(fields, msg))) === 'terminal')
-        logger.error(
-          { cancelOrderId: t.cancelOrderId, seq: t.seq, status: t.status },
-          'transition refused: the cancellation is already terminal and is never changed',
-        );
+    /**
+     * A status change: the transition row (unique by seq) and, only if it is new, the row update.
+     * Not written (the step was written already, or the row is terminal) and Postgres holds another
+     * state: returns what it holds, for the run to adopt.
+     */
+    async recordTransition(t: TransitionRecord): Promise<TransitionHeld | undefined> {
+      const written = await applyTransition(db, t, (fields, msg) => logger.warn(fields, msg));
+      if (written === 'applied') return undefined;
+      const row = await db('cancellations')
+        .where({ cancel_order_id: t.cancelOrderId })
+        .first<CancellationRow | undefined>();
+      if (!row || (row.status === t.status && row.state === t.state)) return undefined;
+      logger.error(
+        { cancelOrderId: t.cancelOrderId, seq: t.seq, status: t.status, held: row.status },
+        written === 'terminal'
+          ? 'transition refused: the cancellation is already terminal and is never changed; the run takes what Postgres holds'
+          : 'this step was written with another state; the run takes what Postgres holds',
+      );
+      const s = snapshotOfRow(row);
+      return {
+        status: s.status,
+        state: s.state,
+        ...(s.retryable !== undefined ? { retryable: s.retryable } : {}),
+        ...(s.providerCancelId ? { providerCancelId: s.providerCancelId } : {}),
+        ...(s.providerOrderNo ? { providerOrderNo: s.providerOrderNo } : {}),
+        ...(s.channelOrderNo ? { channelOrderNo: s.channelOrderNo } : {}),
+        ...(s.payOrderId ? { payOrderId: s.payOrderId } : {}),
+        ...(s.amount ? { amount: s.amount } : {}),
+        ...(s.successTime ? { successTime: s.successTime } : {}),
+        ...(s.errCode ? { errCode: s.errCode } : {}),
+        ...(s.errMsg ? { errMsg: s.errMsg } : {}),
+      };
     },
   };
 }

@@ -219,6 +219,26 @@ export interface RepairInput {
   notificationScheduleMs?: number[];
 }
 
+/**
+ * What `recordTransition` found instead of writing: Postgres already held another state for this
+ * step (a repair or a late callback wrote first, or the cancellation was already terminal). The
+ * run adopts it: it never tells anyone a state the books do not have. Undefined: written as asked.
+ */
+export type TransitionHeld = Pick<
+  CancellationSnapshot,
+  | 'status'
+  | 'state'
+  | 'retryable'
+  | 'providerCancelId'
+  | 'providerOrderNo'
+  | 'channelOrderNo'
+  | 'payOrderId'
+  | 'amount'
+  | 'successTime'
+  | 'errCode'
+  | 'errMsg'
+>;
+
 /** A transition as persisted by the `recordTransition` activity. */
 export interface TransitionRecord extends ProviderFacts {
   cancelOrderId: string;

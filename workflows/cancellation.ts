@@ -81,6 +81,17 @@ const ACCEPT_WAIT_PATCH = 'accept-wait-ends-between-local-activities';
  */
 const LEAN_PATCH = 'lean-shape-first-attempt-inline';
 
+/** The fields a transition may have set that Postgres's held state replaces (`TransitionHeld`). */
+const HELD_FIELDS = [
+  'retryable',
+  'providerCancelId',
+  'providerOrderNo',
+  'channelOrderNo',
+  'successTime',
+  'errCode',
+  'errMsg',
+] as const;
+
 /** PayBy's refusals of a paid order's cancel: ORDER_PAID, ORDER_SETTLED. */
 const PAID_CODES = new Set(['62001', '62003']);
 
@@ -189,7 +200,21 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   // Decided once, first: every command below follows from it.
   const lean = patched(LEAN_PATCH);
 
-  setHandler(statusQuery, () => snapshot);
+  // What the merchant and ops are told: what Postgres holds. `snapshot` runs ahead of it while a
+  // write is in flight (a held final write must never be answered as final); `told` follows each
+  // write once it has committed. The counters and the notification's progress are the run's own.
+  let told: CancellationSnapshot = { ...snapshot };
+  const committed = () => {
+    told = { ...snapshot };
+  };
+  const view = (): CancellationSnapshot => ({
+    ...told,
+    submits: snapshot.submits,
+    queries: snapshot.queries,
+    ...(snapshot.notification ? { notification: snapshot.notification } : {}),
+    ...(snapshot.notificationWorkflowId ? { notificationWorkflowId: snapshot.notificationWorkflowId } : {}),
+  });
+  setHandler(statusQuery, view);
   // A signal carries no outcome: it wakes the run, which finds out for itself.
   setHandler(providerOutcomeSignal, (signal) => {
     if (
@@ -234,7 +259,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         'the cancellation is accepted but not recorded yet: send the same request again',
         'NOT_RECORDED',
       );
-    return { ...snapshot, created: created && first };
+    return { ...view(), created: created && first };
   });
 
   const transition = async (
@@ -245,7 +270,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   ): Promise<void> => {
     Object.assign(snapshot, patch, { status, state }, reason ? { reason: reason.slice(0, 256) } : {});
     seq += 1;
-    await local(
+    const held = await local(
       recordTransition({
         cancelOrderId: snapshot.cancelOrderId,
         seq,
@@ -256,7 +281,20 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         ...patch,
       }),
     );
-    upsertSearchAttributes([{ key: CancelState, value: status }]);
+    if (held) {
+      // Postgres holds another state (a repair or a late callback wrote first): that is the truth.
+      for (const key of HELD_FIELDS) delete snapshot[key];
+      Object.assign(snapshot, held, {
+        reason: `Postgres holds ${held.status} (written outside this run); this run's ${status} was not written`,
+      });
+      log.error('transition not written: the run takes what Postgres holds', {
+        cancelOrderId: snapshot.cancelOrderId,
+        wanted: status,
+        held: held.status,
+      });
+    }
+    committed();
+    upsertSearchAttributes([{ key: CancelState, value: snapshot.status }]);
     showDetails();
   };
 
@@ -279,6 +317,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         upsertSearchAttributes([{ key: CancelState, value: 'REPEAT' }]);
         snapshot.reason = `a repeated request, answered from the record of ${snapshot.cancelOrderId}`;
       }
+      committed();
       showDetails();
       await condition(allHandlersFinished);
       return snapshot;
@@ -311,6 +350,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         { key: CancelState, value: 'SUBMITTED' },
       ]);
     } else upsertSearchAttributes([{ key: CancelOrderId, value: record.cancelOrderId }]);
+    committed();
     showDetails();
   }
 
@@ -446,7 +486,6 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         { errCode: outcome.code, errMsg: outcome.message.slice(0, 256), retryable },
         outcome.message,
       );
-      snapshot.retryable = retryable;
     }
     answered = true;
     if (input.notifyUrl) await notify();

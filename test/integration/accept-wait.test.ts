@@ -1,5 +1,6 @@
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { completeRecord } from '../../activities/callbacks';
 import { cancellationWorkflowId, orderRefOf } from '../../contract/ids';
 import { createWorld, eventually, PAYBY_APP, UNIFIED_APP, type World } from '../helpers/world';
 
@@ -104,4 +105,100 @@ test('the provider slower than the merchant wait: answered in progress (state 1)
   // A repeat now gets the same cancellation, final.
   const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo });
   expect(again).toMatchObject({ cancelOrderId: started.cancelOrderId, created: false, answer: { state: 2 } });
+});
+
+test('the final write held: a repeat (and ops) are told what Postgres holds, never a final state before it is written', async () => {
+  const mchOrderNo = `AW-held-${Date.now()}`;
+  // PayBy holds its answer to the first request: the merchant is answered in progress, with the id.
+  world.payby.setOrder(mchOrderNo, { status: 'CREATED', faults: ['timeout'] });
+  const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 300 });
+  expect(started.answer).toMatchObject({ status: 'SUBMITTED', state: 1 });
+  const { cancelOrderId } = started;
+  const rowOf = () =>
+    world.database
+      .db('cancellations')
+      .where({ cancel_order_id: cancelOrderId })
+      .first<{ status: string; state: number }>('status', 'state');
+
+  // The row is held: the run's final write (which reads it FOR UPDATE) waits for this lock. NO KEY:
+  // the audit rows of its exchanges (a foreign key to this row) are still written, as they must be.
+  const locker = await world.database.db.transaction();
+  try {
+    await locker.raw('SELECT status FROM cancellations WHERE cancel_order_id = ? FOR NO KEY UPDATE', [
+      cancelOrderId,
+    ]);
+    await eventually(async () => {
+      const { rows } = await world.database.db.raw<{ rows: Array<{ n: number }> }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query ILIKE '%cancellations%for update%'`,
+      );
+      return rows[0]!.n > 0;
+    }, 60_000);
+    // The run has its final answer in hand and is writing it: nothing is committed yet.
+    expect(await rowOf()).toMatchObject({ status: 'SUBMITTED', state: 1 });
+
+    // The merchant asks again: the run does not answer within the wait, the client asks where it
+    // stands. It is told what Postgres holds.
+    const repeat = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 300 });
+    expect(repeat).toMatchObject({
+      cancelOrderId,
+      created: false,
+      answer: { status: 'SUBMITTED', state: 1 },
+    });
+    // Ops see the same.
+    expect(await world.cancelflow.getCancellation(cancelOrderId)).toMatchObject({
+      status: 'SUBMITTED',
+      state: 1,
+    });
+    expect(await rowOf()).toMatchObject({ status: 'SUBMITTED', state: 1 });
+  } finally {
+    await locker.commit();
+  }
+
+  const result = await world.cancelflow.waitForResult(started.workflowId);
+  expect(result).toMatchObject({ cancelOrderId, status: 'SUCCEEDED', state: 2 });
+  expect(await rowOf()).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+  const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo });
+  expect(again).toMatchObject({ cancelOrderId, created: false, answer: { status: 'SUCCEEDED', state: 2 } });
+});
+
+test('another final state written while the run writes its own (a repair first): the run and its merchant take what Postgres holds', async () => {
+  const mchOrderNo = `AW-repaired-${Date.now()}`;
+  world.payby.setOrder(mchOrderNo, { status: 'CREATED', faults: ['timeout'] });
+  const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 300 });
+  const { cancelOrderId } = started;
+  const locker = await world.database.db.transaction();
+  try {
+    await locker.raw('SELECT status FROM cancellations WHERE cancel_order_id = ? FOR NO KEY UPDATE', [
+      cancelOrderId,
+    ]);
+    await eventually(async () => {
+      const { rows } = await world.database.db.raw<{ rows: Array<{ n: number }> }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query ILIKE '%cancellations%for update%'`,
+      );
+      return rows[0]!.n > 0;
+    }, 60_000);
+    // The run holds SUCCEEDED and waits to write it; a repair writes a refusal first (the same
+    // write reconciliation and late callbacks make).
+    const repair = await completeRecord(
+      locker,
+      cancelOrderId,
+      { kind: 'refused', state: 3, code: '62009', message: 'refused, as the repair read it' },
+      'test: a repair wrote first',
+    );
+    expect(repair).toMatchObject({ written: 'applied', status: 'FAILED', state: 3 });
+  } finally {
+    await locker.commit();
+  }
+  const result = await world.cancelflow.waitForResult(started.workflowId);
+  const row = await world.database
+    .db('cancellations')
+    .where({ cancel_order_id: cancelOrderId })
+    .first<{ status: string; state: number; err_code: string }>('status', 'state', 'err_code');
+  expect(row).toMatchObject({ status: 'FAILED', state: 3, err_code: '62009' });
+  // The run's word is the books' word, never its own unwritten SUCCEEDED.
+  expect(result).toMatchObject({ cancelOrderId, status: 'FAILED', state: 3, errCode: '62009' });
+  const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo });
+  expect(again).toMatchObject({ cancelOrderId, answer: { status: 'FAILED', state: 3 } });
 });

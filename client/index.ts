@@ -195,6 +195,8 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         ...(start.operatorReason ? { operatorReason: start.operatorReason } : {}),
       };
       const waitMs = start.waitMs ?? 5_000;
+      if (!Number.isFinite(waitMs) || waitMs < 0)
+        throw new CancelflowError('INVALID_OPTION', `waitMs must be a number of ms ≥ 0, not ${waitMs}`);
       // The caller's deadline, if any, bounds every call below: a nested deadline replaces the
       // outer one in the client's context, so each is cut to it.
       const deadlineAt = start.deadlineMs === undefined ? Infinity : Date.now() + start.deadlineMs;
@@ -269,7 +271,36 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
             .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
               client.workflow.getHandle<typeof cancellationWorkflow>(workflowId).query(statusQuery),
             )
-            .catch(() => undefined);
+            .catch((e: unknown) => (e instanceof WorkflowNotFoundError ? 'none' : undefined));
+          if (now === 'none') {
+            // The wait ran out before the start reached Temporal (a wait shorter than the round
+            // trip): the run is started now, on its own deadline, and the merchant asks again.
+            await client
+              .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
+                client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
+                  workflowId,
+                  taskQueue,
+                  args: [input],
+                  workflowIdConflictPolicy: 'USE_EXISTING',
+                  workflowIdReusePolicy: start.retryOf ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+                  ...cancellationStartLabels(input),
+                }),
+              )
+              .catch((e: unknown) => {
+                // Closed since (a repeat raced this one): the next request is answered by it.
+                if (!(e instanceof WorkflowExecutionAlreadyStartedError))
+                  throw new CancelflowError(
+                    'NOT_ANSWERED',
+                    `cancellation of ${orderRef} not started within ${waitMs} ms: send the same request again`,
+                    { cause: e },
+                  );
+              });
+            throw new CancelflowError(
+              'NOT_RECORDED',
+              `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
+              { cause: err },
+            );
+          }
           if (!now)
             throw new CancelflowError(
               'NOT_ANSWERED',

@@ -53,12 +53,21 @@ const notificationsSchema = z
   })
   .strict();
 
+/** The shortest merchant wait accepted: below it no provider's first answer could ever be given. */
+export const MIN_CANCEL_WAIT_MS = 100;
+
 const apiSchema = z
   .object({
     /** Accepted distance of a request's `reqTime` from our clock, in seconds. */
     reqTimeWindowSeconds: z.number().int().positive().default(600),
     /** How long `/api/pay/cancel` waits for an accepted or terminal state before answering. */
-    cancelWaitMs: z.number().int().nonnegative().default(5_000),
+    cancelWaitMs: z
+      .number()
+      .int()
+      .min(MIN_CANCEL_WAIT_MS, {
+        message: `at least ${MIN_CANCEL_WAIT_MS} ms: a shorter wait answers every merchant "ask again" before the provider can answer`,
+      })
+      .default(5_000),
     bodyLimitBytes: z
       .number()
       .int()

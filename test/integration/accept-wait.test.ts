@@ -202,3 +202,34 @@ test('another final state written while the run writes its own (a repair first):
   const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo });
   expect(again).toMatchObject({ cancelOrderId, answer: { status: 'FAILED', state: 3 } });
 });
+
+test.each([0, 50])(
+  'a merchant wait of %i ms, shorter than the start: the run is started all the same, and a repeat gets its cancellation',
+  async (waitMs) => {
+    const payOrderId = world.unified.setOrder({});
+    const workflowId = cancellationWorkflowId(
+      'unified-test',
+      { mchNo: UNIFIED_APP.mchNo, appId: UNIFIED_APP.appId },
+      orderRefOf({ payOrderId }),
+    );
+    const first = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId }, { waitMs }).then(
+      (a) => ({ ok: a }),
+      (error: unknown) => ({ error }),
+    );
+    // Answered (the run was quick) or told to ask again: never an id that does not exist.
+    if ('ok' in first) expect(first.ok.cancelOrderId).toMatch(/^C\d{21}$/);
+    else expect(first).toMatchObject({ error: { code: 'NOT_RECORDED' } });
+    // Either way the run exists and finishes: the request was not lost.
+    const result = await world.cancelflow.waitForResult(workflowId);
+    expect(result.status).toBe('SUCCEEDED');
+    const again = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId });
+    expect(again).toMatchObject({ cancelOrderId: result.cancelOrderId, answer: { state: 2 } });
+    expect(world.unified.order(payOrderId)?.calls.filter((c) => c === 'cancel')).toHaveLength(1);
+  },
+);
+
+test('a negative merchant wait is refused, naming it', async () => {
+  await expect(
+    world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: 'P-never' }, { waitMs: -1 }),
+  ).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('waitMs') });
+});

@@ -289,6 +289,15 @@ describe('loadConfig', () => {
     expect(load({ ...validDocument(), http: { trustProxy: true } }).http.trustProxy).toBe(true);
   });
 
+  test('the merchant wait: 5 s by default; one too short to ever hold an answer is refused, naming the field', () => {
+    expect(load(validDocument()).api.cancelWaitMs).toBe(5_000);
+    expect(load({ ...validDocument(), api: { cancelWaitMs: 100 } }).api.cancelWaitMs).toBe(100);
+    for (const cancelWaitMs of [0, 50, 99, -1])
+      expect(issuesOf(() => load({ ...validDocument(), api: { cancelWaitMs } })).map((i) => i.path)).toEqual([
+        'api.cancelWaitMs',
+      ]);
+  });
+
   test("the worker's sizing: only what the file sets; the SDK's floors refused with the field named", () => {
     expect(load(validDocument()).worker).toEqual({});
     const sized = load({

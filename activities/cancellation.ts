@@ -44,6 +44,7 @@ export interface CancellationRow {
   created_at: Date;
   success_time: Date | null;
   deadline_at: Date | null;
+  notify_url?: string | null;
 }
 
 /** The snapshot of a cancellation as its row tells it (for a request answered from Postgres). */
@@ -76,6 +77,7 @@ export function snapshotOfRow(row: CancellationRow): CancellationSnapshot {
       ? { amount: { minor: Number(row.amount_minor), currency: row.currency } }
       : {}),
     ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
+    ...(row.notify_url ? { notifies: true } : {}),
   };
 }
 

@@ -491,26 +491,59 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       scheduleMs?: number[],
     ): Promise<{ workflowId: string }> {
       const workflowId = notificationWorkflowId(cancelOrderId);
-      let status: string;
-      try {
-        status = (await client.workflow.getHandle(workflowId).describe()).status.name;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      const child = await client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          (d) => d.status.name,
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return 'NONE';
+            throw err;
+          },
+        );
+      if (child === 'RUNNING')
+        throw new CancelflowError('DELIVERING', `a delivery round for ${cancelOrderId} is still running`);
+      if (child === 'NONE') {
         // No notification run: the cancellation's own run made the only round so far (its first
-        // attempt delivered, or was the schedule's only one), or there is no notification at all.
-        const current = await this.getCancellation(cancelOrderId).catch((e: unknown) => {
-          if (e instanceof CancelflowError && e.code === 'NOT_FOUND') return undefined;
-          throw e;
+        // attempt delivered, or was the schedule's only one), is making it, or there is none.
+        const run = await handleOf(cancelOrderId);
+        const described = await run.describe().catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError)
+            throw new CancelflowError('NOT_FOUND', `no cancellation ${cancelOrderId}`);
+          throw err;
         });
-        if (current?.notification === undefined)
-          throw new CancelflowError(
+        const noNotification = () =>
+          new CancelflowError(
             'NOT_FOUND',
             `cancellation ${cancelOrderId} has no notification to redeliver (yet)`,
           );
-        status = 'NONE';
+        switch (described.status.name) {
+          case 'RUNNING': {
+            // Making its first attempt (or not final yet): a second round now would race it.
+            const now = await run.query(statusQuery);
+            if (TERMINAL_STATUSES.includes(now.status))
+              throw new CancelflowError(
+                'DELIVERING',
+                `the run of ${cancelOrderId} is making its notification's first attempt`,
+              );
+            throw noNotification();
+          }
+          case 'COMPLETED':
+          case 'CONTINUED_AS_NEW': {
+            const last = await run.result();
+            if (
+              !TERMINAL_STATUSES.includes(last.status) ||
+              (last.notification === undefined && !last.notificationWorkflowId && last.notifies !== true)
+            )
+              throw noNotification();
+            break;
+          }
+          default:
+          // Stopped by hand (terminated, cancelled), maybe during the first attempt: Temporal cannot
+          // tell what is owed. The notification workflow reads the row and delivers only a final
+          // state to its notifyUrl (refused, visibly, otherwise).
+        }
       }
-      if (status === 'RUNNING')
-        throw new CancelflowError('DELIVERING', `a delivery round for ${cancelOrderId} is still running`);
       const schedule = scheduleMs ?? options.timings?.notificationScheduleMs;
       await client.workflow.start<typeof notificationWorkflow>('notificationWorkflow', {
         workflowId,

@@ -189,6 +189,11 @@ export interface CancellationSnapshot extends ProviderFacts {
    * failed, or the rest of the schedule carried on by the notification workflow.
    */
   notification?: 'delivered' | 'failed' | 'retrying';
+  /**
+   * Answered from its row (a repeat, a run carrying on a stopped one): the cancellation has a
+   * notifyUrl, so a notification is owed or was made by an earlier run.
+   */
+  notifies?: boolean;
   requestedAt: number;
   deadlineAt: number;
   /** FAILED for our own reasons (configuration): the order may be cancelled again. */

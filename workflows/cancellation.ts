@@ -18,6 +18,7 @@ import {
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import {
   ANSWER_SCOPE,
@@ -496,7 +497,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
   /** The notification child: the whole delivery, or (`carryOn`) the rest of a round begun here. */
   const startNotificationChild = async (carryOn?: NotificationInput['carryOn']): Promise<void> => {
     const childId = notificationWorkflowId(snapshot.cancelOrderId);
-    await startChild(notificationWorkflow, {
+    const started = await startChild(notificationWorkflow, {
       workflowId: childId,
       args: [
         {
@@ -508,7 +509,15 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
-    });
+    }).then(
+      () => true,
+      (err: unknown) => {
+        // A round started by hand (redelivery) got there first: it delivers, this run goes on.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+        throw err;
+      },
+    );
+    if (!started) log.warn('notification run already started by hand', { workflowId: childId });
     snapshot.notificationWorkflowId = childId;
   };
 

@@ -334,6 +334,72 @@ describe('notification delivery', () => {
     });
   });
 
+  test('the run terminated by hand during its first attempt: redelivery by hand still works and delivers the same payload', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const merchant = await statusReceiver(
+      (n) => [200, n === 0 ? 'down' : 'success'],
+      (n) => (n === 0 ? held : Promise.resolve()),
+    );
+    const mchOrderNo = `NT-${++seq}`;
+    world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
+    const client = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, notificationScheduleMs: [0, 10, 10] },
+    });
+    const started = await client.startCancellation({ ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url });
+    // Attempt 1 has reached the merchant: the operator terminates the run now.
+    await eventually(async () => merchant.received.length === 1);
+    // Refused while the run is making its first attempt: a second round now would race it.
+    await expect(client.redeliverNotification(started.cancelOrderId, [0])).rejects.toMatchObject({
+      code: 'DELIVERING',
+    });
+    await world.temporal.client.workflow.getHandle(started.workflowId).terminate('test: by hand');
+    release();
+    const redelivery = await client.redeliverNotification(started.cancelOrderId, [0]);
+    const result = (await world.temporal.client.workflow
+      .getHandle(redelivery.workflowId)
+      .result()) as NotificationResult;
+    expect(result).toMatchObject({ delivered: true, attempts: 1 });
+    expect(merchant.received).toHaveLength(2);
+    expect(merchant.received[1]!.raw).toBe(merchant.received[0]!.raw);
+  });
+
+  test('a notification round started by hand before the run carries its own on: the run completes, one round delivers', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const merchant = await statusReceiver(
+      (n) => [200, n === 0 ? 'down' : 'success'],
+      (n) => (n === 0 ? held : Promise.resolve()),
+    );
+    const mchOrderNo = `NT-${++seq}`;
+    world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
+    const client = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, notificationScheduleMs: [0, 10, 10] },
+    });
+    const started = await client.startCancellation({ ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url });
+    await eventually(async () => merchant.received.length === 1);
+    // Someone starts the notification workflow by hand (not through the client, which refuses now).
+    await world.temporal.client.workflow.start('notificationWorkflow', {
+      workflowId: notificationWorkflowId(started.cancelOrderId),
+      taskQueue: world.config.temporal.taskQueue,
+      args: [{ cancelOrderId: started.cancelOrderId, scheduleMs: [0] }],
+    });
+    // Attempt 1 fails: the run's own carry-on finds the hand-started round there.
+    release();
+    const result = await client.waitForResult(started.workflowId);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', notification: 'retrying' });
+    const byHand = (await world.temporal.client.workflow
+      .getHandle(notificationWorkflowId(started.cancelOrderId))
+      .result()) as NotificationResult;
+    expect(byHand.delivered).toBe(true);
+    await eventually(async () => merchant.received.length === 2);
+    expect(merchant.received.every((r) => r.raw === merchant.received[0]!.raw)).toBe(true);
+  });
+
   test('apps with a webhook secret also get Standard Webhooks headers that verify', async () => {
     const merchant = await receiver(() => 'success');
     const { notification } = await cancelAndNotify(merchant.url, { app: HOOKED_APP });

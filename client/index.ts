@@ -126,6 +126,8 @@ const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
 /** The typed client for backend services: start, get, wait, list, redeliver. */
 /** How long the question "where does the run stand" may take once the merchant's wait is over. */
 const QUERY_AFTER_WAIT_MS = 10_000;
+/** How long a retry waits for a settled run to finish its notification's first attempt and close. */
+const CLOSING_WAIT_MS = 60_000;
 
 export function createCancelflowClient(options: CancelflowClientOptions) {
   const { client, config } = options;
@@ -147,6 +149,24 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
     if (scope && (snapshot.mchNo !== scope.mchNo || snapshot.appId !== scope.appId))
       throw new CancelflowError('NOT_FOUND', `no cancellation ${id} for app ${scope.mchNo}/${scope.appId}`);
     return snapshot;
+  };
+
+  /**
+   * A run whose cancellation is settled can still be open for a while: making its notification's
+   * first attempt. A retry or a follow-up started now would attach to it (USE_EXISTING) and be
+   * answered by it: wait for it to close first (at most `CLOSING_WAIT_MS`, and the caller's
+   * deadline). A run that is not settled is left alone: the start then answers what it is.
+   */
+  const closing = async (workflowId: string, deadlineAt: number): Promise<void> => {
+    const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
+    const bound = Math.min(Date.now() + CLOSING_WAIT_MS, deadlineAt);
+    await client
+      .withDeadline(bound, async () => {
+        if ((await handle.describe()).status.name !== 'RUNNING') return;
+        if (!TERMINAL_STATUSES.includes((await handle.query(statusQuery)).status)) return;
+        await handle.result();
+      })
+      .catch(() => undefined); // not there, or still open: the start below says where it stands
   };
 
   return {
@@ -316,6 +336,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
           return started(now);
         }
       };
+      if (start.retryOf) await closing(workflowId, deadlineAt);
       if (start.deadlineMs === undefined) return waited();
       try {
         return await client.withDeadline(deadlineAt, waited);

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createCancelflowClient } from '../../client';
 import { signEnvelope, verifyMd5Sign } from '../../providers/unified/sign';
 import {
@@ -306,6 +308,46 @@ describe('failed for our own reasons is not failed forever; Postgres is the sour
     expect(forced.cancelOrderId).not.toBe(first.cancelOrderId);
     const result = await world.cancelflow.waitForResult(forced.cancelOrderId);
     expect(result).toMatchObject({ status: 'FAILED', errCode: '62001' });
+  });
+
+  test("ops' forced retry while the refused run is still making its notification's first attempt: a new cancellation, not the old answer", async () => {
+    // The merchant's endpoint holds the first notification until told: the refused run stays open.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let received = 0;
+    const merchant = http.createServer((req, res) => {
+      req.resume();
+      received += 1;
+      void held.then(() => res.end('success'));
+    });
+    await new Promise<void>((r) => merchant.listen(0, '127.0.0.1', r));
+    try {
+      const notifyUrl = `http://127.0.0.1:${(merchant.address() as AddressInfo).port}/notify`;
+      world.payby.setOrder('PB-refused-open', { status: 'PAID_SUCCESS' });
+      const first = await world.cancelflow.startCancellation({
+        ...PAYBY_APP,
+        mchOrderNo: 'PB-refused-open',
+        notifyUrl,
+      });
+      expect(first.answer).toMatchObject({ status: 'FAILED', errCode: '62001' });
+      await eventually(async () => received === 1);
+      expect((await world.temporal.client.workflow.getHandle(first.workflowId).describe()).status.name).toBe(
+        'RUNNING',
+      );
+      const retrying = world.cancelflow.retryCancellation(first.cancelOrderId, { force: true });
+      setTimeout(release, 500);
+      const retried = await retrying;
+      expect(retried.cancelOrderId).not.toBe(first.cancelOrderId);
+      expect(retried.created).toBe(true);
+      expect(await world.cancelflow.waitForResult(retried.cancelOrderId)).toMatchObject({
+        status: 'FAILED',
+        errCode: '62001',
+      });
+    } finally {
+      release();
+      merchant.closeAllConnections();
+      await new Promise<void>((r) => merchant.close(() => r()));
+    }
   });
 
   test("after Temporal's retention (the workflow is gone) the answer still comes from Postgres, nothing is redone", async () => {

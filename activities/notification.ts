@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { countNotificationRound, notificationAttemptsTotal } from '../common/metrics';
+import { NOT_SENT } from '../contract/failures';
 import { checkUrl, policyLookup } from '../common/url-policy';
 import { postRaw } from '../providers/http';
 import { notificationFields } from '../providers/unified/protocol';
@@ -13,6 +14,9 @@ const MAX_ANSWER_BYTES = 4 * 1024;
 
 /** Time kept back from an attempt's start-to-close timeout to fail it cleanly, result heartbeated. */
 const RECORD_MARGIN_MS = 5_000;
+
+/** The connect timeout of a notification exchange whose answer may take `timeoutMs`. */
+const connectMsOf = (timeoutMs: number) => Math.min(timeoutMs, 5_000);
 
 interface AttemptKey {
   notification_id: string;
@@ -112,7 +116,7 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
     config.apps.find((a) => a.appId === appId && (mchNo === undefined || a.mchNo === mchNo));
 
   /** The HTTP exchange of one attempt, or the address policy's refusal of it. */
-  async function exchange(row: NotificationRow): Promise<AttemptOutcome> {
+  async function exchange(row: NotificationRow, responseMs: number): Promise<AttemptOutcome> {
     const policy = config.notifications;
     const checked = checkUrl(row.url, policy);
     if (!checked.ok) return { success: false, error: `refused: ${checked.reason}` };
@@ -137,7 +141,7 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
       checked.url.toString(),
       headers,
       body,
-      { connectMs: Math.min(policy.timeoutMs, 5_000), responseMs: policy.timeoutMs },
+      { connectMs: connectMsOf(policy.timeoutMs), responseMs },
       { maxBytes: MAX_ANSWER_BYTES, dnsLookup: policyLookup(policy) },
     );
     if (!answer.ok) return { success: false, error: answer.error };
@@ -323,7 +327,11 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
       attemptNo: number;
     }): Promise<NotificationAttemptResult> {
       const ctx = Context.current();
-      const recordBy = performance.now() + ctx.info.startToCloseTimeoutMs - RECORD_MARGIN_MS;
+      // This activity's own deadline, not a fresh budget: the attempt may be one step of a longer
+      // activity (deliverFirstNotification), whose earlier steps used some of the time.
+      const left = () =>
+        ctx.info.currentAttemptScheduledTimestampMs + ctx.info.startToCloseTimeoutMs - Date.now();
+      const recordBy = performance.now() + left() - RECORD_MARGIN_MS;
       const key: AttemptKey = {
         notification_id: input.notificationId,
         round: input.round,
@@ -352,6 +360,17 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
         .first<NotificationRow | undefined>();
       if (!row) throw ApplicationFailure.nonRetryable(`no notification ${input.notificationId}`, 'NOT_FOUND');
 
+      // The exchange must end, and be recorded, before Temporal times this activity out: an answer
+      // arriving after it would be lost and the attempt sent again. Too little time left (slow
+      // Postgres before it): nothing is sent, and the retry has the whole budget.
+      const { timeoutMs } = config.notifications;
+      const responseMs = Math.min(timeoutMs, left() - connectMsOf(timeoutMs) - RECORD_MARGIN_MS);
+      if (responseMs < timeoutMs / 2)
+        throw ApplicationFailure.retryable(
+          `attempt ${input.round}.${input.attemptNo} of ${input.notificationId} not sent: ${Math.max(0, left())} ms ` +
+            `left in this activity, too little for a ${timeoutMs} ms exchange; the retry sends it`,
+          NOT_SENT,
+        );
       const startedAt = new Date();
       const written = await db('notification_attempts')
         .insert({ ...key, state: 'sending', started_at: startedAt })
@@ -365,7 +384,7 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
           'ATTEMPT_IN_PROGRESS',
         );
       const began = performance.now();
-      const outcome = await exchange(row);
+      const outcome = await exchange(row, responseMs);
       const sent: SentAttempt = {
         startedAt: startedAt.toISOString(),
         durationMs: Math.round(performance.now() - began),

@@ -412,8 +412,11 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         throw err;
       }
       switch (description.status.name) {
-        case 'RUNNING':
-          return inScope(await handle.query(statusQuery), idOrCancelOrderId, scope);
+        case 'RUNNING': {
+          // "created" answers a start, not a look.
+          const { created: _created, ...now } = await handle.query(statusQuery);
+          return inScope(now, idOrCancelOrderId, scope);
+        }
         case 'COMPLETED':
         case 'CONTINUED_AS_NEW':
           return inScope(await handle.result(), idOrCancelOrderId, scope);

@@ -215,7 +215,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     ...(snapshot.notification ? { notification: snapshot.notification } : {}),
     ...(snapshot.notificationWorkflowId ? { notificationWorkflowId: snapshot.notificationWorkflowId } : {}),
   });
-  setHandler(statusQuery, view);
+  // Asked after the merchant's wait ran out (client/index.ts): "created" as the update would say,
+  // as long as no other request attached (then it cannot tell whose request created it).
+  setHandler(statusQuery, () => ({ ...view(), created: created && accepts <= 1 }));
   // A signal carries no outcome: it wakes the run, which finds out for itself.
   setHandler(providerOutcomeSignal, (signal) => {
     if (

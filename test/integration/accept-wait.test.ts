@@ -97,6 +97,8 @@ test('the provider slower than the merchant wait: answered in progress (state 1)
   // The run has no timer for this wait (lean shape): the client asked where it stands.
   expect(started.answer).toMatchObject({ status: 'SUBMITTED', state: 1, submits: 1 });
   expect(started.cancelOrderId).toMatch(/^C\d{21}$/);
+  // This request created it, even though the answer came from the query.
+  expect(started.created).toBe(true);
   const events = (await world.temporal.client.workflow.getHandle(started.workflowId).fetchHistory()).events!;
   expect(events.some((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED)).toBe(false);
   const result = await world.cancelflow.waitForResult(started.workflowId);

@@ -45,6 +45,21 @@ export interface CancellationRow {
   success_time: Date | null;
   deadline_at: Date | null;
   notify_url?: string | null;
+  retry_of?: string | null;
+}
+
+/**
+ * A retry of an UNRESOLVED cancellation: a cancel may be out under the old id, so the new one is
+ * written as sent (seq 1) and starts by asking, with the provider's id we knew.
+ */
+function unresolvedCarry(providerCancelId: string | null) {
+  return {
+    status: 'SUBMITTED' as const,
+    state: 1 as const,
+    seq: 1,
+    ...(providerCancelId ? { providerCancelId } : {}),
+    mayHaveLanded: true,
+  };
 }
 
 /** The snapshot of a cancellation as its row tells it (for a request answered from Postgres). */
@@ -283,13 +298,6 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           .first<CancellationRow | undefined>('c.*');
         let carriedOn: Extract<RecordResult, { kind: 'created' }>['carriedOn'];
         if (found) {
-          if (found.workflow_run_id === run.runId)
-            // A retry of this activity: its first run committed (and, folded, marked it sent).
-            return {
-              kind: 'created',
-              cancelOrderId: found.cancel_order_id,
-              ...(input.submitting && found.status === 'SUBMITTED' ? { submitted: true as const } : {}),
-            };
           const seqOf = async () =>
             Number(
               (
@@ -299,6 +307,38 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
                   .first()) as { max: number | null }
               ).max ?? 0,
             );
+          /** Carrying on a cancellation whose run stopped: what may have been sent counts. */
+          const takenOver = async () => ({
+            status: found.status,
+            state: found.state as SeedState,
+            seq: await seqOf(),
+            ...(found.provider_cancel_id ? { providerCancelId: found.provider_cancel_id } : {}),
+            mayHaveLanded: found.status !== 'RECEIVED',
+          });
+          if (found.workflow_run_id === run.runId) {
+            // A retry of this activity: its first attempt committed; the answer is what it was.
+            if (found.created_at.getTime() !== input.requestedAt)
+              // It took over a stopped run's cancellation (the row is older than this run).
+              return { kind: 'created', cancelOrderId: found.cancel_order_id, carriedOn: await takenOver() };
+            const retired = found.retry_of
+              ? await trx('cancellations')
+                  .where({ cancel_order_id: found.retry_of })
+                  .first<{ status: CancellationStatus } | undefined>('status')
+              : undefined;
+            if (retired?.status === 'UNRESOLVED')
+              // A retry of an UNRESOLVED one, written as sent: it asks before it sends.
+              return {
+                kind: 'created',
+                cancelOrderId: found.cancel_order_id,
+                carriedOn: { ...unresolvedCarry(found.provider_cancel_id), seq: await seqOf() },
+              };
+            // New (and, folded, marked sent): nothing has left yet, the run goes on from here.
+            return {
+              kind: 'created',
+              cancelOrderId: found.cancel_order_id,
+              ...(input.submitting && found.status === 'SUBMITTED' ? { submitted: true as const } : {}),
+            };
+          }
           const unfinished = !TERMINAL_STATUSES.includes(found.status) && found.status !== 'UNRESOLVED';
           if (input.takeOver && unfinished && found.workflow_id === run.workflowId) {
             // The run that owned it stopped without finishing (terminated): this run carries on
@@ -306,17 +346,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             await trx('cancellations')
               .where({ cancel_order_id: found.cancel_order_id })
               .update({ workflow_run_id: run.runId, updated_at: trx.fn.now() });
-            return {
-              kind: 'created',
-              cancelOrderId: found.cancel_order_id,
-              carriedOn: {
-                status: found.status,
-                state: found.state as SeedState,
-                seq: await seqOf(),
-                ...(found.provider_cancel_id ? { providerCancelId: found.provider_cancel_id } : {}),
-                mayHaveLanded: found.status !== 'RECEIVED',
-              },
-            };
+            return { kind: 'created', cancelOrderId: found.cancel_order_id, carriedOn: await takenOver() };
           }
           const retryAsked = input.retryOf?.cancelOrderId === found.cancel_order_id;
           const again =
@@ -325,13 +355,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
           if (!again) return { kind: 'existing', snapshot: snapshotOfRow(found) };
           if (found.status === 'UNRESOLVED')
             // A cancel may be out under the old id: the new one starts by asking, with what we knew.
-            carriedOn = {
-              status: 'SUBMITTED',
-              state: 1,
-              seq: 1,
-              ...(found.provider_cancel_id ? { providerCancelId: found.provider_cancel_id } : {}),
-              mayHaveLanded: true,
-            };
+            carriedOn = unresolvedCarry(found.provider_cancel_id);
           // Kept with its answers (its id still answers queries); the order's numbers move on.
           await trx('cancellations')
             .where({ cancel_order_id: found.cancel_order_id })

@@ -1,6 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { applyTransition, createCancellationActivities } from '../../activities/cancellation';
 import { createCancelflowClient } from '../../client';
+import { createLogger } from '../../common/logger';
+import type { CancellationInput, RecordResult } from '../../contract/cancellation';
 import { signEnvelope, verifyMd5Sign } from '../../providers/unified/sign';
 import {
   BROKEN_APP,
@@ -565,4 +570,81 @@ describe('every exchange the provider saw is audited', () => {
     expect(done.error).toMatch(/timeout|Timeout/);
     await succeedsFullyAudited(started.cancelOrderId, 'PB-audit-ahead');
   }, 60_000);
+});
+
+describe('recordCancellation retried after its first attempt committed (its answer lost): the same answer again', () => {
+  const record = (
+    runId: string,
+    input: CancellationInput & { deadlineAt: number; submitting?: boolean },
+  ): Promise<RecordResult> =>
+    new MockActivityEnvironment(
+      { workflowExecution: { workflowId: `cancel/record-retry/${input.orderRef}`, runId }, activityId: '1' },
+      { logger: new DefaultLogger('ERROR', () => undefined) },
+    ).run(
+      createCancellationActivities({
+        db: world.database.db,
+        config: world.config,
+        logger: createLogger('silent'),
+      }).recordCancellation,
+      input,
+    );
+  const inputFor = (mchOrderNo: string, extra: Partial<CancellationInput> = {}) => {
+    const requestedAt = Date.now();
+    return {
+      accountId: 'payby-test',
+      provider: 'payby' as const,
+      mchNo: PAYBY_APP.mchNo,
+      appId: PAYBY_APP.appId,
+      order: { mchOrderNo },
+      orderRef: `mch:${mchOrderNo}`,
+      requestedAt,
+      deadlineAt: requestedAt + 60_000,
+      submitting: true,
+      ...extra,
+    };
+  };
+
+  test('a new cancellation: created and marked sent, both times', async () => {
+    const input = inputFor(`RR-new-${Date.now()}`);
+    const first = await record('run-new', input);
+    expect(first).toMatchObject({ kind: 'created', submitted: true });
+    expect(await record('run-new', input)).toEqual(first);
+  });
+
+  test('taking over a stopped run: the retry carries on too (asks first), never "new and marked sent"', async () => {
+    const mchOrderNo = `RR-take-${Date.now()}`;
+    const original = await record('run-1', inputFor(mchOrderNo));
+    expect(original).toMatchObject({ kind: 'created', submitted: true });
+    await new Promise((r) => setTimeout(r, 5)); // another request, another moment
+    const input = inputFor(mchOrderNo, { takeOver: true });
+    const first = await record('run-2', input);
+    expect(first).toMatchObject({
+      kind: 'created',
+      carriedOn: { status: 'SUBMITTED', seq: 1, mayHaveLanded: true },
+    });
+    expect(first).not.toHaveProperty('submitted');
+    expect(await record('run-2', input)).toEqual(first);
+  });
+
+  test('a forced retry of an UNRESOLVED one: the retry asks first too', async () => {
+    const mchOrderNo = `RR-unres-${Date.now()}`;
+    const original = await record('run-1', inputFor(mchOrderNo));
+    if (original.kind !== 'created') throw new Error('expected a new cancellation');
+    await applyTransition(world.database.db, {
+      cancelOrderId: original.cancelOrderId,
+      seq: 2,
+      status: 'UNRESOLVED',
+      state: 1,
+      providerCancelId: 'PCID-1',
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const input = inputFor(mchOrderNo, { retryOf: { cancelOrderId: original.cancelOrderId, force: true } });
+    const first = await record('run-3', input);
+    expect(first).toMatchObject({
+      kind: 'created',
+      carriedOn: { status: 'SUBMITTED', seq: 1, providerCancelId: 'PCID-1', mayHaveLanded: true },
+    });
+    expect(first).not.toMatchObject({ cancelOrderId: original.cancelOrderId });
+    expect(await record('run-3', input)).toEqual(first);
+  });
 });

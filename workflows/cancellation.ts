@@ -6,19 +6,15 @@ import {
   condition,
   continueAsNew,
   log,
-  ParentClosePolicy,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
-  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import {
   ANSWER_SCOPE,
@@ -32,17 +28,11 @@ import {
 import { pollDelayMs } from '../contract/backoff';
 import { NOT_SENT } from '../contract/failures';
 import type { CancelOutcome, OrderFacts } from '../providers/types';
-import {
-  localPersistence,
-  notificationAttempt,
-  persistence,
-  providerQuery,
-  providerSubmit,
-} from './activity-options';
+import { localPersistence, persistence, providerQuery, providerSubmit } from './activity-options';
 import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
-import { notificationWorkflow } from './notification';
+import { notifyMerchant } from './first-notification';
 import { followUpPaidOrder } from './follow-up';
-import { CancelFollowUp, CancelNotification, CancelOrderId, CancelState } from './search-attributes';
+import { CancelFollowUp, CancelOrderId, CancelState } from './search-attributes';
 import {
   DEFAULT_TIMINGS,
   type CancellationInput,
@@ -52,13 +42,10 @@ import {
   type SeedState,
   type TransitionRecord,
 } from '../contract/cancellation';
-import { notificationWorkflowId } from '../contract/ids';
-import type { NotificationInput } from '../contract/notification';
 
 type Activities = ReturnType<typeof createActivities>;
 const { recordCancellation, recordTransition } = proxyLocalActivities<Activities>(localPersistence);
 const { verifiedCallbackOutcome } = proxyActivities<Activities>(persistence);
-const { deliverFirstNotification } = proxyActivities<Activities>(notificationAttempt);
 const { submitCancel } = proxyActivities<Activities>(providerSubmit);
 const { queryCancel } = proxyActivities<Activities>(providerQuery);
 
@@ -496,65 +483,9 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     return snapshot;
   };
 
-  /** The notification child: the whole delivery, or (`carryOn`) the rest of a round begun here. */
-  const startNotificationChild = async (carryOn?: NotificationInput['carryOn']): Promise<void> => {
-    const childId = notificationWorkflowId(snapshot.cancelOrderId);
-    const started = await startChild(notificationWorkflow, {
-      workflowId: childId,
-      args: [
-        {
-          cancelOrderId: snapshot.cancelOrderId,
-          scheduleMs: timings.notificationScheduleMs,
-          ...(carryOn ? { carryOn } : {}),
-        },
-      ],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
-    }).then(
-      () => true,
-      (err: unknown) => {
-        // A round started by hand (redelivery) got there first: it delivers, this run goes on.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
-        throw err;
-      },
-    );
-    if (!started) log.warn('notification run already started by hand', { workflowId: childId });
-    snapshot.notificationWorkflowId = childId;
-  };
-
-  /**
-   * The seed-000 Cancel Notification of the final state. Lean runs make the first attempt here
-   * (one activity); a failed one with attempts left in the schedule is carried on by the child,
-   * which waits the schedule's delays. Older runs start the child for the whole delivery.
-   */
+  /** The seed-000 Cancel Notification of the final state (workflows/first-notification.ts). */
   const notify = async (): Promise<void> => {
-    const schedule = timings.notificationScheduleMs;
-    if (!lean || schedule.length === 0) return startNotificationChild();
-    if (schedule[0]! > 0) await sleep(schedule[0]!);
-    const first = await deliverFirstNotification
-      .executeWithOptions({ summary: 'notify the merchant: attempt 1' }, [
-        {
-          cancelOrderId: snapshot.cancelOrderId,
-          runId: workflowInfo().runId,
-          scheduleLength: schedule.length,
-        },
-      ])
-      .catch((err: unknown) => {
-        // Failed for good before or outside an exchange (no app, no row): the child's own run
-        // does it from the start and shows why in its history.
-        log.warn('first notification attempt failed', { error: message(err) });
-        return undefined;
-      });
-    if (first?.finished) {
-      snapshot.notification = first.delivered ? 'delivered' : 'failed';
-      // Only a failure is searchable on the cancellation's run (CancelNotification = 'failed', as
-      // on a notification run): a delivery costs no event, and shows in the run's details.
-      if (!first.delivered) upsertSearchAttributes([{ key: CancelNotification, value: 'failed' }]);
-    } else {
-      snapshot.notification = 'retrying';
-      await startNotificationChild(first ? { round: first.round, fromAttempt: 2 } : undefined);
-    }
+    await notifyMerchant(snapshot, timings.notificationScheduleMs, lean);
     showDetails();
   };
 

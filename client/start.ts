@@ -1,0 +1,240 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
+} from '@temporalio/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { CancelflowError } from '../common/errors';
+import { cancellationWorkflowId, orderRefOf } from '../contract/ids';
+import type { cancellationWorkflow } from '../workflows/cancellation';
+import { acceptUpdate, statusQuery } from '../workflows/definitions';
+import { cancellationStartLabels } from '../workflows/start-options';
+import {
+  DEFAULT_HISTORY_LIMIT,
+  DEFAULT_TIMINGS,
+  TERMINAL_STATUSES,
+  type CancellationInput,
+  type CancellationSnapshot,
+} from '../contract/cancellation';
+import { parseOrThrow, startCancellationSchema, type StartCancellationRequest } from './validation';
+import type { CancelflowClientOptions, StartedCancellation, StartOptions } from './types';
+
+/** gRPC's DEADLINE_EXCEEDED, on the error or on its cause. */
+function isDeadlineExceeded(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return [err, cause].some((e) => isGrpcServiceError(e) && e.code === grpcStatus.DEADLINE_EXCEEDED);
+}
+
+/** How long the question "where does the run stand" may take once the merchant's wait is over. */
+const QUERY_AFTER_WAIT_MS = 10_000;
+/** How long a retry waits for a settled run to finish its notification's first attempt and close. */
+const CLOSING_WAIT_MS = 60_000;
+
+/** `startCancellation`: one order's cancellation started (or found) and its first answer. */
+export function createStart(options: CancelflowClientOptions) {
+  const { client, config } = options;
+  const taskQueue = config.temporal.taskQueue;
+
+  /**
+   * A run whose cancellation is settled can still be open for a while: making its notification's
+   * first attempt. A retry or a follow-up started now would attach to it (USE_EXISTING) and be
+   * answered by it: wait for it to close first (at most `CLOSING_WAIT_MS`, and the caller's
+   * deadline). A run that is not settled is left alone: the start then answers what it is.
+   */
+  const closing = async (workflowId: string, deadlineAt: number): Promise<void> => {
+    const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
+    const bound = Math.min(Date.now() + CLOSING_WAIT_MS, deadlineAt);
+    await client
+      .withDeadline(bound, async () => {
+        if ((await handle.describe()).status.name !== 'RUNNING') return;
+        if (!TERMINAL_STATUSES.includes((await handle.query(statusQuery)).status)) return;
+        await handle.result();
+      })
+      .catch(() => undefined); // not there, or still open: the start below says where it stands
+  };
+
+  /**
+   * Starts the cancellation of one order, idempotently: the same order from the same app gives
+   * the same cancellation (running or finished), and a finished one is never redone.
+   */
+  async function startCancellation(
+    request: StartCancellationRequest,
+    start: StartOptions = {},
+  ): Promise<StartedCancellation> {
+    // The notifyUrl is checked against the delivery policy now, not found undeliverable later.
+    const v = parseOrThrow(startCancellationSchema(config.notifications), request);
+    const app = config.apps.find((a) => a.mchNo === v.mchNo && a.appId === v.appId);
+    if (!app) throw new CancelflowError('UNKNOWN_APP', `app ${v.mchNo}/${v.appId} is not configured`);
+    const account = config.accounts.find((a) => a.id === app.account);
+    if (!account) throw new CancelflowError('UNKNOWN_ACCOUNT', `account ${app.account} is not configured`);
+    const order = {
+      ...(v.payOrderId ? { payOrderId: v.payOrderId } : {}),
+      ...(v.mchOrderNo ? { mchOrderNo: v.mchOrderNo } : {}),
+    };
+    const orderRef = orderRefOf(order);
+    const workflowId = cancellationWorkflowId(account.id, v, orderRef);
+    const input: CancellationInput = {
+      accountId: account.id,
+      provider: account.provider,
+      mchNo: v.mchNo,
+      appId: v.appId,
+      order,
+      orderRef,
+      ...(v.notifyUrl ? { notifyUrl: v.notifyUrl } : {}),
+      ...(v.extParam ? { extParam: v.extParam } : {}),
+      ...(v.clientIp ? { clientIp: v.clientIp } : {}),
+      ...(v.channelExtra ? { channelExtra: v.channelExtra } : {}),
+      requestedAt: Date.now(),
+      // Frozen at start: a default changed later never changes how this one runs or replays.
+      timings: { ...DEFAULT_TIMINGS, ...options.timings },
+      historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
+      ...(start.retryOf ? { retryOf: start.retryOf } : {}),
+      // The app's paid-order policy, frozen at start like the timings.
+      ...(start.paidOrders
+        ? { paidOrders: start.paidOrders }
+        : app.paidOrders !== 'refuse'
+          ? { paidOrders: { policy: app.paidOrders, timeZone: app.paidOrdersTimeZone } }
+          : {}),
+      ...(start.operatorReason ? { operatorReason: start.operatorReason } : {}),
+    };
+    const waitMs = start.waitMs ?? 5_000;
+    if (!Number.isFinite(waitMs) || waitMs < 0)
+      throw new CancelflowError('INVALID_OPTION', `waitMs must be a number of ms ≥ 0, not ${waitMs}`);
+    // The caller's deadline, if any, bounds every call below: a nested deadline replaces the
+    // outer one in the client's context, so each is cut to it.
+    const deadlineAt = start.deadlineMs === undefined ? Infinity : Date.now() + start.deadlineMs;
+    const until = (ms: number) => Math.min(Date.now() + ms, deadlineAt);
+    const started = (answer: CancellationSnapshot): StartedCancellation => ({
+      cancelOrderId: answer.cancelOrderId,
+      workflowId,
+      created: answer.created === true,
+      answer,
+    });
+    // One round trip: start the workflow (or attach to the running one) and ask for its answer.
+    const ask = (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE', takeOver: boolean) =>
+      client.workflow.executeUpdateWithStart(acceptUpdate, {
+        args: [{ waitMs }],
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof cancellationWorkflow>(
+          'cancellationWorkflow',
+          {
+            workflowId,
+            taskQueue,
+            args: [takeOver ? { ...input, takeOver } : input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: reuse,
+            // What the Temporal UI shows for this run at a glance (the workflow adds its state).
+            ...cancellationStartLabels(input),
+          },
+        ),
+      });
+    const answered = async (reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE', takeOver = false) => {
+      try {
+        return started(await ask(reuse, takeOver));
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError)
+          throw new CancelflowError(
+            'NOT_RECORDED',
+            `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
+            { cause: err },
+          );
+        throw err;
+      }
+    };
+    const attempt = async (): Promise<StartedCancellation> => {
+      if (start.retryOf) return answered('ALLOW_DUPLICATE');
+      try {
+        return await answered('REJECT_DUPLICATE');
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      // The order's cancellation ran and closed. A final answer stands, unless it failed for our
+      // own reasons (configuration): then a new run starts it again. A run that closed without
+      // a final answer (UNRESOLVED: a repair may have completed the record since) is answered
+      // by a new run from Postgres, the source of truth. A run that did not complete at all
+      // (terminated by hand) is carried on by a new run, same cancellation, asking first.
+      const last = await client.workflow
+        .getHandle<typeof cancellationWorkflow>(workflowId)
+        .result()
+        .catch(() => undefined);
+      if (last && TERMINAL_STATUSES.includes(last.status) && !last.retryable)
+        return started({ ...last, created: false });
+      return answered('ALLOW_DUPLICATE', last === undefined);
+    };
+    // The run answers when the provider's first answer is in. Runs of the lean shape have no
+    // timer of their own for the merchant's wait: past waitMs, this asks where the run stands
+    // (a query: no history event) and answers that, as the run's timer did before.
+    const waited = async (): Promise<StartedCancellation> => {
+      try {
+        return await client.withDeadline(until(waitMs), attempt);
+      } catch (err) {
+        if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))) throw err;
+        // Bounded too: a run whose workflow task is held answers queries only when it is done.
+        const now = await client
+          .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
+            client.workflow.getHandle<typeof cancellationWorkflow>(workflowId).query(statusQuery),
+          )
+          .catch((e: unknown) => (e instanceof WorkflowNotFoundError ? 'none' : undefined));
+        if (now === 'none') {
+          // The wait ran out before the start reached Temporal (a wait shorter than the round
+          // trip): the run is started now, on its own deadline, and the merchant asks again.
+          await client
+            .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
+              client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
+                workflowId,
+                taskQueue,
+                args: [input],
+                workflowIdConflictPolicy: 'USE_EXISTING',
+                workflowIdReusePolicy: start.retryOf ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+                ...cancellationStartLabels(input),
+              }),
+            )
+            .catch((e: unknown) => {
+              // Closed since (a repeat raced this one): the next request is answered by it.
+              if (!(e instanceof WorkflowExecutionAlreadyStartedError))
+                throw new CancelflowError(
+                  'NOT_ANSWERED',
+                  `cancellation of ${orderRef} not started within ${waitMs} ms: send the same request again`,
+                  { cause: e },
+                );
+            });
+          throw new CancelflowError(
+            'NOT_RECORDED',
+            `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
+            { cause: err },
+          );
+        }
+        if (!now)
+          throw new CancelflowError(
+            'NOT_ANSWERED',
+            `cancellation of ${orderRef} not answered within ${waitMs} ms; it goes on`,
+            { cause: err },
+          );
+        if (!now.cancelOrderId)
+          throw new CancelflowError(
+            'NOT_RECORDED',
+            `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
+            { cause: err },
+          );
+        return started(now);
+      }
+    };
+    if (start.retryOf) await closing(workflowId, deadlineAt);
+    if (start.deadlineMs === undefined) return waited();
+    try {
+      return await client.withDeadline(deadlineAt, waited);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))
+        throw new CancelflowError(
+          'NOT_ANSWERED',
+          `cancellation of ${orderRef} not answered within ${start.deadlineMs} ms; it goes on`,
+          { cause: err },
+        );
+      throw err;
+    }
+  }
+
+  return startCancellation;
+}

@@ -54,6 +54,23 @@ export default tseslint.config(
     },
   },
   {
+    // Production code never reaches for dev tooling (the dev stack, the bench, the chaos run).
+    files: ['activities/**/*.ts', 'api/**/*.ts', 'client/**/*.ts', 'common/**/*.ts', 'worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\.?/)+scripts(/|$)',
+              message: 'scripts/ is dev tooling; production code may not import it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed deterministically inside Temporal's sandbox: no I/O, no Node
     // built-ins, no database or HTTP clients, and only activity *types* from activities/.
     files: ['workflows/**/*.ts'],

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { devDatabaseUrl } from './dev-stack';
 import path from 'node:path';
 import type { z } from 'zod';
 import type { PaybyAccount } from '../providers/payby/options';
@@ -29,6 +30,8 @@ export type ProviderName = AccountConfig['provider'];
 
 export interface Config {
   databaseUrl?: string;
+  /** Development only: the dev stack's database, for one-off commands when DATABASE_URL is unset. */
+  devDatabaseUrl: string;
   temporal: { address: string; namespace: string; apiKey?: Secret; tls: boolean; taskQueue: string };
   http: {
     host: string;
@@ -186,6 +189,7 @@ function parseConfigDocument(
 
   return {
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
+    devDatabaseUrl: devDatabaseUrl(e.CANCELFLOW_PG_PORT),
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { DEV_PG_PASSWORD, DEV_PG_USER } from '../common/dev-stack';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -66,9 +67,9 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-const USER = 'postgres';
-// Local-only development credential: the server listens on localhost and holds no real data.
-const PASSWORD = 'cancelflow-dev';
+// Local-only development credential (common/dev-stack.ts): the server listens on localhost.
+const USER = DEV_PG_USER;
+const PASSWORD = DEV_PG_PASSWORD;
 const INITDB_FLAGS = ['--encoding=UTF8', '--locale=C'];
 const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off'];
 const READY = 'database system is ready to accept connections';

@@ -6,7 +6,6 @@ import { loadConfig, type Config } from '../../common/config';
 import { createDb, describeDatabaseUrl, type Knex } from '../../common/db';
 import { CancelflowError } from '../../common/errors';
 import { connectClient } from '../../common/temporal-connection';
-import { openDatabaseForCommand } from '../../scripts/stack';
 import { createCancelflowClient, ValidationError, type AppScope, type CancelflowClient } from '../index';
 
 /** The exit codes the README promises. */
@@ -58,29 +57,32 @@ export async function withTemporal<T>(config: Config, fn: (t: TemporalContext) =
 }
 
 /**
- * Runs `fn` with the database: DATABASE_URL, else the dev stack's Postgres (see
- * `openDatabaseForCommand`). An unreachable server is reported with its address (password hidden).
+ * Runs `fn` with the database: DATABASE_URL, else (development) the dev stack's Postgres, which
+ * `npm run dev` runs (config.devDatabaseUrl; the CLI starts no server of its own). An unreachable
+ * server is reported with its address (password hidden).
  */
 export async function withDatabase<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
-  const database = config.databaseUrl
-    ? { url: config.databaseUrl, stop: async () => undefined }
-    : await openDatabaseForCommand();
+  const url = config.databaseUrl ?? config.devDatabaseUrl;
   // One plain connection first: an unreachable server is then one clear error, not knex's retries.
-  const probe = new PgClient({ connectionString: database.url, connectionTimeoutMillis: 10_000 });
+  const probe = new PgClient({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
     await probe.connect();
   } catch (err) {
-    await database.stop();
-    throw unreachable('Postgres', describeDatabaseUrl(database.url), err);
+    const failure = unreachable('Postgres', describeDatabaseUrl(url), err);
+    if (config.databaseUrl) throw failure;
+    throw new CancelflowError(
+      failure.code,
+      `${failure.message} (DATABASE_URL is unset: this is the dev stack's; start it with \`npm run dev\`, or set DATABASE_URL)`,
+      { cause: err },
+    );
   } finally {
     await probe.end().catch(() => undefined);
   }
-  const db = createDb(database.url, { max: 2 });
+  const db = createDb(url, { max: 2 });
   try {
     return await fn(db);
   } finally {
     await db.destroy();
-    await database.stop();
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { httpUrl } from '../../providers/options';
+import { DEV_PG_PORT } from '../dev-stack';
 
 /** The environment variables of the configuration contract, with their defaults. */
 export const envSchema = z.object({
@@ -7,6 +8,8 @@ export const envSchema = z.object({
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
     .optional(),
+  /** The dev stack's Postgres port: one-off commands use it when DATABASE_URL is unset. */
+  CANCELFLOW_PG_PORT: z.coerce.number().int().min(1).max(65535).default(DEV_PG_PORT),
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port')

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { freePort, isPortOpen } from '../../scripts/ports';
 import {
   createWorld,
   eventually,
@@ -46,19 +47,21 @@ interface Ran {
 }
 
 /** The CLI as ops run it: its own process, stdout and stderr piped (not a terminal). */
-function cliWith(env: Record<string, string>, ...args: string[]): Promise<Ran> {
+/** Runs the CLI with the world's environment changed by `env` (undefined: the variable unset). */
+function cliWith(env: Record<string, string | undefined>, ...args: string[]): Promise<Ran> {
+  const merged: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: world.temporal.address,
+    CANCELFLOW_TASK_QUEUE: world.temporal.taskQueue,
+    CANCELFLOW_CONFIG: cliConfigPath,
+    DATABASE_URL: world.database.url,
+    LOG_LEVEL: 'silent',
+    ...env,
+  };
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TEMPORAL_ADDRESS: world.temporal.address,
-        CANCELFLOW_TASK_QUEUE: world.temporal.taskQueue,
-        CANCELFLOW_CONFIG: cliConfigPath,
-        DATABASE_URL: world.database.url,
-        LOG_LEVEL: 'silent',
-        ...env,
-      },
+      env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)),
     });
     let stdout = '';
     let stderr = '';
@@ -491,5 +494,17 @@ describe('the cancelflow CLI against the real stack', () => {
       'cannot reach Postgres at postgres://cancelflow:***@127.0.0.1:1/cancelflow',
     );
     expect(postgres.stderr).not.toContain('hunter2');
+  });
+
+  test("without DATABASE_URL the CLI uses the dev stack's Postgres and starts none: down, it says so and how to start it", async () => {
+    const port = String(await freePort());
+    const ran = await cliWith({ DATABASE_URL: undefined, CANCELFLOW_PG_PORT: port }, 'reconcile', 'runs');
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toContain(
+      `cannot reach Postgres at postgres://postgres:***@127.0.0.1:${port}/cancelflow`,
+    );
+    expect(ran.stderr).toContain('npm run dev');
+    // Nothing was started on that port.
+    expect(await isPortOpen(Number(port))).toBe(false);
   });
 });

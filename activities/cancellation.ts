@@ -459,16 +459,35 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
 
     /**
      * A status change: the transition row (unique by seq) and, only if it is new, the row update.
-     * Not written (the step was written already, or the row is terminal) and Postgres holds another
-     * state: returns what it holds, for the run to adopt.
+     * Not written by this run (another writer took the step, or the row is terminal): returns what
+     * Postgres holds, for the run to adopt, even when its status is the one asked for (its facts
+     * may differ, and its writer notifies).
      */
     async recordTransition(t: TransitionRecord): Promise<TransitionHeld | undefined> {
       const written = await applyTransition(db, t, (fields, msg) => logger.warn(fields, msg));
       if (written === 'applied') return undefined;
+      if (written === 'duplicate') {
+        // This step is written: by this write's own first attempt (its answer lost), or by
+        // another writer (a repair took the same seq). Only the first is ours to go on from.
+        const stored = await db('cancellation_transitions')
+          .where({ cancel_order_id: t.cancelOrderId, seq: t.seq })
+          .first<{ status: string; state: number; reason: string | null } | undefined>(
+            'status',
+            'state',
+            'reason',
+          );
+        if (
+          stored &&
+          stored.status === t.status &&
+          stored.state === t.state &&
+          stored.reason === (t.reason ?? null)
+        )
+          return undefined;
+      }
       const row = await db('cancellations')
         .where({ cancel_order_id: t.cancelOrderId })
         .first<CancellationRow | undefined>();
-      if (!row || (row.status === t.status && row.state === t.state)) return undefined;
+      if (!row) return undefined;
       logger.error(
         { cancelOrderId: t.cancelOrderId, seq: t.seq, status: t.status, held: row.status },
         written === 'terminal'

@@ -325,12 +325,15 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
       notificationId: string;
       round: number;
       attemptNo: number;
+      /** Date.now() when the activity making this attempt began (a step of a longer one). */
+      activityStartedAt?: number;
     }): Promise<NotificationAttemptResult> {
       const ctx = Context.current();
       // This activity's own deadline, not a fresh budget: the attempt may be one step of a longer
-      // activity (deliverFirstNotification), whose earlier steps used some of the time.
-      const left = () =>
-        ctx.info.currentAttemptScheduledTimestampMs + ctx.info.startToCloseTimeoutMs - Date.now();
+      // activity (deliverFirstNotification), whose earlier steps used some of the time. Counted on
+      // this worker's clock from when the activity began here, as Temporal counts start-to-close.
+      const activityBegan = input.activityStartedAt ?? Date.now();
+      const left = () => activityBegan + ctx.info.startToCloseTimeoutMs - Date.now();
       const recordBy = performance.now() + left() - RECORD_MARGIN_MS;
       const key: AttemptKey = {
         notification_id: input.notificationId,
@@ -438,10 +441,16 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
       runId: string;
       scheduleLength: number;
     }): Promise<FirstNotificationResult> {
+      const activityStartedAt = Date.now();
       const prepared = await activities.prepareNotification({ cancelOrderId: input.cancelOrderId });
       const { notificationId } = prepared;
       const round = await activities.beginNotificationRound({ notificationId, runId: input.runId });
-      const result = await activities.deliverNotificationAttempt({ notificationId, round, attemptNo: 1 });
+      const result = await activities.deliverNotificationAttempt({
+        notificationId,
+        round,
+        attemptNo: 1,
+        activityStartedAt,
+      });
       const finished = result.success || input.scheduleLength <= 1;
       if (finished)
         await activities.finishNotificationRound({ notificationId, round, delivered: result.success });

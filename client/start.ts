@@ -47,13 +47,23 @@ export function createStart(options: CancelflowClientOptions) {
   const closing = async (workflowId: string, deadlineAt: number): Promise<void> => {
     const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
     const bound = Math.min(Date.now() + CLOSING_WAIT_MS, deadlineAt);
-    await client
+    const open = await client
       .withDeadline(bound, async () => {
-        if ((await handle.describe()).status.name !== 'RUNNING') return;
-        if (!TERMINAL_STATUSES.includes((await handle.query(statusQuery)).status)) return;
+        if ((await handle.describe()).status.name !== 'RUNNING') return undefined;
+        const now = await handle.query(statusQuery);
+        if (!TERMINAL_STATUSES.includes(now.status)) return now;
         await handle.result();
+        return undefined;
       })
       .catch(() => undefined); // not there, or still open: the start below says where it stands
+    // An UNRESOLVED run holds for a late answer (days): a retry now would attach to it and change
+    // nothing. Said plainly, with what to do.
+    if (open?.status === 'UNRESOLVED')
+      throw new CancelflowError(
+        'HOLDING',
+        `${open.cancelOrderId} is UNRESOLVED and its run holds it for a late provider answer: ` +
+          'ask the provider now (cancelflow requery); a retry starts once the hold has ended',
+      );
   };
 
   /**
@@ -172,53 +182,55 @@ export function createStart(options: CancelflowClientOptions) {
       } catch (err) {
         if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))) throw err;
         // Bounded too: a run whose workflow task is held answers queries only when it is done.
-        const now = await client
-          .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
-            client.workflow.getHandle<typeof cancellationWorkflow>(workflowId).query(statusQuery),
-          )
-          .catch((e: unknown) => (e instanceof WorkflowNotFoundError ? 'none' : undefined));
-        if (now === 'none') {
-          // The wait ran out before the start reached Temporal (a wait shorter than the round
-          // trip): the run is started now, on its own deadline, and the merchant asks again.
-          await client
-            .withDeadline(until(QUERY_AFTER_WAIT_MS), () =>
-              client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
-                workflowId,
-                taskQueue,
-                args: [input],
-                workflowIdConflictPolicy: 'USE_EXISTING',
-                workflowIdReusePolicy: start.retryOf ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
-                ...cancellationStartLabels(input),
-              }),
-            )
-            .catch((e: unknown) => {
-              // Closed since (a repeat raced this one): the next request is answered by it.
-              if (!(e instanceof WorkflowExecutionAlreadyStartedError))
-                throw new CancelflowError(
-                  'NOT_ANSWERED',
-                  `cancellation of ${orderRef} not started within ${waitMs} ms: send the same request again`,
-                  { cause: e },
-                );
-            });
-          throw new CancelflowError(
-            'NOT_RECORDED',
-            `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
-            { cause: err },
-          );
-        }
-        if (!now)
-          throw new CancelflowError(
+        const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
+        const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(until(QUERY_AFTER_WAIT_MS), fn);
+        const notAnswered = (cause: unknown) =>
+          new CancelflowError(
             'NOT_ANSWERED',
             `cancellation of ${orderRef} not answered within ${waitMs} ms; it goes on`,
-            { cause: err },
+            { cause },
           );
-        if (!now.cancelOrderId)
-          throw new CancelflowError(
+        const notRecorded = () =>
+          new CancelflowError(
             'NOT_RECORDED',
             `cancellation of ${orderRef} accepted, not recorded yet: ask again`,
             { cause: err },
           );
-        return started(now);
+        const run = await bounded(() => handle.describe()).catch((e: unknown) =>
+          e instanceof WorkflowNotFoundError ? null : undefined,
+        );
+        if (run === undefined) throw notAnswered(err);
+        if (run?.status.name === 'RUNNING') {
+          const now = await bounded(() => handle.query(statusQuery)).catch(() => undefined);
+          if (!now) throw notAnswered(err);
+          if (!now.cancelOrderId) throw notRecorded();
+          return started(now);
+        }
+        // No run (the wait ran out before the start reached Temporal), or the newest run is closed
+        // (the wait ran out between the steps of `attempt`). A closed run answers only when its
+        // answer stands, as in `attempt`; otherwise the run `attempt` would start is started now,
+        // on its own deadline, and the merchant asks again.
+        let takeOver = false;
+        if (run && !start.retryOf) {
+          const last = await bounded(() => handle.result()).catch(() => undefined);
+          if (last && TERMINAL_STATUSES.includes(last.status) && !last.retryable)
+            return started({ ...last, created: false });
+          takeOver = last === undefined;
+        }
+        await bounded(() =>
+          client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
+            workflowId,
+            taskQueue,
+            args: [takeOver ? { ...input, takeOver } : input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: run || start.retryOf ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+            ...cancellationStartLabels(input),
+          }),
+        ).catch((e: unknown) => {
+          // Started since (a repeat raced this one): the next request is answered by it.
+          if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw notAnswered(e);
+        });
+        throw notRecorded();
       }
     };
     if (start.retryOf) await closing(workflowId, deadlineAt);

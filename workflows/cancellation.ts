@@ -35,6 +35,7 @@ import { followUpPaidOrder } from './follow-up';
 import { CancelFollowUp, CancelOrderId, CancelState } from './search-attributes';
 import {
   DEFAULT_TIMINGS,
+  TERMINAL_STATUSES,
   type CancellationInput,
   type CancellationSnapshot,
   type CancellationStatus,
@@ -72,6 +73,8 @@ const LEAN_PATCH = 'lean-shape-first-attempt-inline';
 /** The fields a transition may have set that Postgres's held state replaces (`TransitionHeld`). */
 const HELD_FIELDS = [
   'retryable',
+  'payOrderId',
+  'amount',
   'providerCancelId',
   'providerOrderNo',
   'channelOrderNo',
@@ -92,6 +95,13 @@ const RECORDED_NOT_FOUND_CODES = new Set(['62004', '62035']);
 /** The provider does not know the order: nothing more to ask about it. */
 const notFound = (o: FinalOutcome): boolean =>
   o.kind === 'refused' && (o.notFound === true || RECORDED_NOT_FOUND_CODES.has(o.code));
+
+/** Postgres holds a final state another writer made (a repair): the run ends with it. */
+class SettledElsewhere extends Error {
+  constructor(readonly status: CancellationStatus) {
+    super(`settled outside this run: ${status}`);
+  }
+}
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -282,6 +292,13 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         wanted: status,
         held: held.status,
       });
+      if (TERMINAL_STATUSES.includes(held.status)) {
+        // Settled by another writer, which notifies: nothing more is sent, asked or notified.
+        committed();
+        upsertSearchAttributes([{ key: CancelState, value: snapshot.status }]);
+        showDetails();
+        throw new SettledElsewhere(held.status);
+      }
     }
     committed();
     upsertSearchAttributes([{ key: CancelState, value: snapshot.status }]);
@@ -489,128 +506,142 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
     showDetails();
   };
 
-  for (;;) {
-    let outcome: CancelOutcome;
-    let from: AnswerSource;
-    const signalled = inbox.shift();
-    if (signalled?.source === 'callback') {
-      // A stored provider callback: re-read and re-verified from its raw body.
-      const { reference } = signalled;
-      from = 'signal';
-      outcome = await verifiedCallbackOutcome({
-        callbackId: reference,
-        cancelOrderId: snapshot.cancelOrderId,
-      }).catch(unknownAfter('callback verification'));
-      log.info('provider callback verified', { reference, kind: outcome.kind });
-    } else if (signalled?.source === 'reconciliation') {
-      // Reconciliation saw a final answer: ask the provider now rather than trust the message.
-      from = 'query';
-      snapshot.queries += 1;
-      outcome = await queryCancel(target()).catch(unknownAfter('query'));
-    } else if (decision.nextOp === 'submit') {
-      from = 'submit';
-      // Seed state 1 from the moment the cancel may reach the provider, written before it is sent.
-      if (snapshot.status === 'RECEIVED') await transition('SUBMITTED', 1, {});
-      snapshot.submits += 1;
-      outcome = await submitCancel
-        .executeWithOptions(
-          { summary: `send the signed cancel to ${providerName} (cancel #${snapshot.submits})` },
-          [
-            {
-              ...target(),
-              ...(input.clientIp ? { clientIp: input.clientIp } : {}),
-              ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
-              ...(input.extParam ? { extParam: input.extParam } : {}),
-            },
-          ],
-        )
-        .catch(unknownAfter('submit'));
-    } else {
-      from = 'query';
-      snapshot.queries += 1;
-      outcome = await queryCancel
-        .executeWithOptions({ summary: `ask ${providerName} (${queryName}), round ${round}` }, [target()])
-        .catch(unknownAfter('query'));
-    }
-
-    const next = decide(decision, from, outcome, ANSWER_SCOPE[input.provider]);
-    if (next.action === 'finish') return finish(next.outcome);
-    decision = next.state;
-    if (next.note) log.info('answer did not decide the cancellation', { from, note: next.note });
-    if (next.pending) {
-      const learnedId =
-        next.pending.providerCancelId && next.pending.providerCancelId !== snapshot.providerCancelId
-          ? next.pending.providerCancelId
-          : undefined;
-      if (learnedId) snapshot.providerCancelId = learnedId;
-      const facts = factsOf(next.pending);
-      if (
-        (snapshot.status !== 'PENDING' && snapshot.status !== 'UNRESOLVED') ||
-        learnedId ||
-        (facts.payOrderId && facts.payOrderId !== (snapshot.payOrderId ?? input.order.payOrderId))
-      )
-        await transition(
-          snapshot.status === 'UNRESOLVED' ? 'UNRESOLVED' : 'PENDING',
-          1,
-          {
-            ...(facts.payOrderId ? { payOrderId: facts.payOrderId } : {}),
-            ...(facts.mchOrderNo ? { mchOrderNo: facts.mchOrderNo } : {}),
-          },
-          next.pending.reason ?? (learnedId ? `the provider's cancel id is ${learnedId}` : undefined),
-        );
-    }
-    answered = true;
-
-    const now = Date.now();
-    if (now >= deadlineAt && snapshot.status !== 'UNRESOLVED') {
-      await giveUp(
-        `not terminal after ${timings.deadlineMs} ms: ${next.note ?? 'the provider has not decided'}`,
-      );
-      // Reconciliation (or a late callback) may still deliver the answer.
-      if (
-        await condition(() => inbox.length > 0, timings.unresolvedHoldMs, {
-          summary: 'UNRESOLVED: hold for a late provider callback or a reconciliation repair',
-        })
-      )
-        continue;
-      await condition(allHandlersFinished);
-      return snapshot;
-    }
-    if (snapshot.status === 'UNRESOLVED') {
-      await condition(allHandlersFinished);
-      return snapshot;
-    }
-
-    const delay = pollDelayMs(timings, round, deadlineAt - now);
-    round += 1;
-    await condition(() => inbox.length > 0, delay, {
-      summary: `wait before asking ${providerName} again (round ${round}), or for its callback`,
-    });
-
-    if (workflowInfo().historyLength > (input.historyLimit ?? UNFROZEN_HISTORY_LIMIT) && inbox.length === 0) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof cancellationWorkflow>({
-        ...input,
-        timings,
-        resume: {
+  try {
+    for (;;) {
+      let outcome: CancelOutcome;
+      let from: AnswerSource;
+      const signalled = inbox.shift();
+      if (signalled?.source === 'callback') {
+        // A stored provider callback: re-read and re-verified from its raw body.
+        const { reference } = signalled;
+        from = 'signal';
+        outcome = await verifiedCallbackOutcome({
+          callbackId: reference,
           cancelOrderId: snapshot.cancelOrderId,
-          mayHaveLanded: decision.mayHaveLanded,
-          lostSubmit: decision.lostSubmit,
-          facts: {
-            ...(snapshot.payOrderId ? { payOrderId: snapshot.payOrderId } : {}),
-            ...(snapshot.amount ? { amount: snapshot.amount } : {}),
-            ...(snapshot.reason ? { reason: snapshot.reason } : {}),
-          },
-          seq,
-          status: snapshot.status,
-          state: snapshot.state,
-          ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
-          nextOp: decision.nextOp,
-          round,
-          submits: snapshot.submits,
-          queries: snapshot.queries,
-        },
+        }).catch(unknownAfter('callback verification'));
+        log.info('provider callback verified', { reference, kind: outcome.kind });
+      } else if (signalled?.source === 'reconciliation') {
+        // Reconciliation saw a final answer: ask the provider now rather than trust the message.
+        from = 'query';
+        snapshot.queries += 1;
+        outcome = await queryCancel(target()).catch(unknownAfter('query'));
+      } else if (decision.nextOp === 'submit') {
+        from = 'submit';
+        // Seed state 1 from the moment the cancel may reach the provider, written before it is sent.
+        if (snapshot.status === 'RECEIVED') await transition('SUBMITTED', 1, {});
+        snapshot.submits += 1;
+        outcome = await submitCancel
+          .executeWithOptions(
+            { summary: `send the signed cancel to ${providerName} (cancel #${snapshot.submits})` },
+            [
+              {
+                ...target(),
+                ...(input.clientIp ? { clientIp: input.clientIp } : {}),
+                ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
+                ...(input.extParam ? { extParam: input.extParam } : {}),
+              },
+            ],
+          )
+          .catch(unknownAfter('submit'));
+      } else {
+        from = 'query';
+        snapshot.queries += 1;
+        outcome = await queryCancel
+          .executeWithOptions({ summary: `ask ${providerName} (${queryName}), round ${round}` }, [target()])
+          .catch(unknownAfter('query'));
+      }
+
+      const next = decide(decision, from, outcome, ANSWER_SCOPE[input.provider]);
+      if (next.action === 'finish') return await finish(next.outcome);
+      decision = next.state;
+      if (next.note) log.info('answer did not decide the cancellation', { from, note: next.note });
+      if (next.pending) {
+        const learnedId =
+          next.pending.providerCancelId && next.pending.providerCancelId !== snapshot.providerCancelId
+            ? next.pending.providerCancelId
+            : undefined;
+        if (learnedId) snapshot.providerCancelId = learnedId;
+        const facts = factsOf(next.pending);
+        if (
+          (snapshot.status !== 'PENDING' && snapshot.status !== 'UNRESOLVED') ||
+          learnedId ||
+          (facts.payOrderId && facts.payOrderId !== (snapshot.payOrderId ?? input.order.payOrderId))
+        )
+          await transition(
+            snapshot.status === 'UNRESOLVED' ? 'UNRESOLVED' : 'PENDING',
+            1,
+            {
+              ...(facts.payOrderId ? { payOrderId: facts.payOrderId } : {}),
+              ...(facts.mchOrderNo ? { mchOrderNo: facts.mchOrderNo } : {}),
+            },
+            next.pending.reason ?? (learnedId ? `the provider's cancel id is ${learnedId}` : undefined),
+          );
+      }
+      answered = true;
+
+      const now = Date.now();
+      if (now >= deadlineAt && snapshot.status !== 'UNRESOLVED') {
+        await giveUp(
+          `not terminal after ${timings.deadlineMs} ms: ${next.note ?? 'the provider has not decided'}`,
+        );
+        // Reconciliation (or a late callback) may still deliver the answer.
+        if (
+          await condition(() => inbox.length > 0, timings.unresolvedHoldMs, {
+            summary: 'UNRESOLVED: hold for a late provider callback or a reconciliation repair',
+          })
+        )
+          continue;
+        await condition(allHandlersFinished);
+        return snapshot;
+      }
+      if (snapshot.status === 'UNRESOLVED') {
+        await condition(allHandlersFinished);
+        return snapshot;
+      }
+
+      const delay = pollDelayMs(timings, round, deadlineAt - now);
+      round += 1;
+      await condition(() => inbox.length > 0, delay, {
+        summary: `wait before asking ${providerName} again (round ${round}), or for its callback`,
       });
+
+      if (
+        workflowInfo().historyLength > (input.historyLimit ?? UNFROZEN_HISTORY_LIMIT) &&
+        inbox.length === 0
+      ) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof cancellationWorkflow>({
+          ...input,
+          timings,
+          resume: {
+            cancelOrderId: snapshot.cancelOrderId,
+            mayHaveLanded: decision.mayHaveLanded,
+            lostSubmit: decision.lostSubmit,
+            facts: {
+              ...(snapshot.payOrderId ? { payOrderId: snapshot.payOrderId } : {}),
+              ...(snapshot.amount ? { amount: snapshot.amount } : {}),
+              ...(snapshot.reason ? { reason: snapshot.reason } : {}),
+            },
+            seq,
+            status: snapshot.status,
+            state: snapshot.state,
+            ...(snapshot.providerCancelId ? { providerCancelId: snapshot.providerCancelId } : {}),
+            nextOp: decision.nextOp,
+            round,
+            submits: snapshot.submits,
+            queries: snapshot.queries,
+          },
+        });
+      }
     }
+  } catch (err) {
+    if (!(err instanceof SettledElsewhere)) throw err;
+    log.warn('cancellation settled outside this run: it ends here', {
+      cancelOrderId: snapshot.cancelOrderId,
+      status: err.status,
+    });
+    answered = true;
+    await condition(allHandlersFinished);
+    return snapshot;
   }
 }

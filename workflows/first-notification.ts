@@ -1,6 +1,7 @@
 import {
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   sleep,
   startChild,
@@ -19,6 +20,9 @@ import { CancelNotification } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
 const { deliverFirstNotification } = proxyActivities<Activities>(notificationAttempt);
+
+/** A notification run already started (by hand) no longer fails the cancellation's run. Never rename it. */
+const ALREADY_STARTED_PATCH = 'notification-child-already-started';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -40,8 +44,10 @@ async function startNotificationChild(
   }).then(
     () => true,
     (err: unknown) => {
-      // A round started by hand (redelivery) got there first: it delivers, this run goes on.
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+      // A round started by hand (redelivery) got there first: it delivers, this run goes on. Runs
+      // from before failed here, and replay so (the patch is asked only on this path).
+      if (err instanceof WorkflowExecutionAlreadyStartedError && patched(ALREADY_STARTED_PATCH))
+        return false;
       throw err;
     },
   );

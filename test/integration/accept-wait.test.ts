@@ -2,7 +2,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { completeRecord } from '../../activities/callbacks';
 import { cancellationWorkflowId, orderRefOf } from '../../contract/ids';
-import { createWorld, eventually, PAYBY_APP, UNIFIED_APP, type World } from '../helpers/world';
+import { createWorld, eventually, PAYBY_APP, startReceiver, UNIFIED_APP, type World } from '../helpers/world';
 
 /**
  * The merchant's wait running out while the run's first local activity is held. A chaos run found
@@ -164,10 +164,14 @@ test('the final write held: a repeat (and ops) are told what Postgres holds, nev
   expect(again).toMatchObject({ cancelOrderId, created: false, answer: { status: 'SUCCEEDED', state: 2 } });
 });
 
-test('another final state written while the run writes its own (a repair first): the run and its merchant take what Postgres holds', async () => {
+test('another final state written while the run writes its own (a repair first): the run and its merchant take what Postgres holds, and the run notifies nobody (the repair does)', async () => {
   const mchOrderNo = `AW-repaired-${Date.now()}`;
   world.payby.setOrder(mchOrderNo, { status: 'CREATED', faults: ['timeout'] });
-  const started = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 300 });
+  const merchant = await startReceiver(() => 'success');
+  const started = await world.cancelflow.startCancellation(
+    { ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url },
+    { waitMs: 300 },
+  );
   const { cancelOrderId } = started;
   const locker = await world.database.db.transaction();
   try {
@@ -203,6 +207,17 @@ test('another final state written while the run writes its own (a repair first):
   expect(result).toMatchObject({ cancelOrderId, status: 'FAILED', state: 3, errCode: '62009' });
   const again = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo });
   expect(again).toMatchObject({ cancelOrderId, answer: { status: 'FAILED', state: 3 } });
+  // Settled by another writer: the run sent no notification of its own (no attempt, no child).
+  const events = (await world.temporal.client.workflow.getHandle(started.workflowId).fetchHistory()).events!;
+  const scheduled = events
+    .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+  expect(scheduled).not.toContain('deliverFirstNotification');
+  expect(
+    events.some((e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+  ).toBe(false);
+  expect(merchant.received).toHaveLength(0);
+  await merchant.close();
 });
 
 test.each([0, 50])(
@@ -234,4 +249,25 @@ test('a negative merchant wait is refused, naming it', async () => {
   await expect(
     world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: 'P-never' }, { waitMs: -1 }),
   ).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('waitMs') });
+});
+
+test('a merchant wait shorter than the start, and the newest run of the order terminated: carried on (never answered from the closed run)', async () => {
+  const mchOrderNo = `AW-term-${Date.now()}`;
+  // The first cancel is never answered: the run is stopped by hand while it waits for it.
+  world.payby.setOrder(mchOrderNo, { status: 'CREATED', faults: ['timeout'] });
+  const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 300 });
+  await world.temporal.client.workflow.getHandle(first.workflowId).terminate('test: by hand');
+
+  const repeat = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo }, { waitMs: 0 }).then(
+    (a) => ({ ok: a }),
+    (error: unknown) => ({ error }),
+  );
+  // Not the terminated run's stale state 1: told to ask again while a new run carries it on.
+  expect(repeat).toMatchObject({ error: { code: 'NOT_RECORDED' } });
+  const result = await eventually(async () => {
+    const d = await world.temporal.client.workflow.getHandle(first.workflowId).describe();
+    return d.status.name !== 'TERMINATED' ? world.cancelflow.waitForResult(first.workflowId) : undefined;
+  });
+  // The same cancellation, carried on (it asked before sending again), and final.
+  expect(result).toMatchObject({ cancelOrderId: first.cancelOrderId, status: 'SUCCEEDED', state: 2 });
 });

@@ -4,6 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { applyTransition, createCancellationActivities } from '../../activities/cancellation';
 import { createCancelflowClient } from '../../client';
+import { providerOutcomeSignal } from '../../workflows/definitions';
 import { createLogger } from '../../common/logger';
 import type { CancellationInput, RecordResult } from '../../contract/cancellation';
 import { signEnvelope, verifyMd5Sign } from '../../providers/unified/sign';
@@ -460,6 +461,30 @@ describe('what a hostile review found after the first pass', () => {
       .whereIn('cancel_order_id', [first.cancelOrderId, retried.cancelOrderId])
       .pluck('state');
     expect(states).not.toContain(3);
+  }, 60_000);
+
+  test('retry --force while the UNRESOLVED run still holds for a late answer: refused, saying what to do, and doing it settles it', async () => {
+    world.payby.setOrder('PB-holding', { status: 'CREATED', badSignature: true });
+    const cf = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, deadlineMs: 300, unresolvedHoldMs: 10 * 60_000 },
+    });
+    const first = await cf.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-holding' });
+    await eventually(async () => (await cf.getCancellation(first.cancelOrderId)).status === 'UNRESOLVED');
+    await expect(cf.retryCancellation(first.cancelOrderId, { force: true })).rejects.toMatchObject({
+      code: 'HOLDING',
+      message: expect.stringContaining('requery'),
+    });
+    // What it says: the provider answers properly now, and the run is asked to ask it.
+    world.payby.order('PB-holding')!.badSignature = false;
+    await world.temporal.client.workflow
+      .getHandle(first.workflowId)
+      .signal(providerOutcomeSignal, { source: 'reconciliation', reference: 'test-requery' });
+    expect(await cf.waitForResult(first.cancelOrderId)).toMatchObject({
+      cancelOrderId: first.cancelOrderId,
+      status: 'SUCCEEDED',
+    });
   }, 60_000);
 
   test('a retried cancellation keeps every number the old one was known by', async () => {

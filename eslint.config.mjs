@@ -55,7 +55,7 @@ export default tseslint.config(
   },
   {
     // Production code never reaches for dev tooling (the dev stack, the bench, the chaos run).
-    files: ['activities/**/*.ts', 'api/**/*.ts', 'client/**/*.ts', 'common/**/*.ts', 'worker/**/*.ts'],
+    files: ['api/**/*.ts', 'client/**/*.ts', 'common/**/*.ts', 'worker/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -64,6 +64,33 @@ export default tseslint.config(
             {
               regex: '^(\\.\\.?/)+scripts(/|$)',
               message: 'scripts/ is dev tooling; production code may not import it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Activities do the side effects; signals and starts (orchestration) are workflows' to give.
+    files: ['activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@temporalio/client',
+              message: 'Orchestration belongs to workflows: return what to signal or start instead.',
+            },
+          ],
+          patterns: [
+            {
+              regex: '^(\\.\\.?/)+scripts(/|$)',
+              message: 'scripts/ is dev tooling; production code may not import it.',
+            },
+            {
+              regex: '^(\\.\\.?/)+workflows(/|$)',
+              message: 'Activities import no workflow code (definitions and ids live in contract/).',
             },
           ],
         },

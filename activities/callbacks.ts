@@ -3,10 +3,10 @@ import type { Knex } from '../common/db';
 import { parseParams } from '../common/params';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import type { CancelOutcome } from '../providers/types';
-import type { SeedState } from '../contract/cancellation';
+import type { CancellationInput, SeedState } from '../contract/cancellation';
 import { applyTransition } from './cancellation';
 import type { ActivityDeps } from './deps';
-import { recordRepairInTemporal } from './record-run';
+import { recordRunInput } from './record-run';
 
 interface CallbackRow {
   id: string | number;
@@ -97,10 +97,14 @@ export function createCallbackActivities(deps: ActivityDeps) {
     verifiedCallbackOutcome: (input: { callbackId: string; cancelOrderId: string }) =>
       outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId),
 
-    async repairFromCallback(input: {
-      callbackId: string;
-      cancelOrderId: string;
-    }): Promise<{ applied: boolean; status?: string; reason: string; notify: boolean }> {
+    async repairFromCallback(input: { callbackId: string; cancelOrderId: string }): Promise<{
+      applied: boolean;
+      status?: string;
+      reason: string;
+      notify: boolean;
+      /** The run that shows the repair in Temporal, for the repair workflow to start. */
+      recordRun?: { workflowId: string; input: CancellationInput };
+    }> {
       const outcome = await outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId);
       if (outcome.kind !== 'cancelled' && outcome.kind !== 'refused')
         return { applied: false, reason: `not final: ${outcome.kind}`, notify: false };
@@ -113,9 +117,12 @@ export function createCallbackActivities(deps: ActivityDeps) {
       const row = await db('cancellations')
         .where({ cancel_order_id: input.cancelOrderId })
         .first<{ notify_url: string | null } | undefined>('notify_url');
-      if (done.written === 'applied')
-        await recordRepairInTemporal(deps, input.cancelOrderId, `verified callback ${input.callbackId}`);
+      const recordRun =
+        done.written === 'applied'
+          ? await recordRunInput(deps, input.cancelOrderId, `verified callback ${input.callbackId}`)
+          : undefined;
       return {
+        ...(recordRun ? { recordRun } : {}),
         applied: done.written === 'applied',
         status: done.status,
         reason: done.written,

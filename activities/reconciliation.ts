@@ -1,18 +1,29 @@
-import { TERMINAL_STATUSES } from '../contract/cancellation';
-import { type ReconciliationCounts, type ReconciliationPageItem } from '../contract/reconciliation';
+import { TERMINAL_STATUSES, type CancellationInput } from '../contract/cancellation';
+import { ApplicationFailure } from '@temporalio/activity';
+import {
+  type PageResult,
+  type ReconciliationCounts,
+  type ReconciliationPageItem,
+  type RepairHow,
+} from '../contract/reconciliation';
+import type { CancelOutcome } from '../providers/types';
+import { completeRecord } from './callbacks';
+import { recordRunInput } from './record-run';
+import { isRepairOutcome } from './reconciliation/classify';
 import type { ActivityDeps } from './deps';
 import { createPageChecker, type PageInput } from './reconciliation/check-page';
 
 export { DEFAULT_RECONCILE_RATE } from './reconciliation/check-page';
 
 /**
- * Reconciliation: page through the scope, check each cancellation against its provider, repair what
- * is safe. The run's rows and its scope are here; the page checker (reconciliation/check-page.ts)
- * asks the providers, the classifier (reconciliation/classify.ts) compares, the repair
- * (reconciliation/repair.ts) completes what the provider finished and we did not.
+ * Reconciliation: page through the scope, check each cancellation against its provider, find the
+ * repairs that are safe. The run's rows and its scope are here; the page checker
+ * (reconciliation/check-page.ts) asks the providers, the classifier (reconciliation/classify.ts)
+ * compares. The workflow makes the repairs (signals, starts); `completeReconciliationRepair`
+ * writes the record of one whose run is gone.
  */
 export function createReconciliationActivities(deps: ActivityDeps) {
-  const { db } = deps;
+  const { db, config } = deps;
   const checkPage = createPageChecker(deps);
 
   /** Created or updated in the window, or not terminal and older than `staleBefore`. */
@@ -116,8 +127,61 @@ export function createReconciliationActivities(deps: ActivityDeps) {
      * finishes a repair an earlier attempt recorded but did not make. An answer we cannot read is
      * asked again up to 3 times (1 s, then 2 s apart) before the row is recorded as ERROR.
      */
-    async reconcilePage(input: PageInput): Promise<ReconciliationCounts> {
+    async reconcilePage(input: PageInput): Promise<PageResult> {
       return checkPage(input);
+    },
+
+    /**
+     * A repair whose cancellation's run is gone (finished UNRESOLVED, or never ran): the same
+     * transition write the run would have made, from the provider's answer kept with the item.
+     * Returns what the workflow starts next: the run that shows it in Temporal (when this wrote
+     * it) and the notification (unless the record was terminal already: its run notified).
+     */
+    async completeReconciliationRepair(input: { runId: string; cancelOrderId: string }): Promise<{
+      how: RepairHow;
+      recordRun?: { workflowId: string; input: CancellationInput };
+      notify?: { scheduleMs?: number[] };
+    }> {
+      const item = await db('reconciliation_items')
+        .where({ run_id: input.runId, cancel_order_id: input.cancelOrderId })
+        .first<{ detail: { outcome?: CancelOutcome } | null } | undefined>('detail');
+      const outcome = item?.detail?.outcome;
+      if (!isRepairOutcome(outcome))
+        throw ApplicationFailure.nonRetryable(
+          `no repairable answer kept for ${input.cancelOrderId} in run ${input.runId}`,
+          'NOT_REPAIRABLE',
+        );
+      const { written } = await completeRecord(
+        db,
+        input.cancelOrderId,
+        outcome,
+        `repaired by reconciliation ${input.runId}`,
+      );
+      // Finished by its own run since the page read it: that run notified, not us.
+      if (written === 'terminal') return { how: 'already terminal' };
+      const recordRun =
+        written === 'applied'
+          ? await recordRunInput(deps, input.cancelOrderId, `reconciliation ${input.runId}`)
+          : undefined;
+      const row = await db('cancellations')
+        .where({ cancel_order_id: input.cancelOrderId })
+        .first<{ notify_url: string | null } | undefined>('notify_url');
+      const scheduleMs = config.timings?.notificationScheduleMs;
+      return {
+        how: 'completed',
+        ...(recordRun ? { recordRun } : {}),
+        ...(row?.notify_url ? { notify: scheduleMs ? { scheduleMs } : {} } : {}),
+      };
+    },
+
+    /** The item's repair was made (`how`): a retried page does not make it again. */
+    async markReconciliationRepaired(input: { runId: string; cancelOrderId: string; how: RepairHow }) {
+      await db('reconciliation_items')
+        .where({ run_id: input.runId, cancel_order_id: input.cancelOrderId })
+        .update({
+          repaired: true,
+          detail: db.raw(`detail || ?::jsonb`, [JSON.stringify({ repair: input.how })]),
+        });
     },
 
     async finishReconciliationRun(input: { runId: string; counts: ReconciliationCounts }) {

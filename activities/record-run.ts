@@ -1,5 +1,3 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { cancellationStartLabels } from '../workflows/start-options';
 import { DEFAULT_HISTORY_LIMIT, DEFAULT_TIMINGS, type CancellationInput } from '../contract/cancellation';
 import type { ActivityDeps } from './deps';
 
@@ -9,14 +7,15 @@ import type { ActivityDeps } from './deps';
  * in Temporal: it reads the row (nothing is sent to anyone) and carries the final `CancelState`,
  * `CancelOrderId` and the repair in its details, so the newest run of the id tells the truth. A
  * closed run's search attributes cannot be changed; this is how Temporal shows the repair.
- * Nothing starts while a run of the id is still open (it reads Postgres itself).
+ *
+ * This builds that run's input from the row; the repairing workflow starts it
+ * (workflows/record-run.ts), never while a run of the id is still open.
  */
-export async function recordRepairInTemporal(
-  { db, config, logger, temporal }: ActivityDeps,
+export async function recordRunInput(
+  { db, config }: Pick<ActivityDeps, 'db' | 'config'>,
   cancelOrderId: string,
   repairedBy: string,
-): Promise<void> {
-  if (!temporal) return;
+): Promise<{ workflowId: string; input: CancellationInput } | undefined> {
   const row = await db('cancellations').where({ cancel_order_id: cancelOrderId }).first<
     | {
         workflow_id: string;
@@ -29,37 +28,25 @@ export async function recordRepairInTemporal(
       }
     | undefined
   >('workflow_id', 'account_id', 'provider', 'mch_no', 'app_id', 'order_ref', 'notify_url');
-  if (!row) return;
+  if (!row) return undefined;
   // The order as it was asked for: its reference is one of the row's own (cancellation_refs).
   const ref = row.order_ref;
   const order = ref.startsWith('pay:') ? { payOrderId: ref.slice(4) } : { mchOrderNo: ref.slice(4) };
-  const input: CancellationInput = {
-    accountId: row.account_id,
-    provider: row.provider,
-    mchNo: row.mch_no,
-    appId: row.app_id,
-    order,
-    orderRef: ref,
-    // Shown in the run's details only: this run reads the row and notifies nobody.
-    ...(row.notify_url ? { notifyUrl: row.notify_url } : {}),
-    requestedAt: Date.now(),
-    timings: { ...DEFAULT_TIMINGS, ...config.timings },
-    historyLimit: DEFAULT_HISTORY_LIMIT,
-    recorded: { cancelOrderId, by: repairedBy },
+  return {
+    workflowId: row.workflow_id,
+    input: {
+      accountId: row.account_id,
+      provider: row.provider,
+      mchNo: row.mch_no,
+      appId: row.app_id,
+      order,
+      orderRef: ref,
+      // Shown in the run's details only: this run reads the row and notifies nobody.
+      ...(row.notify_url ? { notifyUrl: row.notify_url } : {}),
+      requestedAt: Date.now(),
+      timings: { ...DEFAULT_TIMINGS, ...config.timings },
+      historyLimit: DEFAULT_HISTORY_LIMIT,
+      recorded: { cancelOrderId, by: repairedBy },
+    },
   };
-  try {
-    // By name: activities take no workflow module, not even its type (no import circle).
-    await temporal.workflow.start('cancellationWorkflow', {
-      workflowId: row.workflow_id,
-      taskQueue: config.temporal.taskQueue,
-      args: [input],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      workflowIdConflictPolicy: 'FAIL',
-      ...cancellationStartLabels(input, 'REPAIRED'),
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    // The record is complete either way; only its picture in Temporal is missing.
-    logger.warn({ err, cancelOrderId }, 'could not start the run that records a repair in Temporal');
-  }
 }

@@ -64,3 +64,20 @@ export interface ReconciliationPageItem {
 export function reconcileTaskQueue(taskQueue: string, accountId: string): string {
   return `${taskQueue}/reconcile/${accountId}`;
 }
+
+/**
+ * A repair a page found to make: the provider's answer is final, our record is not. The
+ * reconciliation workflow makes it (signals the cancellation's run, or completes the record and
+ * starts the runs that show and notify it); the page activity only finds it.
+ */
+export interface PageRepair {
+  cancelOrderId: string;
+  /** The cancellation's workflow id. */
+  workflowId: string;
+}
+
+/** A page's counts, and the repairs it found (absent when none: a page of old runs had none). */
+export type PageResult = ReconciliationCounts & { repairs?: PageRepair[] };
+
+/** How a repair went, kept with its item. */
+export type RepairHow = 'signalled' | 'already terminal' | 'completed';

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const clientConnection = await connectClient(config);
   try {
     const temporal = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
-    const deps = { db, config, logger, temporal };
+    const deps = { db, config, logger };
     const common = {
       connection,
       namespace: config.temporal.namespace,

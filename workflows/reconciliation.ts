@@ -1,19 +1,42 @@
-import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { persistence, reconcilePageOptions } from './activity-options';
-import { progressQuery } from './definitions';
+import { progressQuery, providerOutcomeSignal } from './definitions';
+import { startRecordRun, startRepairNotification } from './record-run';
 import {
   RECONCILIATION_CLASSES,
   reconcileTaskQueue,
   type ReconciliationCounts,
   type ReconciliationInput,
+  type PageRepair,
   type ReconciliationPageItem,
   type ReconciliationResult,
+  type RepairHow,
 } from '../contract/reconciliation';
 
 type Activities = ReturnType<typeof createActivities>;
-const { beginReconciliationRun, countReconciliationScope, loadReconciliationPage, finishReconciliationRun } =
-  proxyActivities<Activities>(persistence);
+const {
+  beginReconciliationRun,
+  countReconciliationScope,
+  loadReconciliationPage,
+  finishReconciliationRun,
+  completeReconciliationRepair,
+  markReconciliationRepaired,
+} = proxyActivities<Activities>(persistence);
+
+/**
+ * Runs that take it make the pages' repairs here (signal, or complete the record and start the
+ * runs that show and notify it); before it, the page activity made them itself. Never rename it.
+ */
+const REPAIRS_PATCH = 'reconciliation-repairs-in-workflow';
 
 const emptyCounts = (): ReconciliationCounts =>
   Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, 0])) as ReconciliationCounts;
@@ -71,6 +94,32 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
     });
   }
 
+  /**
+   * Ours not terminal, the provider's answer final. The running cancellation is woken (the signal
+   * carries no outcome: it asks the provider itself); one whose run is gone has its record
+   * completed, shown by a new run of its id, and its notification started.
+   */
+  const repair = async ({ cancelOrderId, workflowId }: PageRepair): Promise<void> => {
+    let how: RepairHow;
+    try {
+      await getExternalWorkflowHandle(workflowId).signal(providerOutcomeSignal, {
+        source: 'reconciliation',
+        reference: state.runId,
+      });
+      how = 'signalled';
+    } catch (err) {
+      log.info('cancellation run not running: the record is completed here', {
+        cancelOrderId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      const done = await completeReconciliationRepair({ runId: state.runId, cancelOrderId });
+      how = done.how;
+      if (done.recordRun) await startRecordRun(done.recordRun.workflowId, done.recordRun.input);
+      if (done.notify) await startRepairNotification(cancelOrderId, done.notify.scheduleMs);
+    }
+    await markReconciliationRepaired({ runId: state.runId, cancelOrderId, how });
+  };
+
   // Each page is checked by one activity per account on that account's own task queue: the
   // activity asks the provider for every row (paced by the account's shared rate limit) and
   // returns the counts, so the workflow sees a few events per page, not per row. `parallelPages`
@@ -99,6 +148,9 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
       ),
     );
     for (const counts of results) for (const cls of RECONCILIATION_CLASSES) state.counts[cls] += counts[cls];
+    const repairs = results.flatMap((r) => r.repairs ?? []);
+    // Pages of runs before the patch returned none (they repaired in the activity).
+    if (repairs.length > 0 && patched(REPAIRS_PATCH)) for (const r of repairs) await repair(r);
     processed += items.length;
     inFlight.delete(pageNo);
   };

@@ -1,10 +1,12 @@
 import {
   ParentClosePolicy,
+  patched,
   proxyActivities,
   startChild,
   upsertSearchAttributes,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
+import { startRecordRun } from './record-run';
 import type { createActivities } from '../activities';
 import { persistence } from './activity-options';
 import { notificationWorkflow } from './notification';
@@ -28,6 +30,10 @@ export async function repairWorkflow(input: RepairInput): Promise<{ applied: boo
     cancelOrderId: input.cancelOrderId,
   });
   upsertSearchAttributes([{ key: CancelState, value: result.applied ? result.status! : 'REPAIR_SKIPPED' }]);
+  // The run that shows the repair under the cancellation's own id. Runs before the patch had it
+  // started by the activity (whose result then carried no `recordRun`). Never rename it.
+  if (result.recordRun && patched('repair-record-run-in-workflow'))
+    await startRecordRun(result.recordRun.workflowId, result.recordRun.input);
   if (result.notify) {
     await startChild(notificationWorkflow, {
       workflowId: notificationWorkflowId(input.cancelOrderId),

@@ -10,6 +10,8 @@ import type { PaybyAccount } from '../../providers/payby/options';
 import type { CancelOutcome, FollowUpAdapter } from '../../providers/types';
 import {
   RECONCILIATION_CLASSES,
+  type PageRepair,
+  type PageResult,
   type ReconciliationClass,
   type ReconciliationCounts,
 } from '../../contract/reconciliation';
@@ -27,7 +29,6 @@ import {
   type ProviderAnswer,
   type ReconciliationRow,
 } from './classify';
-import { createRepair } from './repair';
 
 /** Provider requests per second during reconciliation when an account sets no `rateLimitPerSecond`. */
 export const DEFAULT_RECONCILE_RATE = 20;
@@ -66,11 +67,18 @@ export interface PageInput {
   concurrency: number;
 }
 
-/** Checks pages of a reconciliation run: asks each cancellation's provider, records the item, repairs. */
+const repairOf = (row: ReconciliationRow): PageRepair => ({
+  cancelOrderId: row.cancel_order_id,
+  workflowId: row.workflow_id,
+});
+
+/**
+ * Checks pages of a reconciliation run: asks each cancellation's provider, records the item, and
+ * returns the repairs to make (the workflow makes them).
+ */
 export function createPageChecker(deps: ActivityDeps) {
   const { db, config, logger } = deps;
   const adapterFor = adapterCache(config);
-  const repair = createRepair(deps);
   const followUpAdapters = new Map<string, FollowUpAdapter>();
   const limiters = new Map<string, RateLimiter>();
   /** One limiter per account in this process; the slots it leases from are shared by all processes. */
@@ -187,13 +195,14 @@ export function createPageChecker(deps: ActivityDeps) {
     existing: ExistingItem | undefined,
     limiter: RateLimiter,
     signal: AbortSignal,
+    repairs: PageRepair[],
   ): Promise<ReconciliationClass> => {
     if (existing) {
-      // Written by an earlier attempt: finish its repair if that attempt died before it.
+      // Written by an earlier attempt (or run) whose repair was not made: the workflow makes it.
       const o = existing.detail?.outcome;
       if (existing.class === 'REPAIRED' && !existing.repaired && !input.dryRun && isRepairOutcome(o)) {
-        if (!TERMINAL_STATUSES.includes(row.status)) await repair(row, o, input.runId);
-        await item(input.runId, row).update({ repaired: true });
+        if (TERMINAL_STATUSES.includes(row.status)) await item(input.runId, row).update({ repaired: true });
+        else repairs.push(repairOf(row));
       }
       return existing.class;
     }
@@ -231,18 +240,13 @@ export function createPageChecker(deps: ActivityDeps) {
         },
         'MISMATCHED: our terminal state differs from the provider; not changed automatically',
       );
-    if (cls === 'REPAIRED' && !input.dryRun && isRepairOutcome(outcome)) {
-      const how = await repair(row, outcome, input.runId);
-      await item(input.runId, row).update({
-        repaired: true,
-        detail: db.raw(`detail || ?::jsonb`, [JSON.stringify({ repair: how })]),
-      });
-    }
+    // Made by the workflow (signals and starts are its to give), which then marks the item.
+    if (cls === 'REPAIRED' && !input.dryRun && isRepairOutcome(outcome)) repairs.push(repairOf(row));
     return cls;
   };
 
   /** One page of one account's cancellations, `concurrency` at a time; see `reconcilePage`. */
-  return async function checkPage(input: PageInput): Promise<ReconciliationCounts> {
+  return async function checkPage(input: PageInput): Promise<PageResult> {
     const ctx = Context.current();
     const counts = Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, 0])) as ReconciliationCounts;
     const rows = new Map(
@@ -263,6 +267,7 @@ export function createPageChecker(deps: ActivityDeps) {
     const limiter = limiterFor(input.accountId);
     // Every lane waiting for the limiter listens to the activity's cancellation.
     setMaxListeners(input.concurrency + 10, ctx.cancellationSignal);
+    const repairs: PageRepair[] = [];
     let done = 0;
     const heartbeat = setInterval(() => ctx.heartbeat({ done }), 5_000);
     try {
@@ -273,7 +278,8 @@ export function createPageChecker(deps: ActivityDeps) {
           const id = input.cancelOrderIds[next++]!;
           const row = rows.get(id);
           let cls: ReconciliationClass = 'ERROR';
-          if (row) cls = await checkOne(input, row, existing.get(id), limiter, ctx.cancellationSignal);
+          if (row)
+            cls = await checkOne(input, row, existing.get(id), limiter, ctx.cancellationSignal, repairs);
           else await record(input.runId, id, null, 'ERROR', null, { reason: 'the cancellation row is gone' });
           counts[cls] += 1;
           done += 1;
@@ -285,6 +291,6 @@ export function createPageChecker(deps: ActivityDeps) {
     } finally {
       clearInterval(heartbeat);
     }
-    return counts;
+    return repairs.length > 0 ? { ...counts, repairs } : counts;
   };
 }

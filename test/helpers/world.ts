@@ -229,7 +229,7 @@ export async function createWorld(
   await api.listen({ port: 0, host: '127.0.0.1' });
   const apiPort = (api.server.address() as AddressInfo).port;
   const config = configWithPort(apiPort);
-  const deps = { db: database.db, config, logger, temporal: temporal.client };
+  const deps = { db: database.db, config, logger };
   const activities = createActivities(deps);
 
   // The cancellation worker plus one rate-limited reconciliation worker per account, like worker/main.ts.

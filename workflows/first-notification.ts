@@ -46,8 +46,7 @@ async function startNotificationChild(
     (err: unknown) => {
       // A round started by hand (redelivery) got there first: it delivers, this run goes on. Runs
       // from before failed here, and replay so (the patch is asked only on this path).
-      if (err instanceof WorkflowExecutionAlreadyStartedError && patched(ALREADY_STARTED_PATCH))
-        return false;
+      if (err instanceof WorkflowExecutionAlreadyStartedError && patched(ALREADY_STARTED_PATCH)) return false;
       throw err;
     },
   );

@@ -26,6 +26,17 @@ afterAll(async () => {
   await world?.close();
 });
 
+/** Resolves once a query matching `pattern` (ILIKE) waits for a lock: the run is held there. */
+async function runWaitsForLock(pattern: string): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await world.database.db.raw<{ rows: Array<{ n: number }> }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE ?`,
+      [pattern],
+    );
+    return rows[0]!.n > 0;
+  }, 60_000);
+}
+
 test('the merchant wait runs out while recordCancellation is held: no timer, a clear "ask again", the same cancellation after, and the history replays', async () => {
   const payOrderId = world.unified.setOrder({});
   const workflowId = cancellationWorkflowId(
@@ -129,13 +140,7 @@ test('the final write held: a repeat (and ops) are told what Postgres holds, nev
     await locker.raw('SELECT status FROM cancellations WHERE cancel_order_id = ? FOR NO KEY UPDATE', [
       cancelOrderId,
     ]);
-    await eventually(async () => {
-      const { rows } = await world.database.db.raw<{ rows: Array<{ n: number }> }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE wait_event_type = 'Lock' AND query ILIKE '%cancellations%for update%'`,
-      );
-      return rows[0]!.n > 0;
-    }, 60_000);
+    await runWaitsForLock('%cancellations%for update%');
     // The run has its final answer in hand and is writing it: nothing is committed yet.
     expect(await rowOf()).toMatchObject({ status: 'SUBMITTED', state: 1 });
 
@@ -178,13 +183,7 @@ test('another final state written while the run writes its own (a repair first):
     await locker.raw('SELECT status FROM cancellations WHERE cancel_order_id = ? FOR NO KEY UPDATE', [
       cancelOrderId,
     ]);
-    await eventually(async () => {
-      const { rows } = await world.database.db.raw<{ rows: Array<{ n: number }> }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE wait_event_type = 'Lock' AND query ILIKE '%cancellations%for update%'`,
-      );
-      return rows[0]!.n > 0;
-    }, 60_000);
+    await runWaitsForLock('%cancellations%for update%');
     // The run holds SUCCEEDED and waits to write it; a repair writes a refusal first (the same
     // write reconciliation and late callbacks make).
     const repair = await completeRecord(

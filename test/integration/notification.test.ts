@@ -81,6 +81,28 @@ async function statusReceiver(
   return r;
 }
 
+/**
+ * A cancellation whose first notification attempt has reached the merchant and is held there until
+ * `release()` (then answered "down"; later attempts "success"), with 3 attempts in its schedule.
+ */
+async function firstAttemptHeld() {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const merchant = await statusReceiver(
+    (n) => [200, n === 0 ? 'down' : 'success'],
+    (n) => (n === 0 ? held : Promise.resolve()),
+  );
+  const mchOrderNo = `NT-${++seq}`;
+  world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
+  const client = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, notificationScheduleMs: [0, 10, 10] },
+  });
+  const started = await client.startCancellation({ ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url });
+  return { merchant, release, client, started };
+}
+
 /** Makes every read and write of notification attempts fail, as a Postgres outage would for them. */
 async function attemptsTableOff(): Promise<void> {
   await world.database.db.raw('ALTER TABLE notification_attempts RENAME TO notification_attempts_off');
@@ -335,20 +357,7 @@ describe('notification delivery', () => {
   });
 
   test('the run terminated by hand during its first attempt: redelivery by hand still works and delivers the same payload', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const merchant = await statusReceiver(
-      (n) => [200, n === 0 ? 'down' : 'success'],
-      (n) => (n === 0 ? held : Promise.resolve()),
-    );
-    const mchOrderNo = `NT-${++seq}`;
-    world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
-    const client = createCancelflowClient({
-      client: world.temporal.client,
-      config: world.config,
-      timings: { ...FAST_TIMINGS, notificationScheduleMs: [0, 10, 10] },
-    });
-    const started = await client.startCancellation({ ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url });
+    const { merchant, release, client, started } = await firstAttemptHeld();
     // Attempt 1 has reached the merchant: the operator terminates the run now.
     await eventually(async () => merchant.received.length === 1);
     // Refused while the run is making its first attempt: a second round now would race it.
@@ -367,20 +376,7 @@ describe('notification delivery', () => {
   });
 
   test('a notification round started by hand before the run carries its own on: the run completes, one round delivers', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const merchant = await statusReceiver(
-      (n) => [200, n === 0 ? 'down' : 'success'],
-      (n) => (n === 0 ? held : Promise.resolve()),
-    );
-    const mchOrderNo = `NT-${++seq}`;
-    world.payby.setOrder(mchOrderNo, { status: 'CREATED', amount: 1.15, currency: 'AED' });
-    const client = createCancelflowClient({
-      client: world.temporal.client,
-      config: world.config,
-      timings: { ...FAST_TIMINGS, notificationScheduleMs: [0, 10, 10] },
-    });
-    const started = await client.startCancellation({ ...PAYBY_APP, mchOrderNo, notifyUrl: merchant.url });
+    const { merchant, release, client, started } = await firstAttemptHeld();
     await eventually(async () => merchant.received.length === 1);
     // Someone starts the notification workflow by hand (not through the client, which refuses now).
     await world.temporal.client.workflow.start('notificationWorkflow', {

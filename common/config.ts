@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { devDatabaseUrl } from './dev-stack';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -54,6 +54,8 @@ export interface Config {
   worker: FileConfig['worker'];
   /** CANCELFLOW_BENCH_WORKFLOWS=1: the worker bundles the benchmark's workflows too. */
   benchWorkflows: boolean;
+  /** CANCELFLOW_WORKFLOW_BUNDLE: the worker loads this prebuilt bundle (absolute path). */
+  workflowBundlePath?: string;
   timings?: FileConfig['timings'];
 }
 
@@ -98,6 +100,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const parsedEnv = envSchema.safeParse(env);
   if (!parsedEnv.success) throw new ConfigError('environment', zodIssues(parsedEnv.error));
   const e = parsedEnv.data;
+  const envIssues = bundleIssues(e);
+  if (envIssues.length > 0) throw new ConfigError('environment', envIssues);
 
   const configPath = path.resolve(e.CANCELFLOW_CONFIG);
   let raw: unknown = {};
@@ -122,6 +126,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   return parseConfigDocument(raw, { env, source: configPath, envValues: e });
+}
+
+/** CANCELFLOW_WORKFLOW_BUNDLE: a file that is there, and not together with the bench workflows. */
+function bundleIssues(e: EnvValues): ConfigIssue[] {
+  if (e.CANCELFLOW_WORKFLOW_BUNDLE === undefined) return [];
+  const at = 'CANCELFLOW_WORKFLOW_BUNDLE';
+  if (e.CANCELFLOW_BENCH_WORKFLOWS === '1')
+    return [{ path: at, message: 'a prebuilt bundle holds no bench workflows: set one of the two' }];
+  const resolved = path.resolve(e.CANCELFLOW_WORKFLOW_BUNDLE);
+  return existsSync(resolved)
+    ? []
+    : [{ path: at, message: `no file at ${resolved} (npm run bundle writes one)` }];
 }
 
 function parseConfigDocument(
@@ -219,6 +235,9 @@ function parseConfigDocument(
     reconciliation: file.reconciliation,
     worker: file.worker,
     benchWorkflows: e.CANCELFLOW_BENCH_WORKFLOWS === '1',
+    ...(e.CANCELFLOW_WORKFLOW_BUNDLE
+      ? { workflowBundlePath: path.resolve(e.CANCELFLOW_WORKFLOW_BUNDLE) }
+      : {}),
     ...(file.timings ? { timings: file.timings } : {}),
   };
 }

@@ -45,8 +45,8 @@ export interface CreateWorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
-  /** A prebuilt bundle (tests bundle once per run); otherwise the workflows are bundled now. */
-  workflowBundle?: { code: string };
+  /** A prebuilt bundle (`npm run bundle`, or the tests' one per run); otherwise bundled now. */
+  workflowBundle?: { code: string } | { codePath: string };
   /** Bundle the benchmark's workflows too (`npm run bench` sets CANCELFLOW_BENCH_WORKFLOWS=1). */
   benchWorkflows?: boolean;
   overrides?: Partial<WorkerOptions>;

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     const worker = await createWorker({
       ...common,
       benchWorkflows: config.benchWorkflows,
+      ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
       overrides: workerOverrides(config.worker),
     });
     const reconcileWorkers = await createReconcileWorkers(common);

@@ -31,6 +31,11 @@ export const envSchema = z.object({
   CANCELFLOW_OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** `1`: the worker bundles the benchmark's workflows too (set by `npm run bench` only). */
   CANCELFLOW_BENCH_WORKFLOWS: z.enum(['0', '1']).default('0'),
+  /**
+   * A workflow bundle built ahead (`npm run bundle`): the worker loads it instead of bundling the
+   * workflows with webpack at start (tens of seconds on a small machine, per process).
+   */
+  CANCELFLOW_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -119,17 +119,39 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/**
+ * Who polls `taskQueue`, over every partition. A task queue has several partitions (4 by default)
+ * and each describes only the pollers it holds; the root sees a poller of another partition only
+ * when that partition forwards a poll, so asking the root alone can miss a worker for minutes.
+ */
 export async function pollerIdentities(
   connection: Connection,
   taskQueue: string,
   type: temporal.api.enums.v1.TaskQueueType,
 ): Promise<string[]> {
-  const { pollers } = await connection.workflowService.describeTaskQueue({
+  const { TASK_QUEUE_TYPE_WORKFLOW } = temporal.api.enums.v1.TaskQueueType;
+  const listed = await connection.workflowService.listTaskQueuePartitions({
     namespace: 'default',
     taskQueue: { name: taskQueue },
-    taskQueueType: type,
   });
-  return (pollers ?? []).map((p) => p.identity ?? '');
+  const partitions =
+    type === TASK_QUEUE_TYPE_WORKFLOW
+      ? listed.workflowTaskQueuePartitions
+      : listed.activityTaskQueuePartitions;
+  const names = [
+    taskQueue,
+    ...(partitions ?? []).map((p) => p.key ?? '').filter((k) => k && k !== taskQueue),
+  ];
+  const described = await Promise.all(
+    names.map((name) =>
+      connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: type,
+      }),
+    ),
+  );
+  return described.flatMap(({ pollers }) => (pollers ?? []).map((p) => p.identity ?? ''));
 }
 
 /** True once process `pid` polls both the workflow and the activity task queue. */

@@ -308,6 +308,9 @@ beforeAll(async () => {
       PUBLIC_BASE_URL: apiUrls[0],
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      // Built once by the global setup: two workers bundling with webpack at once on 2 cores took
+      // more than the start budget on a loaded CI machine.
+      CANCELFLOW_WORKFLOW_BUNDLE: process.env.CANCELFLOW_TEST_WORKFLOW_BUNDLE,
       MP_GATEWAY_KEY: GATEWAY.key,
       ...Object.fromEntries(APPS.map((a) => [a.keyEnv, a.key])),
     };
@@ -332,6 +335,7 @@ beforeAll(async () => {
         waitForHttpOk(`${url}/ready`, { timeoutMs: START_BUDGET_MS, watch }),
       ]),
     );
+    const apisReadyMs = Date.now() - t0;
     await waitFor(
       'both workers polling the task queue',
       async () =>
@@ -342,6 +346,7 @@ beforeAll(async () => {
       [ports[2], ports[4]].map(async (p) => (await fetch(`http://127.0.0.1:${p}/metrics`)).status),
     );
     if (metrics.some((s) => s !== 200)) throw new Error(`worker /metrics answered ${metrics.join(', ')}`);
+    summary.push(`APIs ready in ${apisReadyMs} ms, both workers polling in ${Date.now() - t0} ms`);
 
     // A first cancellation through each API (one per provider) proves the whole chain is up.
     const warm = [

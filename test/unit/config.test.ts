@@ -404,6 +404,28 @@ describe('loadConfig', () => {
     );
     expect(issues.map((i) => i.path).sort()).toEqual(['DATABASE_URL', 'PORT', 'TEMPORAL_ADDRESS']);
   });
+
+  test('CANCELFLOW_WORKFLOW_BUNDLE: a file that is there is taken as an absolute path; a missing one, or one with the bench workflows, is refused', () => {
+    const bundle = path.join(dir, 'workflow-bundle.js');
+    writeFileSync(bundle, '/* bundle */');
+    const relative = path.relative(process.cwd(), bundle);
+    expect(load(validDocument(), { APP_KEY, CANCELFLOW_WORKFLOW_BUNDLE: relative }).workflowBundlePath).toBe(
+      bundle,
+    );
+    expect(load(validDocument()).workflowBundlePath).toBeUndefined();
+    const missing = issuesOf(() =>
+      load(validDocument(), { APP_KEY, CANCELFLOW_WORKFLOW_BUNDLE: path.join(dir, 'nope.js') }),
+    );
+    expect(missing).toEqual([
+      { path: 'CANCELFLOW_WORKFLOW_BUNDLE', message: expect.stringContaining('no file at') },
+    ]);
+    const withBench = issuesOf(() =>
+      load(validDocument(), { APP_KEY, CANCELFLOW_WORKFLOW_BUNDLE: bundle, CANCELFLOW_BENCH_WORKFLOWS: '1' }),
+    );
+    expect(withBench).toEqual([
+      { path: 'CANCELFLOW_WORKFLOW_BUNDLE', message: expect.stringContaining('bench') },
+    ]);
+  });
 });
 
 describe('configWarnings', () => {

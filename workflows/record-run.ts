@@ -27,14 +27,23 @@ export async function startRecordRun(workflowId: string, input: CancellationInpu
   }).catch(unlessRunning('record run', workflowId));
 }
 
-/** The notification of a repaired cancellation: the same notification workflow as its run's. */
-export async function startRepairNotification(cancelOrderId: string, scheduleMs?: number[]): Promise<void> {
+/**
+ * The notification of a repaired cancellation: the same notification workflow as its run's. A run
+ * of its id already open reads Postgres itself; runs of the repair workflow from before the patch
+ * in workflows/repair.ts failed on it instead (`tolerateRunning` false keeps their replay).
+ */
+export async function startRepairNotification(
+  cancelOrderId: string,
+  scheduleMs?: number[],
+  tolerateRunning = true,
+): Promise<void> {
   const workflowId = notificationWorkflowId(cancelOrderId);
-  await startChild(notificationWorkflow, {
+  const started = startChild(notificationWorkflow, {
     workflowId,
     args: [{ cancelOrderId, ...(scheduleMs ? { scheduleMs } : {}) }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
-  }).catch(unlessRunning('notification', workflowId));
+  });
+  await (tolerateRunning ? started.catch(unlessRunning('notification', workflowId)) : started);
 }

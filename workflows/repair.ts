@@ -1,17 +1,8 @@
-import {
-  ParentClosePolicy,
-  patched,
-  proxyActivities,
-  startChild,
-  upsertSearchAttributes,
-  WorkflowIdReusePolicy,
-} from '@temporalio/workflow';
-import { startRecordRun } from './record-run';
+import { patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { startRecordRun, startRepairNotification } from './record-run';
 import type { createActivities } from '../activities';
 import { persistence } from './activity-options';
-import { notificationWorkflow } from './notification';
-import { CancelNotification, CancelOrderId, CancelState } from './search-attributes';
-import { notificationWorkflowId } from '../contract/ids';
+import { CancelOrderId, CancelState } from './search-attributes';
 import { type RepairInput } from '../contract/cancellation';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -34,19 +25,13 @@ export async function repairWorkflow(input: RepairInput): Promise<{ applied: boo
   // started by the activity (whose result then carried no `recordRun`). Never rename it.
   if (result.recordRun && patched('repair-record-run-in-workflow'))
     await startRecordRun(result.recordRun.workflowId, result.recordRun.input);
-  if (result.notify) {
-    await startChild(notificationWorkflow, {
-      workflowId: notificationWorkflowId(input.cancelOrderId),
-      args: [
-        {
-          cancelOrderId: input.cancelOrderId,
-          ...(input.notificationScheduleMs ? { scheduleMs: input.notificationScheduleMs } : {}),
-        },
-      ],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: [{ key: CancelNotification, value: 'pending' }],
-    });
-  }
+  // A notification run of the id already open is left to carry on. Runs from before the patch
+  // failed on it; they replay as they ran. Never rename it.
+  if (result.notify)
+    await startRepairNotification(
+      input.cancelOrderId,
+      input.notificationScheduleMs,
+      patched('repair-notification-unless-running'),
+    );
   return { applied: result.applied, reason: result.reason };
 }

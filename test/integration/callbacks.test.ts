@@ -1,6 +1,7 @@
 import { createCancelflowClient } from '../../client';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { md5Sign } from '../../providers/unified/sign';
+import { notificationWorkflowId } from '../../contract/ids';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
 import {
@@ -146,6 +147,46 @@ test('a verified callback after the workflow closed (UNRESOLVED, hold over) is a
   const again = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
   expect(again).toMatchObject({ cancelOrderId: started.cancelOrderId, created: false });
   expect(again.answer).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+}, 60_000);
+
+test('a repair whose notification finds a run of its id already open still applies (that run carries on)', async () => {
+  const pay = world.unified.setOrder({ settleAfterMs: 4_000 });
+  const cf = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs: 1_500, unresolvedHoldMs: 10 },
+  });
+  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
+  expect(await cf.waitForResult(started.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED' });
+  // A run holding the notification's id (as a redelivery in flight would), on a queue nobody polls.
+  const holder = await world.temporal.client.workflow.start('heldNotificationId', {
+    workflowId: notificationWorkflowId(started.cancelOrderId),
+    taskQueue: `${world.config.temporal.taskQueue}-nobody`,
+    args: [],
+  });
+  try {
+    const callback = await eventually(
+      () =>
+        world.database
+          .db('provider_callbacks')
+          .where({ cancel_order_id: started.cancelOrderId, verdict: 'valid' })
+          .first(),
+      20_000,
+    );
+    const repair = world.temporal.client.workflow.getHandle(`repair/${started.cancelOrderId}/${callback.id}`);
+    await eventually(() => repair.describe().catch(() => undefined), 20_000);
+    const result = await Promise.race([
+      repair.result(),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('repair did not end within 20 s')), 20_000),
+      ),
+    ]);
+    expect(result).toMatchObject({ applied: true });
+    expect(await row(started.cancelOrderId)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    expect((await holder.describe()).status.name).toBe('RUNNING');
+  } finally {
+    await holder.terminate('test done');
+  }
 }, 60_000);
 
 test('callbacks for an account we do not have keep only the first KiB of what was sent', async () => {

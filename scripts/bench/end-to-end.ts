@@ -1,0 +1,105 @@
+/** End to end: cancellations through the API vs the platform's ceiling and units; the merchant's answer. */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { signEnvelope } from '../../providers/unified/sign';
+import { SANDBOX_APPS } from '../../sandbox/standalone';
+import { LEVELS, N, PARTS, say } from './knobs';
+import type { BenchStack } from './stack';
+import { pool, summarise, type Run } from './stats';
+
+/** The merchant's answer latencies at one concurrency level, and how many requests it sent again. */
+export type MerchantAnswer = Omit<Run, 'seconds' | 'perSecond'> & { resends: number };
+
+/** 1 + 2. End to end vs the platform ceiling, at each concurrency level. */
+export async function measureEndToEnd(stack: BenchStack): Promise<{
+  runs: Run[];
+  answers: MerchantAnswer[];
+  sample: { workflowId: string; cancelOrderId: string } | undefined;
+}> {
+  const { dir, sandboxes, notifyUrl, waitAck, config, client, cancelflow, callApi } = stack;
+  const runs: Run[] = [];
+  /** Time from the request to the merchant's answer (POST /api/pay/cancel), apart from the end to end. */
+  const answers: MerchantAnswer[] = [];
+  let resends = 0;
+  const answerMs: number[] = [];
+  let sample: { workflowId: string; cancelOrderId: string } | undefined;
+  // The cancellation path through the real API, both providers at once (every other request).
+  const appKeys = {
+    payby: readFileSync(path.join(dir, 'sandbox', 'keys', 'payby-app.key'), 'utf8').trim(),
+    unified: readFileSync(path.join(dir, 'sandbox', 'keys', 'unified-app.key'), 'utf8').trim(),
+  };
+  const cancelAgent = new http.Agent({ keepAlive: true, maxSockets: Math.max(...LEVELS) });
+  for (const level of PARTS.has('e2e') ? LEVELS : []) {
+    say(`end to end: ${N} cancellations through the API (PayBy and Unified) at concurrency ${level} ...`);
+    let t = performance.now();
+    const e2eStarted = t;
+    const e2e = await pool(N, level, async (i) => {
+      const provider = i % 2 === 0 ? 'payby' : 'unified';
+      const order =
+        provider === 'payby'
+          ? { mchOrderNo: `B${level}-${i}` }
+          : { payOrderId: sandboxes.unified.setOrder({}) };
+      const body = JSON.stringify(
+        signEnvelope(SANDBOX_APPS[provider], appKeys[provider], { ...order, notifyUrl }),
+      );
+      const t0 = performance.now();
+      // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
+      // request again, as seed 000's callers do; the answer time runs from the first send.
+      let res = await callApi(cancelAgent, '/api/pay/cancel', body);
+      for (let again = 0; res.status === 503 && again < 20; again += 1) {
+        resends += 1;
+        await new Promise((r) => setTimeout(r, 200));
+        res = await callApi(cancelAgent, '/api/pay/cancel', body);
+      }
+      answerMs.push(performance.now() - t0);
+      const answer = JSON.parse(res.text) as { code: number; msg: string; data?: { cancelOrderId: string } };
+      // A refusal would measure the wrong thing: stop.
+      if (res.status !== 200 || answer.code !== 0 || !answer.data)
+        throw new Error(`/api/pay/cancel: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+      await waitAck(answer.data.cancelOrderId);
+      if (!sample && provider === 'payby') {
+        const { workflowId } = await cancelflow.getCancellation(answer.data.cancelOrderId);
+        sample = { workflowId, cancelOrderId: answer.data.cancelOrderId };
+      }
+      return performance.now() - t0;
+    });
+    runs.push(summarise('cancelflow', level, t, e2e));
+    say(`ceiling: ${N} workflows of the same shape at concurrency ${level} ...`);
+    t = performance.now();
+    const ceiling = await pool(N, level, async (i) => {
+      const t0 = performance.now();
+      const id = `ceiling-${level}-${i}`;
+      await client.workflow.execute('ceilingWorkflow', {
+        workflowId: id,
+        taskQueue: config.temporal.taskQueue,
+        args: [id],
+      });
+      await client.workflow.getHandle(`ceiling-notify/${id}`).result();
+      return performance.now() - t0;
+    });
+    runs.push(summarise('ceiling', level, t, ceiling));
+    for (const unit of ['unitActivityWorkflow', 'unitLocalActivityWorkflow'] as const) {
+      say(`platform unit: ${N} ${unit} at concurrency ${level} ...`);
+      t = performance.now();
+      const units = await pool(N, level, async (i) => {
+        const t0 = performance.now();
+        const id = `${unit}-${level}-${i}`;
+        await client.workflow.execute(unit, {
+          workflowId: id,
+          taskQueue: config.temporal.taskQueue,
+          args: [id],
+        });
+        return performance.now() - t0;
+      });
+      runs.push(
+        summarise(unit === 'unitActivityWorkflow' ? '1 activity' : '1 local activity', level, t, units),
+      );
+    }
+    // Latencies only: these answers came during the end-to-end pass, whose rate is above.
+    const { p50, p95, p99, count } = summarise('merchant answer', level, e2eStarted, answerMs.splice(0));
+    answers.push({ label: 'merchant answer', concurrency: level, count, p50, p95, p99, resends });
+    resends = 0;
+  }
+  return { runs, answers, sample };
+}

@@ -1,0 +1,80 @@
+/** 4. Northbound: the query endpoint (terminal and pending rows) vs a trivial route on the same server. */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { signEnvelope } from '../../providers/unified/sign';
+import { SANDBOX_APPS } from '../../sandbox/standalone';
+import { API_CONCURRENCY, API_SECONDS, say } from './knobs';
+import { cancellationRow } from './rows';
+import type { BenchStack } from './stack';
+import { summarise, type Run } from './stats';
+
+export interface Northbound {
+  query: Run;
+  queryPending: Run;
+  trivial: Run;
+  ratio: number;
+  ratioPending: number;
+}
+
+/** 4. Northbound query endpoint vs a trivial route on the same server. */
+export async function measureNorthbound(
+  stack: BenchStack,
+  sample: { workflowId: string; cancelOrderId: string } | undefined,
+): Promise<Northbound> {
+  const { dir, db, callApi } = stack;
+  const app = SANDBOX_APPS.payby;
+  const key = readFileSync(path.join(dir, 'sandbox', 'keys', 'payby-app.key'), 'utf8').trim();
+  // Two real rows to read: a terminal one (the sample cancellation, or one written for the
+  // purpose), whose answer the API may keep, and a pending one, read from Postgres every time.
+  const seedRow = async (cancelOrderId: string, order: string, status: string, state: number) => {
+    await db('cancellations').insert(cancellationRow(cancelOrderId, 'payby-sandbox', order, status, state));
+    return cancelOrderId;
+  };
+  const terminalId =
+    sample?.cancelOrderId ?? (await seedRow('C20200101000000000001', 'API-1', 'SUCCEEDED', 2));
+  const pendingId = await seedRow('C20200101000000000002', 'API-2', 'PENDING', 1);
+  const queryBody = (cancelOrderId: string) => JSON.stringify(signEnvelope(app, key, { cancelOrderId }));
+  // node:http with a keep-alive agent: the lightest client at hand, since the load generator
+  // shares the two cores with the API it measures.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONCURRENCY });
+  const request = (route: string, body?: string) => callApi(agent, route, body);
+  const load = async (label: string, send: () => ReturnType<typeof request>, expected: string) => {
+    const latencies: number[] = [];
+    const until = performance.now() + API_SECONDS * 1000;
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: API_CONCURRENCY }, async () => {
+        while (performance.now() < until) {
+          const t0 = performance.now();
+          const res = await send();
+          // A refusal (bad signature, stale reqTime) would measure the wrong thing: stop.
+          if (res.status !== 200 || !res.text.startsWith(expected))
+            throw new Error(`${label}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    return summarise(label, API_CONCURRENCY, t, latencies);
+  };
+  say(`northbound: /api/cancel/query and /health, ${API_CONCURRENCY} concurrent, ${API_SECONDS} s each ...`);
+  const query = await load(
+    '/api/cancel/query (terminal)',
+    () => request('/api/cancel/query', queryBody(terminalId)),
+    '{"code":0,"msg":"SUCCESS","data":{',
+  );
+  const queryPending = await load(
+    '/api/cancel/query (pending)',
+    () => request('/api/cancel/query', queryBody(pendingId)),
+    '{"code":0,"msg":"SUCCESS","data":{',
+  );
+  const trivial = await load('/health', () => request('/health'), '{"status":"ok"}');
+  agent.destroy();
+  return {
+    query,
+    queryPending,
+    trivial,
+    ratio: Number((query.perSecond / trivial.perSecond).toFixed(2)),
+    ratioPending: Number((queryPending.perSecond / trivial.perSecond).toFixed(2)),
+  };
+}

@@ -1,0 +1,107 @@
+/** The bench's output: the measures and ratios tables on stdout, and bench/results.json. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { REPO_ROOT } from '../stack';
+import type { MerchantAnswer } from './end-to-end';
+import { LEVELS, PARTS, say } from './knobs';
+import type { Northbound } from './northbound';
+import type { ReconRun } from './reconciliation';
+import type { Run } from './stats';
+
+/** Prints the tables and writes bench/results.json: `results` plus the keys of record. */
+export function writeReport(
+  results: Record<string, unknown>,
+  runs: Run[],
+  answers: MerchantAnswer[],
+  northbound: Northbound | undefined,
+  reconciliation: ReconRun[],
+): void {
+  const table = new Table({
+    head: ['measure', 'concurrency', 'count', 'seconds', 'per second', 'p50 ms', 'p95 ms', 'p99 ms'],
+  });
+  for (const r of [
+    ...runs,
+    ...(northbound ? [northbound.query, northbound.queryPending, northbound.trivial] : []),
+  ])
+    table.push([r.label, r.concurrency, r.count, r.seconds, r.perSecond, r.p50, r.p95, r.p99]);
+  process.stdout.write(`${table.toString()}\n`);
+  const ratios = new Table({ head: ['ratio', 'value', 'target'] });
+  // Issue 17's ratios, against the platform's own units measured in the same run (results.ratios).
+  const ratioOf: Record<string, number> = {};
+  for (const level of PARTS.has('e2e') ? LEVELS : []) {
+    const a = runs.find((r) => r.label === 'cancelflow' && r.concurrency === level)!;
+    const b = runs.find((r) => r.label === 'ceiling' && r.concurrency === level)!;
+    ratios.push([`cancelflow ÷ ceiling @${level}`, (a.perSecond / b.perSecond).toFixed(2), '-']);
+    for (const unit of ['1 activity', '1 local activity']) {
+      const u = runs.find((r) => r.label === unit && r.concurrency === level)!;
+      const ratio = Number((a.perSecond / u.perSecond).toFixed(2));
+      ratioOf[`throughput ÷ ${unit} @${level}`] = ratio;
+      ratios.push([
+        `cancelflow ÷ ${unit} @${level}`,
+        ratio.toFixed(2),
+        unit === '1 activity' ? '≥ 0.6' : '-',
+      ]);
+    }
+    const m = answers.find((r) => r.concurrency === level)!;
+    const unit = runs.find((r) => r.label === '1 activity' && r.concurrency === level)!;
+    const answerRatio = Number((m.p50 / unit.p50).toFixed(2));
+    ratioOf[`merchant answer p50 ÷ 1 activity p50 @${level}`] = answerRatio;
+    ratios.push([
+      `merchant answer p50 ÷ 1 activity p50 @${level} (${m.p50} / ${unit.p50} ms; p99 ${m.p99}; ${m.resends} re-sent)`,
+      answerRatio.toFixed(2),
+      level === LEVELS[0] ? '≤ 2' : '-',
+    ]);
+  }
+  for (const r of reconciliation) {
+    ratios.push([
+      r.ratio === null
+        ? `reconciliation with no limit: ${r.achievedPerSecond} per s (this machine's ceiling)`
+        : `reconciliation ÷ limit (${r.achievedPerSecond}/${r.limitPerSecond} per s; provider refused ${r.providerRefused})`,
+      r.ratio === null ? '-' : r.ratio.toFixed(2),
+      r.ratio === null ? '-' : '≥ 0.9',
+    ]);
+    ratios.push([
+      `worker RSS start / peak / end MiB (peak per fifth), ${r.rows} rows`,
+      `${r.workerRssStartMiB} / ${r.workerRssPeakMiB} / ${r.workerRssEndMiB} (${r.workerRssPeakByFifthMiB.join(', ')})`,
+      'flat',
+    ]);
+  }
+  if (northbound) {
+    ratioOf['terminal query ÷ /health'] = northbound.ratio;
+    ratioOf['pending query ÷ /health'] = northbound.ratioPending;
+    ratios.push(['query of a terminal cancellation ÷ trivial route', String(northbound.ratio), '≥ 0.8']);
+    ratios.push([
+      'query of a pending cancellation ÷ trivial route',
+      String(northbound.ratioPending),
+      '≥ 0.7',
+    ]);
+  }
+  const h = results.history as
+    | { cancellation: number; notification: number; unitActivity: number; unitLocalActivity: number }
+    | undefined;
+  if (h)
+    ratios.push(
+      [
+        'history events per happy-path cancellation (+ notification child)',
+        `${h.cancellation} (+ ${h.notification})`,
+        '≤ 25 incl. the first attempt',
+      ],
+      [
+        'history events of the units (1 activity / 1 local activity)',
+        `${h.unitActivity} / ${h.unitLocalActivity}`,
+        '-',
+      ],
+    );
+  process.stdout.write(`${ratios.toString()}\n`);
+  // The keys of record (issue 17): the units, the cancellation path, the ratios between them.
+  results.units = runs.filter((r) => r.label === '1 activity' || r.label === '1 local activity');
+  results.cancellation = {
+    endToEnd: runs.filter((r) => r.label === 'cancelflow'),
+    merchantAnswer: answers,
+  };
+  results.ratios = ratioOf;
+  mkdirSync(path.join(REPO_ROOT, 'bench'), { recursive: true });
+  writeFileSync(path.join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  say('wrote bench/results.json');
+}

@@ -1,0 +1,70 @@
+/** The cluster's four services and the configuration files they are started with. */
+import type { PostgresEndpoint } from './schema';
+
+export const TEMPORAL_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
+export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
+
+export function serverConfig(pg: PostgresEndpoint, ports: Record<string, number>): string {
+  const store = (db: string, conns: number) => `
+      sql:
+        pluginName: "postgres12"
+        databaseName: "${db}"
+        connectAddr: "${pg.host}:${pg.port}"
+        connectProtocol: "tcp"
+        user: "${pg.user}"
+        password: "${pg.password}"
+        maxConns: ${conns}
+        maxIdleConns: ${conns}
+        maxConnLifetime: "1h"`;
+  const service = (name: string) => `
+  ${name}:
+    rpc:
+      grpcPort: ${ports[`${name}Grpc`]}
+      membershipPort: ${ports[`${name}Membership`]}
+      bindOnLocalHost: true${name === 'frontend' ? `\n      httpPort: ${ports.frontendHttp}` : ''}`;
+  return `log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:${store('temporal', 10)}
+    visibility:${store('temporal_visibility', 4)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
+services:${TEMPORAL_SERVICES.map(service).join('')}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: "active"
+  currentClusterName: "active"
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: "frontend"
+      rpcAddress: "127.0.0.1:${ports.frontendGrpc}"
+dcRedirectionPolicy:
+  policy: "noop"
+dynamicConfigClient:
+  filepath: "config/dynamicconfig.yaml"
+  pollInterval: "10s"
+`;
+}
+
+/** What the dev server turns on by itself and a cluster is told: updates, update-with-start, eager starts. */
+export const DYNAMIC_CONFIG = `frontend.enableUpdateWorkflowExecution:
+  - value: true
+frontend.enableUpdateWorkflowExecutionAsyncAccepted:
+  - value: true
+frontend.enableExecuteMultiOperation:
+  - value: true
+system.enableEagerWorkflowStart:
+  - value: true
+system.forceSearchAttributesCacheRefreshOnRead:
+  - value: true
+`;

@@ -1,61 +1,12 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { countNotificationRound, notificationAttemptsTotal } from '../common/metrics';
-import { NOT_SENT } from '../contract/failures';
+import { ApplicationFailure } from '@temporalio/activity';
+import { countNotificationRound } from '../common/metrics';
 import { notificationFields } from '../providers/unified/protocol';
 import { md5Sign } from '../providers/unified/sign';
-import type { FirstNotificationResult, NotificationAttemptResult } from '../contract/notification';
+import type { FirstNotificationResult } from '../contract/notification';
 import type { ActivityDeps } from './deps';
-import {
-  connectMsOf,
-  createExchange,
-  type AttemptOutcome,
-  type NotificationRow,
-} from './notification-exchange';
+import { createAttemptDelivery } from './notification-delivery';
 
 export { standardWebhookSignature } from './notification-exchange';
-
-/** Time kept back from an attempt's start-to-close timeout to fail it cleanly, result heartbeated. */
-const RECORD_MARGIN_MS = 5_000;
-
-interface AttemptKey {
-  notification_id: string;
-  round: number;
-  attempt_no: number;
-}
-
-/** `sending` is written before the request; `done` and `unknown` are final (see the migration). */
-interface AttemptRow {
-  state: 'sending' | 'done' | 'unknown';
-  started_at: Date;
-  success: boolean | null;
-  http_status: number | null;
-  error: string | null;
-}
-
-/** The columns that finish a `sending` attempt. */
-interface AttemptFinish {
-  state: 'done' | 'unknown';
-  success: boolean;
-  error: string | null;
-  http_status?: number | null;
-  body_excerpt?: string | null;
-  duration_ms?: number;
-}
-
-/** An exchange that happened, as heartbeated: enough for a later run to record it. */
-interface SentAttempt {
-  startedAt: string;
-  durationMs: number;
-  outcome: AttemptOutcome;
-}
-
-function resultOf(row: Pick<AttemptRow, 'success' | 'http_status' | 'error'>): NotificationAttemptResult {
-  return {
-    success: row.success === true,
-    ...(row.http_status !== null ? { httpStatus: row.http_status } : {}),
-    ...(row.error ? { error: row.error } : {}),
-  };
-}
 
 interface CancellationRow {
   cancel_order_id: string;
@@ -84,87 +35,11 @@ export function notificationIdFor(cancelOrderId: string): string {
 }
 
 /** Activities of the notification workflow: build the signed payload once, deliver, record. */
-export function createNotificationActivities({ db, config, logger }: ActivityDeps) {
-  const exchange = createExchange(config);
+export function createNotificationActivities(deps: ActivityDeps) {
+  const { db, config } = deps;
+  const deliverNotificationAttempt = createAttemptDelivery(deps);
   const appOf = (mchNo: string | undefined, appId: string) =>
     config.apps.find((a) => a.appId === appId && (mchNo === undefined || a.mchNo === mchNo));
-
-  /**
-   * Writes the exchange's result, retrying until `recordBy` (a `performance.now()` instant); past
-   * it, a retryable failure hands the job to the activity's next run.
-   */
-  async function record(
-    key: AttemptKey,
-    sent: SentAttempt,
-    recordBy: number,
-  ): Promise<NotificationAttemptResult> {
-    const { outcome } = sent;
-    const fields: AttemptFinish = {
-      state: 'done',
-      success: outcome.success,
-      http_status: outcome.httpStatus ?? null,
-      body_excerpt: outcome.excerpt ?? null,
-      error: outcome.error?.slice(0, 512) ?? null,
-      duration_ms: sent.durationMs,
-    };
-    for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
-      try {
-        return await finishAttempt(key, new Date(sent.startedAt), fields);
-      } catch (err) {
-        if (performance.now() + pause > recordBy)
-          throw ApplicationFailure.create({
-            message: `attempt ${key.round}.${key.attempt_no} of ${key.notification_id} is not recorded yet`,
-            type: 'ATTEMPT_NOT_RECORDED',
-            ...(err instanceof Error ? { cause: err } : {}),
-          });
-        logger.warn({ ...key, err }, 'notification attempt not recorded yet, retrying');
-      }
-      await Context.current().sleep(pause);
-    }
-  }
-
-  /**
-   * Moves a `sending` attempt to its final state and counts it, once: if another run finished it
-   * first, that run's result stands.
-   */
-  async function finishAttempt(
-    key: AttemptKey,
-    startedAt: Date,
-    fields: AttemptFinish,
-  ): Promise<NotificationAttemptResult> {
-    const finished = await db.transaction(async (trx) => {
-      const updated = await trx('notification_attempts')
-        .where({ ...key, state: 'sending' })
-        .update(fields)
-        .returning('id');
-      if (updated.length > 0)
-        await trx('notifications')
-          .where({ notification_id: key.notification_id })
-          .update({
-            attempts: trx.raw('attempts + 1'),
-            last_attempt_at: startedAt,
-            updated_at: trx.fn.now(),
-          });
-      return updated.length > 0;
-    });
-    if (!finished) return resultOf(await db('notification_attempts').where(key).first<AttemptRow>());
-    notificationAttemptsTotal.labels(fields.success ? 'success' : 'failure').inc();
-    logger.info(
-      {
-        notificationId: key.notification_id,
-        round: key.round,
-        attempt: key.attempt_no,
-        state: fields.state,
-        success: fields.success,
-      },
-      'notification attempt',
-    );
-    return resultOf({
-      success: fields.success,
-      http_status: fields.http_status ?? null,
-      error: fields.error,
-    });
-  }
 
   const activities = {
     /**
@@ -237,93 +112,8 @@ export function createNotificationActivities({ db, config, logger }: ActivityDep
       return row.rounds;
     },
 
-    /**
-     * One attempt: an `application/x-www-form-urlencoded` POST of the stored payload. Delivered
-     * means a 2xx whose body is exactly `success` in any letter case; any other answer, no answer
-     * or a refusal by the address policy is a failed attempt, and the workflow's schedule is the
-     * retry policy for those. Our own faults (Postgres, a lost worker) use up no attempt: the
-     * activity is retried by Temporal, and a retry never sends an attempt a second time.
-     * 1. The attempt row is written (`sending`) before any request: if Postgres is down, nothing
-     *    is sent and the retry starts afresh.
-     * 2. The exchange's result is heartbeated, so it outlives this run in Temporal.
-     * 3. The result is written, retried here until shortly before the start-to-close timeout, then
-     *    left to the activity's retry, which finds the `sending` row and the heartbeated result.
-     */
-    async deliverNotificationAttempt(input: {
-      notificationId: string;
-      round: number;
-      attemptNo: number;
-      /** Date.now() when the activity making this attempt began (a step of a longer one). */
-      activityStartedAt?: number;
-    }): Promise<NotificationAttemptResult> {
-      const ctx = Context.current();
-      // This activity's own deadline, not a fresh budget: the attempt may be one step of a longer
-      // activity (deliverFirstNotification), whose earlier steps used some of the time. Counted on
-      // this worker's clock from when the activity began here, as Temporal counts start-to-close.
-      const activityBegan = input.activityStartedAt ?? Date.now();
-      const left = () => activityBegan + ctx.info.startToCloseTimeoutMs - Date.now();
-      const recordBy = performance.now() + left() - RECORD_MARGIN_MS;
-      const key: AttemptKey = {
-        notification_id: input.notificationId,
-        round: input.round,
-        attempt_no: input.attemptNo,
-      };
-      const existing = await db('notification_attempts').where(key).first<AttemptRow | undefined>();
-      if (existing && existing.state !== 'sending') return resultOf(existing);
-      if (existing) {
-        const carried = ctx.info.heartbeatDetails as SentAttempt | undefined;
-        if (carried) {
-          ctx.heartbeat(carried); // should this run fail too, its failure carries the result on
-          return record(key, carried, recordBy);
-        }
-        // Written ahead, then the run was lost before its result reached Temporal: the request may
-        // have gone out. The attempt counts as used and not delivered rather than being sent twice;
-        // the schedule's next attempt sends again, with the same notification id for receivers
-        // that got this one to drop.
-        return finishAttempt(key, existing.started_at, {
-          state: 'unknown',
-          success: false,
-          error: 'outcome unknown: the attempt was interrupted after it was written ahead',
-        });
-      }
-      const row = await db('notifications')
-        .where({ notification_id: input.notificationId })
-        .first<NotificationRow | undefined>();
-      if (!row) throw ApplicationFailure.nonRetryable(`no notification ${input.notificationId}`, 'NOT_FOUND');
-
-      // The exchange must end, and be recorded, before Temporal times this activity out: an answer
-      // arriving after it would be lost and the attempt sent again. Too little time left (slow
-      // Postgres before it): nothing is sent, and the retry has the whole budget.
-      const { timeoutMs } = config.notifications;
-      const responseMs = Math.min(timeoutMs, left() - connectMsOf(timeoutMs) - RECORD_MARGIN_MS);
-      if (responseMs < timeoutMs / 2)
-        throw ApplicationFailure.retryable(
-          `attempt ${input.round}.${input.attemptNo} of ${input.notificationId} not sent: ${Math.max(0, left())} ms ` +
-            `left in this activity, too little for a ${timeoutMs} ms exchange; the retry sends it`,
-          NOT_SENT,
-        );
-      const startedAt = new Date();
-      const written = await db('notification_attempts')
-        .insert({ ...key, state: 'sending', started_at: startedAt })
-        .onConflict(['notification_id', 'round', 'attempt_no'])
-        .ignore()
-        .returning('id');
-      // Another run wrote it meanwhile (this one was presumed lost): the retry resolves it as above.
-      if (written.length === 0)
-        throw ApplicationFailure.retryable(
-          `attempt ${input.round}.${input.attemptNo} of ${input.notificationId} is being made by another run`,
-          'ATTEMPT_IN_PROGRESS',
-        );
-      const began = performance.now();
-      const outcome = await exchange(row, responseMs);
-      const sent: SentAttempt = {
-        startedAt: startedAt.toISOString(),
-        durationMs: Math.round(performance.now() - began),
-        outcome,
-      };
-      ctx.heartbeat(sent);
-      return record(key, sent, recordBy);
-    },
+    /** One attempt (notification-delivery.ts): written ahead, sent, heartbeated, recorded once. */
+    deliverNotificationAttempt,
 
     async finishNotificationRound(input: {
       notificationId: string;

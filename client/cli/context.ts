@@ -92,7 +92,7 @@ export function print(json: boolean, value: unknown, text: () => string): void {
 
 /** A table for people: coloured on a terminal, plain text when piped or with NO_COLOR. */
 export function table(options: { head?: string[] } = {}): Table.Table {
-  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  const colour = process.stdout.isTTY === true && !cliConfig().noColor;
   return new Table({ ...options, ...(colour ? {} : { style: { head: [], border: [] } }) });
 }
 

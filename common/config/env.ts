@@ -36,6 +36,8 @@ export const envSchema = z.object({
    * workflows with webpack at start (tens of seconds on a small machine, per process).
    */
   CANCELFLOW_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** no-color.org: present and not empty, the CLI prints its tables without colour. */
+  NO_COLOR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -405,6 +405,12 @@ describe('loadConfig', () => {
     expect(issues.map((i) => i.path).sort()).toEqual(['DATABASE_URL', 'PORT', 'TEMPORAL_ADDRESS']);
   });
 
+  test('NO_COLOR (no-color.org): set and not empty turns the CLI tables plain; empty or unset does not', () => {
+    expect(load(validDocument(), { APP_KEY, NO_COLOR: '1' }).noColor).toBe(true);
+    expect(load(validDocument(), { APP_KEY, NO_COLOR: '' }).noColor).toBe(false);
+    expect(load(validDocument()).noColor).toBe(false);
+  });
+
   test('CANCELFLOW_WORKFLOW_BUNDLE: a file that is there is taken as an absolute path; a missing one, or one with the bench workflows, is refused', () => {
     const bundle = path.join(dir, 'workflow-bundle.js');
     writeFileSync(bundle, '/* bundle */');

@@ -1,6 +1,6 @@
 import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
-import { parseParams } from '../common/params';
+import { parseParams } from '../providers/unified/protocol';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import type { CancelOutcome } from '../providers/types';
 import type { CancellationInput, SeedState } from '../contract/cancellation';

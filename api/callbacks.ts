@@ -1,13 +1,11 @@
 import rateLimit from '@fastify/rate-limit';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../common/config';
 import type { Knex } from '../common/db';
-import { parseParams } from '../common/params';
+import { parseParams } from '../providers/unified/protocol';
 import { verifyCancelNotification } from '../providers/unified/notification';
-import { providerOutcomeSignal } from '../workflows/definitions';
-import type { repairWorkflow as RepairWorkflow } from '../workflows/repair';
-import type { ProviderOutcomeSignal } from '../contract/cancellation';
+import { signalStoredCallback } from '../client';
 
 /** Postgres text cannot hold NUL: what we store shows it as U+FFFD. */
 const clean = (text: string): string => text.replaceAll('\u0000', '\ufffd');
@@ -146,31 +144,17 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
 
     // The signal names the stored callback; the workflow re-reads and re-verifies it. A
     // cancellation whose workflow has closed is completed by a repair workflow, the same way.
-    const signal: ProviderOutcomeSignal = { source: 'callback', reference: String(id) };
-    for (const match of about) {
-      try {
-        await deps.client.workflow.getHandle(match.workflow_id).signal(providerOutcomeSignal, signal);
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-        await deps.client.workflow
-          .start<typeof RepairWorkflow>('repairWorkflow', {
-            workflowId: `repair/${match.cancel_order_id}/${id}`,
-            taskQueue: deps.config.temporal.taskQueue,
-            args: [
-              {
-                cancelOrderId: match.cancel_order_id,
-                callbackId: String(id),
-                ...(deps.config.timings?.notificationScheduleMs
-                  ? { notificationScheduleMs: deps.config.timings.notificationScheduleMs }
-                  : {}),
-              },
-            ],
-          })
-          .catch((e: unknown) => {
-            if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-          });
-      }
-    }
+    for (const match of about)
+      await signalStoredCallback(
+        deps.client,
+        {
+          taskQueue: deps.config.temporal.taskQueue,
+          ...(deps.config.timings?.notificationScheduleMs
+            ? { notificationScheduleMs: deps.config.timings.notificationScheduleMs }
+            : {}),
+        },
+        { workflowId: match.workflow_id, cancelOrderId: match.cancel_order_id, callbackId: String(id) },
+      );
     await deps.db('provider_callbacks').where({ id }).update({ signalled: true });
     return reply.type('text/plain').send('success');
   });

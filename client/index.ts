@@ -9,12 +9,14 @@ import { createListing } from './listing';
 import { createRedelivery } from './notifications';
 
 export { ValidationError, type StartCancellationRequest } from './validation';
+export { signalStoredCallback, type StoredCallback } from './callbacks';
 export type { CancellationSnapshot, CancellationStatus, CancellationTimings } from '../contract/cancellation';
 export type * from './types';
 
 /**
  * The typed client for backend services and ops: start, get, wait, list, retry, follow up,
- * redeliver. Each part lives in its own file (start.ts, listing.ts, notifications.ts, runs.ts).
+ * redeliver. Each part lives in its own file (start.ts, listing.ts, notifications.ts, runs.ts;
+ * callbacks.ts: what the API's provider-callback endpoint tells a cancellation).
  */
 export function createCancelflowClient(options: CancelflowClientOptions) {
   const { client, config } = options;

@@ -33,3 +33,8 @@ export function cancellationWorkflowId(
 export function notificationWorkflowId(cancelOrderId: string): string {
   return `notify/${cancelOrderId}`;
 }
+
+/** The repair of a closed cancellation by one verified provider callback (one run per callback). */
+export function repairWorkflowId(cancelOrderId: string, callbackId: string): string {
+  return `repair/${cancelOrderId}/${callbackId}`;
+}

@@ -14,7 +14,7 @@ export function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-export { parseParams } from '../common/params';
+export { parseParams } from '../providers/unified/protocol';
 
 /**
  * Answers the transport-level faults every sandbox shares (no answer, reset, empty or oversized

@@ -66,7 +66,7 @@ export function notificationFailureReason(
 ): NotificationFailureReason {
   if (!last) return 'no_attempt';
   if (last.state === 'unknown') return 'outcome_unknown';
-  // The address policy's refusal, as activities/notification.ts words it: nothing was sent.
+  // The address policy's refusal, as activities/notification-exchange.ts words it: nothing was sent.
   if (last.error?.startsWith('refused:')) return 'refused_by_policy';
   if (last.http_status === null || last.http_status === undefined) return 'no_answer';
   return last.http_status >= 200 && last.http_status < 300 ? 'bad_answer' : 'http_status';

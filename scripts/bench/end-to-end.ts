@@ -101,5 +101,6 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     answers.push({ label: 'merchant answer', concurrency: level, count, p50, p95, p99, resends });
     resends = 0;
   }
+  cancelAgent.destroy();
   return { runs, answers, sample };
 }

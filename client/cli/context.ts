@@ -11,9 +11,15 @@ import { createCancelflowClient, ValidationError, type AppScope, type Cancelflow
 /** The exit codes the README promises. */
 export const EXIT = { ok: 0, failure: 1, input: 2, notFound: 3, conflict: 4 } as const;
 
-/** The same environment and config file as the services; a missing file means development defaults. */
+let loaded: Config | undefined;
+
+/**
+ * The same environment and config file as the services; a missing file means development defaults.
+ * Read once per CLI process: every command and every table asks for it.
+ */
 export function cliConfig(): Config {
-  return loadConfig({ allowMissingFile: true });
+  loaded ??= loadConfig({ allowMissingFile: true });
+  return loaded;
 }
 
 function unreachable(what: string, address: string, err: unknown): CancelflowError {

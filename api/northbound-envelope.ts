@@ -1,7 +1,7 @@
 /** The northbound envelope: answer codes, refusals, request verification, errors mapped to answers. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig, Config } from '../common/config';
-import { apiRequestsTotal } from '../common/metrics';
+import { countApiRequest } from '../common/metrics';
 import { ProtocolError, readParams, reqTimeMs, type FieldRules } from '../providers/unified/protocol';
 import { md5Sign, verifyEnvelope } from '../providers/unified/sign';
 
@@ -59,7 +59,7 @@ export function northboundEnvelope(
     data?: Record<string, unknown>,
     key?: string,
   ) => {
-    apiRequestsTotal.labels(route, String(code)).inc();
+    countApiRequest(route, code);
     const body: Record<string, unknown> = { code, msg };
     if (data && key) {
       body.data = data;

@@ -6,7 +6,7 @@ import type { Config } from '../common/config';
 import { preparedQuery, type Knex } from '../common/db';
 import { listenForChanges } from '../common/change-feed';
 import { LruCache } from '../common/lru';
-import { queryCacheTotal } from '../common/metrics';
+import { countQueryCache } from '../common/metrics';
 import {
   cancelOrderFields,
   type CancelOrderRow,
@@ -167,10 +167,10 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
       const cacheKey = `${p.cancelOrderId}\u0000${p.mchNo}\u0000${p.appId}`;
       const cached = terminalAnswers.get(cacheKey) ?? (feed?.live ? pendingAnswers.get(cacheKey) : undefined);
       if (cached) {
-        queryCacheTotal.labels('hit').inc();
+        countQueryCache(true);
         return cached;
       }
-      queryCacheTotal.labels('miss').inc();
+      countQueryCache(false);
       const readAt = generation;
       const [row] = await preparedQuery<CancellationRow>(deps.db, 'northbound_query', QUERY_SQL, [
         p.cancelOrderId,

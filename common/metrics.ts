@@ -81,12 +81,36 @@ export function countNotificationRound(
   else notificationRoundsTotal.labels('failed', notificationFailureReason(last)).inc();
 }
 
+/**
+ * A metric's child for each combination of label values, made once: prom-client's `labels()`
+ * rebuilds and hashes the label object on every call, which the hottest routes pay per request.
+ * Only for label values from a small fixed set (route patterns, answer codes, status classes).
+ */
+function childrenOf<C>(make: (values: string[]) => C): (...values: string[]) => C {
+  const children = new Map<string, C>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = children.get(key);
+    if (!child) {
+      child = make(values);
+      children.set(key, child);
+    }
+    return child;
+  };
+}
+
 export const apiRequestsTotal = new Counter({
   name: 'cancelflow_api_requests_total',
   help: 'Northbound Unified Cancel requests, by route and answer code',
   labelNames: ['route', 'code'] as const,
   registers: [registry],
 });
+const apiRequestCounter = childrenOf(([route, code]) => apiRequestsTotal.labels(route!, code!));
+
+/** One northbound answer: its route's pattern and its answer code. */
+export function countApiRequest(route: string, code: number): void {
+  apiRequestCounter(route, String(code)).inc();
+}
 
 export const apiRequestSeconds = new Histogram({
   name: 'cancelflow_api_request_duration_seconds',
@@ -97,6 +121,10 @@ export const apiRequestSeconds = new Histogram({
   registers: [registry],
 });
 
+const apiRequestTimer = childrenOf(([method, route, statusClass]) =>
+  apiRequestSeconds.labels(method!, route!, statusClass!),
+);
+
 /** One API response; `route` is the route's pattern (never the URL: ids would make a series each). */
 export function observeApiResponse(
   method: string,
@@ -104,9 +132,9 @@ export function observeApiResponse(
   statusCode: number,
   elapsedMs: number,
 ): void {
-  apiRequestSeconds
-    .labels(method, route ?? 'unmatched', `${Math.floor(statusCode / 100)}xx`)
-    .observe(elapsedMs / 1000);
+  apiRequestTimer(method, route ?? 'unmatched', `${Math.floor(statusCode / 100)}xx`).observe(
+    elapsedMs / 1000,
+  );
 }
 
 export const queryCacheTotal = new Counter({
@@ -115,6 +143,13 @@ export const queryCacheTotal = new Counter({
   labelNames: ['result'] as const,
   registers: [registry],
 });
+const queryCacheHits = queryCacheTotal.labels('hit');
+const queryCacheMisses = queryCacheTotal.labels('miss');
+
+/** A northbound query answered from the API's caches (hit) or read from Postgres (miss). */
+export function countQueryCache(hit: boolean): void {
+  (hit ? queryCacheHits : queryCacheMisses).inc();
+}
 
 export const reconciliationItemsTotal = new Counter({
   name: 'cancelflow_reconciliation_items_total',

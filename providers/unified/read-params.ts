@@ -36,10 +36,38 @@ function stringEnd(raw: string, start: number): number {
 }
 
 /**
+ * How many names the top-level object of a JSON object text that already parsed gives, repeats
+ * included, without reading any of them. JSON.parse keeps one property per distinct name, so the
+ * text repeats a name exactly when this is more than the parsed object's own keys: the common
+ * case (no repeat) costs one scan and no allocation; {@link duplicateJsonName} then names it.
+ */
+export function topLevelNameCount(raw: string): number {
+  let count = 0;
+  let depth = 0;
+  let expectName = true;
+  for (let i = raw.indexOf('{') + 1; i < raw.length;) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x22) {
+      if (depth === 0 && expectName) {
+        count++;
+        expectName = false;
+      }
+      i = stringEnd(raw, i);
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c && depth === 0) expectName = true;
+    i++;
+  }
+  return count;
+}
+
+/**
  * The first name given twice in a JSON object text that already parsed (JSON.parse keeps the last,
  * other readers the first: which one was signed is ambiguous).
  */
-function duplicateJsonName(raw: string): string | undefined {
+export function duplicateJsonName(raw: string): string | undefined {
   const seen = new Set<string>();
   let depth = 0;
   let expectName = true;
@@ -82,10 +110,24 @@ function bodyEntries(raw: string, contentType: string | undefined): Array<[strin
   }
   if (!json || typeof json !== 'object' || Array.isArray(json))
     throw new ProtocolError('BAD_BODY', 'body', 'must be a JSON object');
-  const duplicate = duplicateJsonName(raw);
-  if (duplicate !== undefined)
-    throw new ProtocolError('BAD_FIELD', label(duplicate), 'is given more than once');
-  return Object.entries(json);
+  const entries = Object.entries(json);
+  if (topLevelNameCount(raw) !== entries.length) {
+    const duplicate = duplicateJsonName(raw);
+    if (duplicate !== undefined)
+      throw new ProtocolError('BAD_FIELD', label(duplicate), 'is given more than once');
+  }
+  return entries;
+}
+
+/** Each rule set's entries, listed once (the rule sets are module constants). */
+const ruleEntries = new WeakMap<FieldRules, Array<[string, FieldRule]>>();
+function entriesOf(rules: FieldRules): Array<[string, FieldRule]> {
+  let entries = ruleEntries.get(rules);
+  if (!entries) {
+    entries = Object.entries(rules);
+    ruleEntries.set(rules, entries);
+  }
+  return entries;
 }
 
 /**
@@ -119,7 +161,7 @@ export function readParams(
       );
     else params.set(name, JSON.stringify(value));
   }
-  for (const [name, rule] of Object.entries(rules)) {
+  for (const [name, rule] of entriesOf(rules)) {
     const value = params.get(name);
     if (value === undefined || value === '') {
       if (rule.required) throw new ProtocolError('BAD_FIELD', name, 'is required');

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /**
  * Seed 000's MD5 signature (PROVIDERS.md): drop `sign` and null/undefined/empty values, make
@@ -51,7 +51,8 @@ export function signingString(params: SignableParams, key: string): string {
 }
 
 export function md5Sign(params: SignableParams, key: string): string {
-  return createHash('md5').update(signingString(params, key), 'utf8').digest('hex').toUpperCase();
+  // One-shot `hash` (Node 20.12+; engines ask 20.19): the string's UTF-8 bytes, no Hash object.
+  return hash('md5', signingString(params, key), 'hex').toUpperCase();
 }
 
 /** Case-insensitive, constant-time comparison of a received signature with the expected one. */

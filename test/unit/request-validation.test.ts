@@ -12,6 +12,7 @@ import {
   reqTimeMs,
   type FieldRules,
 } from '../../providers/unified/protocol';
+import { duplicateJsonName, topLevelNameCount } from '../../providers/unified/read-params';
 import { md5Sign } from '../../providers/unified/sign';
 
 const JSON_TYPE = 'application/json';
@@ -109,6 +110,68 @@ describe('readParams: bodies', () => {
       mchNo: vector.mchNo,
       extra: '{"mchNo":"x","list":[{"mchNo":"y"},"\\"mchNo\\":"]}',
     });
+  });
+});
+
+describe('repeated names: the allocation-free count decides when the names are read', () => {
+  // A small pool of names, some spelled with escapes, so that repeats are frequent.
+  const name = fc.constantFrom(
+    'mchNo',
+    'm\\u0063hNo',
+    'a',
+    'A',
+    '',
+    '__proto__',
+    '1',
+    'x\\"y',
+    'é',
+    '\\u00e9',
+  );
+  const value = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+    fc.constantFrom('"{\\"a\\":1,"', '"\\\\"', '[{"a":1},{"a":2}]', '{"a":{"a":[]}}', '","'),
+  );
+  const space = fc.constantFrom('', ' ', '\n\t ');
+  const objectText = fc
+    .array(fc.tuple(name, value, space), { maxLength: 12 })
+    .chain((pairs) =>
+      space.map((s) => `${s}{${pairs.map(([k, v, w]) => `${w}"${k}"${w}:${w}${v}${w}`).join(',')}}${s}`),
+    );
+
+  test('a text repeats a top-level name exactly when it gives more names than JSON.parse keeps', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          objectText,
+          fc.json().filter((t) => /^\s*\{/.test(t)),
+        ),
+        (raw) => {
+          const kept = Object.keys(JSON.parse(raw) as object).length;
+          const repeated = duplicateJsonName(raw);
+          expect(topLevelNameCount(raw) > kept).toBe(repeated !== undefined);
+          expect(topLevelNameCount(raw)).toBeGreaterThanOrEqual(kept);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  test('readParams refuses every repeated name the count finds, naming it', () => {
+    fc.assert(
+      fc.property(objectText, (raw) => {
+        const repeated = duplicateJsonName(raw);
+        let refusal: string | undefined;
+        try {
+          readParams(raw, JSON_TYPE, {});
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          refusal = err.message;
+        }
+        if (repeated === undefined) expect(refusal).toBeUndefined();
+        else expect(refusal).toContain('is given more than once');
+      }),
+      { numRuns: 1_000 },
+    );
   });
 });
 

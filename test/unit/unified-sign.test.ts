@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import {
   compareCaseInsensitive,
   md5Sign,
@@ -44,6 +46,22 @@ describe('Unified Cancel MD5 signature (PROVIDERS.md worked vectors)', () => {
     expect(
       md5Sign({ ...request, mchOrderNo: '', clientIp: null, notifyUrl: undefined, sign: 'X' }, KEY),
     ).toBe('6CAF47A03783A664A268EA45772C54E1');
+  });
+
+  test('the MD5 is over the UTF-8 bytes of the signing string, upper-case hex, for any text', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1 }), fc.string({ unit: 'binary' })), (params) => {
+        const expected = createHash('md5')
+          .update(Buffer.from(signingString(params, KEY), 'utf8'))
+          .digest('hex')
+          .toUpperCase();
+        expect(md5Sign(params, KEY)).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
+    expect(md5Sign({ errMsg: '撤销成功 é 😀' }, KEY)).toBe(
+      createHash('md5').update(`errMsg=撤销成功 é 😀&key=${KEY}`, 'utf8').digest('hex').toUpperCase(),
+    );
   });
 
   test('response data vector (numbers unquoted, empty errCode/errMsg dropped)', () => {

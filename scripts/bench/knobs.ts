@@ -11,5 +11,7 @@ export const RECON_RATES = (env.BENCH_RECON_RATE ?? '500')
 export const reconAccount = (rate: number) => `payby-recon-${Number.isFinite(rate) ? rate : 'max'}`;
 export const API_SECONDS = Number(env.BENCH_API_SECONDS ?? 8);
 export const API_CONCURRENCY = Number(env.BENCH_API_CONCURRENCY ?? 50);
+/** Each northbound route is first run this long, unmeasured (JIT, caches, the e2e pass's tail). */
+export const API_WARMUP_SECONDS = Number(env.BENCH_API_WARMUP_SECONDS ?? 2);
 export const PARTS = new Set((env.BENCH_PARTS ?? 'e2e,api,recon').split(','));
 export const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);

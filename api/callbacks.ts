@@ -6,6 +6,7 @@ import type { Knex } from '../common/db';
 import { parseParams } from '../providers/unified/protocol';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import { signalStoredCallback } from '../client';
+import { TERMINAL_STATUSES, type CancellationStatus } from '../contract/cancellation';
 
 /** Postgres text cannot hold NUL: what we store shows it as U+FFFD. */
 const clean = (text: string): string => text.replaceAll('\u0000', '\ufffd');
@@ -105,8 +106,14 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     // The gateway's cancelOrderId is our provider_cancel_id; before we learnt it, the pay order.
     // Every active cancellation of that gateway order is told (apps routed to one account each
     // have their own), and never one about another order.
-    type Match = { cancel_order_id: string; workflow_id: string; pay_order_id: string | null };
-    const columns = ['cancel_order_id', 'workflow_id', 'pay_order_id'];
+    type Match = {
+      cancel_order_id: string;
+      workflow_id: string;
+      pay_order_id: string | null;
+      status: CancellationStatus;
+      state: number;
+    };
+    const columns = ['cancel_order_id', 'workflow_id', 'pay_order_id', 'status', 'state'];
     const notifiedPay =
       verdict.outcome.kind === 'cancelled' ||
       verdict.outcome.kind === 'refused' ||
@@ -126,10 +133,25 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
         .select(columns);
     const about = matches.filter((m) => !notifiedPay || !m.pay_order_id || m.pay_order_id === notifiedPay);
     const first = about[0];
+    // A final record is never changed (applyTransition refuses to): neither its run (which reads
+    // no more answers once it decided) nor a repair could use the callback. It is stored and
+    // answered, and nothing is started: no signal, no repair run per late gateway notification.
+    const open = about.filter((m) => !TERMINAL_STATUSES.includes(m.status));
+    const finalOnly = first && open.length === 0 ? first : undefined;
+    const disagrees = finalOnly && verdict.state >= 2 && verdict.state !== finalOnly.state;
+    if (disagrees)
+      req.log.warn(
+        { cancelOrderId: finalOnly.cancel_order_id, recorded: finalOnly.state, notified: verdict.state },
+        'gateway notification disagrees with a final cancellation: nothing changed',
+      );
     const id = await store({
       verdict: first ? 'valid' : matches.length > 0 ? 'misaddressed' : 'unmatched',
       ...(first
-        ? {}
+        ? finalOnly
+          ? {
+              reason: `${disagrees ? 'disagrees with' : 'about'} a final record (state ${finalOnly.state}, notified ${verdict.state}): nothing changed, nothing started`,
+            }
+          : {}
         : {
             reason:
               matches.length > 0
@@ -144,7 +166,8 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
 
     // The signal names the stored callback; the workflow re-reads and re-verifies it. A
     // cancellation whose workflow has closed is completed by a repair workflow, the same way.
-    for (const match of about)
+    if (open.length === 0) return reply.type('text/plain').send('success');
+    for (const match of open)
       await signalStoredCallback(
         deps.client,
         {

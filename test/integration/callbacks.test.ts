@@ -1,7 +1,8 @@
 import { createCancelflowClient } from '../../client';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { md5Sign } from '../../providers/unified/sign';
-import { notificationWorkflowId } from '../../contract/ids';
+import { notificationWorkflowId, repairWorkflowId } from '../../contract/ids';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
 import {
@@ -236,6 +237,65 @@ test('a callback about another order of the same gateway changes nothing', async
   await new Promise((r) => setTimeout(r, 1_000));
   expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
   await world.temporal.client.workflow.getHandle(started.workflowId).terminate('test done');
+});
+
+test('a verified callback about a final cancellation is stored and answered, and starts nothing: no signal, no repair run', async () => {
+  // Settled at once; the gateway sends nothing itself: the test sends its notifications, late.
+  const pay = world.unified.setOrder({ silent: true });
+  const started = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+  expect(await world.cancelflow.waitForResult(started.workflowId)).toMatchObject({
+    status: 'SUCCEEDED',
+    state: 2,
+  });
+  const final = await row(started.cancelOrderId);
+  const notify = async (state: string) => {
+    const params: Record<string, string> = {
+      cancelOrderId: final.provider_cancel_id,
+      payOrderId: pay,
+      mchNo: GATEWAY.mchNo,
+      appId: GATEWAY.appId,
+      payAmount: '100',
+      currency: 'HKD',
+      state,
+      createdAt: String(Date.now()),
+      reqTime: String(Date.now()),
+    };
+    params.sign = md5Sign(params, GATEWAY.key);
+    const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  // The same final state, then another one (a gateway contradicting a final record).
+  expect(await notify('2')).toEqual({ status: 200, text: 'success' });
+  expect(await notify('3')).toEqual({ status: 200, text: 'success' });
+
+  const callbacks = await world.database
+    .db('provider_callbacks')
+    .where({ cancel_order_id: started.cancelOrderId })
+    .orderBy('id');
+  expect(callbacks.map((c) => [c.verdict, c.state, c.signalled, c.reason])).toEqual([
+    ['valid', 2, false, 'about a final record (state 2, notified 2): nothing changed, nothing started'],
+    [
+      'valid',
+      3,
+      false,
+      'disagrees with a final record (state 2, notified 3): nothing changed, nothing started',
+    ],
+  ]);
+  // Nothing was started or signalled, and the record is as it was.
+  for (const c of callbacks)
+    await expect(
+      world.temporal.client.workflow
+        .getHandle(repairWorkflowId(started.cancelOrderId, String(c.id)))
+        .describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  const history = await world.temporal.client.workflow.getHandle(started.workflowId).fetchHistory();
+  expect(history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
+  const after = await row(started.cancelOrderId);
+  expect(after).toMatchObject({ status: 'SUCCEEDED', state: 2, updated_at: final.updated_at });
 });
 
 test('the repair runs of this suite replay with the current workflow code', async () => {

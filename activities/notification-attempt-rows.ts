@@ -95,21 +95,24 @@ export function createAttemptRecorder({ db, logger }: Pick<ActivityDeps, 'db' | 
     startedAt: Date,
     fields: AttemptFinish,
   ): Promise<NotificationAttemptResult> {
-    const finished = await db.transaction(async (trx) => {
-      const updated = await trx('notification_attempts')
-        .where({ ...key, state: 'sending' })
-        .update(fields)
-        .returning('id');
-      if (updated.length > 0)
-        await trx('notifications')
-          .where({ notification_id: key.notification_id })
-          .update({
-            attempts: trx.raw('attempts + 1'),
-            last_attempt_at: startedAt,
-            updated_at: trx.fn.now(),
-          });
-      return updated.length > 0;
-    });
+    // One statement, so one round trip (it was a transaction of four): the attempt is finished
+    // only from `sending`, and the notification's count moves only if this statement finished it.
+    // A concurrent finisher waits on the row lock, then finds it no longer `sending`.
+    const finishing = db('notification_attempts')
+      .where({ ...key, state: 'sending' })
+      .update(fields)
+      .returning('id')
+      .toSQL();
+    const { rows } = await db.raw<{ rows: Array<{ finished: number }> }>(
+      `with finished as (${finishing.sql}),
+       counted as (
+         update notifications set attempts = attempts + 1, last_attempt_at = ?, updated_at = now()
+         where notification_id = ? and exists (select 1 from finished)
+       )
+       select count(*)::int as finished from finished`,
+      [...finishing.bindings, startedAt, key.notification_id],
+    );
+    const finished = rows[0]!.finished > 0;
     if (!finished) return resultOf(await db('notification_attempts').where(key).first<AttemptRow>());
     notificationAttemptsTotal.labels(fields.success ? 'success' : 'failure').inc();
     logger.info(

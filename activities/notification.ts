@@ -65,16 +65,20 @@ export function createNotificationActivities(deps: ActivityDeps) {
           'NOT_TERMINAL',
         );
       const notificationId = notificationIdFor(row.cancel_order_id);
-      const existing = await db('notifications')
-        .where({ notification_id: notificationId })
-        .first<{ notification_id: string } | undefined>('notification_id');
-      if (!existing) {
-        const app = appOf(row.mch_no, row.app_id);
-        if (!app)
+      const app = appOf(row.mch_no, row.app_id);
+      if (!app) {
+        // Stored before its app left the config: it is sent as stored. Otherwise nothing to sign with.
+        const existing = await db('notifications')
+          .where({ notification_id: notificationId })
+          .first<{ notification_id: string } | undefined>('notification_id');
+        if (!existing)
           throw ApplicationFailure.nonRetryable(
             `app ${row.mch_no}/${row.app_id} is not configured`,
             'UNKNOWN_APP',
           );
+      } else {
+        // Built and offered every time (one round trip): the first one stored is kept, so every
+        // attempt and redelivery sends the same signed bytes.
         const payload = notificationFields(row, Date.now());
         payload.sign = md5Sign(payload, app.key.reveal());
         await db('notifications')

@@ -7,6 +7,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes';
 import { selfCheckWorkflow } from '../../workflows';
 import { createActivities } from '../../activities';
+import { createAttemptRecorder } from '../../activities/notification-attempt-rows';
 import { createLogger } from '../../common/logger';
 import { loadConfig } from '../../common/config';
 import { freePort } from '../../scripts/ports';
@@ -101,6 +102,60 @@ describe('Postgres schema', () => {
     };
     await database.db('notification_attempts').insert(attempt);
     await expect(database.db('notification_attempts').insert(attempt)).rejects.toThrow(/unique/);
+  });
+
+  test('an attempt is finished once: of two finishers racing on one `sending` row, one writes and counts, the other reads its result', async () => {
+    const { finishAttempt } = createAttemptRecorder({ db: database.db, logger: createLogger('silent') });
+    for (let round = 1; round <= 20; round++) {
+      // One notification per cancellation: a cancellation each.
+      const cancelOrderId = `C2026112112000000009${String(round).padStart(2, '0')}`;
+      await database.db('cancellations').insert({
+        cancel_order_id: cancelOrderId,
+        workflow_id: `cancel/acct/pay:P9-${round}`,
+        mch_no: 'M1',
+        app_id: 'app1',
+        account_id: 'acct',
+        provider: 'payby',
+        order_ref: `pay:P9-${round}`,
+        pay_order_id: `P9-${round}`,
+      });
+      const notificationId = `N9-${round}`;
+      await database.db('notifications').insert({
+        notification_id: notificationId,
+        cancel_order_id: cancelOrderId,
+        app_id: 'app1',
+        url: 'http://127.0.0.1/notify',
+        payload: {},
+      });
+      const key = { notification_id: notificationId, round: 1, attempt_no: 1 };
+      const startedAt = new Date(Date.now() - 1_000);
+      await database.db('notification_attempts').insert({ ...key, state: 'sending', started_at: startedAt });
+      const [a, b] = await Promise.all([
+        finishAttempt(key, startedAt, { state: 'done', success: true, http_status: 200, error: null }),
+        finishAttempt(key, startedAt, { state: 'unknown', success: false, error: 'presumed lost' }),
+      ]);
+      // Both callers are told the one result that stands, and it was counted once.
+      expect(b).toEqual(a);
+      const stored = await database.db('notification_attempts').where(key).first();
+      expect(
+        stored.state === 'done'
+          ? { success: true, httpStatus: 200 }
+          : { success: false, error: 'presumed lost' },
+      ).toEqual(a);
+      const notification = await database
+        .db('notifications')
+        .where({ notification_id: notificationId })
+        .first();
+      expect(notification.attempts).toBe(1);
+      expect(notification.last_attempt_at).toEqual(startedAt);
+      // Finishing it again later changes nothing.
+      expect(
+        await finishAttempt(key, startedAt, { state: 'unknown', success: false, error: 'late' }),
+      ).toEqual(a);
+      expect(
+        (await database.db('notifications').where({ notification_id: notificationId }).first()).attempts,
+      ).toBe(1);
+    }
   });
 
   test('rolling back and re-applying the migrations works', async () => {

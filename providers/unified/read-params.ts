@@ -36,23 +36,21 @@ function stringEnd(raw: string, start: number): number {
 }
 
 /**
- * How many names the top-level object of a JSON object text that already parsed gives, repeats
- * included, without reading any of them. JSON.parse keeps one property per distinct name, so the
- * text repeats a name exactly when this is more than the parsed object's own keys: the common
- * case (no repeat) costs one scan and no allocation; {@link duplicateJsonName} then names it.
+ * Calls `visit(start, end)` with the span (quotes included) of each name of the top-level object of
+ * a JSON object text that already parsed, repeats included, in order, until `visit` returns true.
  */
-export function topLevelNameCount(raw: string): number {
-  let count = 0;
+function eachTopLevelName(raw: string, visit: (start: number, end: number) => boolean | void): void {
   let depth = 0;
   let expectName = true;
   for (let i = raw.indexOf('{') + 1; i < raw.length;) {
     const c = raw.charCodeAt(i);
     if (c === 0x22) {
+      const end = stringEnd(raw, i);
       if (depth === 0 && expectName) {
-        count++;
+        if (visit(i, end)) return;
         expectName = false;
       }
-      i = stringEnd(raw, i);
+      i = end;
       continue;
     }
     if (c === 0x7b || c === 0x5b) depth++;
@@ -60,6 +58,19 @@ export function topLevelNameCount(raw: string): number {
     else if (c === 0x2c && depth === 0) expectName = true;
     i++;
   }
+}
+
+/**
+ * How many names the top-level object gives, repeats included, without reading any of them.
+ * JSON.parse keeps one property per distinct name, so the text repeats a name exactly when this
+ * is more than the parsed object's own keys: the common case (no repeat) costs one scan and no
+ * allocation; {@link duplicateJsonName} then names the repeat.
+ */
+export function topLevelNameCount(raw: string): number {
+  let count = 0;
+  eachTopLevelName(raw, () => {
+    count++;
+  });
   return count;
 }
 
@@ -69,27 +80,14 @@ export function topLevelNameCount(raw: string): number {
  */
 export function duplicateJsonName(raw: string): string | undefined {
   const seen = new Set<string>();
-  let depth = 0;
-  let expectName = true;
-  for (let i = raw.indexOf('{') + 1; i < raw.length;) {
-    const c = raw[i];
-    if (c === '"') {
-      const end = stringEnd(raw, i);
-      if (depth === 0 && expectName) {
-        const name = JSON.parse(raw.slice(i, end)) as string;
-        if (seen.has(name)) return name;
-        seen.add(name);
-        expectName = false;
-      }
-      i = end;
-      continue;
-    }
-    if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
-    else if (c === ',' && depth === 0) expectName = true;
-    i++;
-  }
-  return undefined;
+  let repeated: string | undefined;
+  eachTopLevelName(raw, (start, end) => {
+    const name = JSON.parse(raw.slice(start, end)) as string;
+    if (seen.has(name)) repeated = name;
+    seen.add(name);
+    return repeated !== undefined;
+  });
+  return repeated;
 }
 
 function bodyEntries(raw: string, contentType: string | undefined): Array<[string, unknown]> {
@@ -115,17 +113,6 @@ function bodyEntries(raw: string, contentType: string | undefined): Array<[strin
     const duplicate = duplicateJsonName(raw);
     if (duplicate !== undefined)
       throw new ProtocolError('BAD_FIELD', label(duplicate), 'is given more than once');
-  }
-  return entries;
-}
-
-/** Each rule set's entries, listed once (the rule sets are module constants). */
-const ruleEntries = new WeakMap<FieldRules, Array<[string, FieldRule]>>();
-function entriesOf(rules: FieldRules): Array<[string, FieldRule]> {
-  let entries = ruleEntries.get(rules);
-  if (!entries) {
-    entries = Object.entries(rules);
-    ruleEntries.set(rules, entries);
   }
   return entries;
 }
@@ -161,7 +148,7 @@ export function readParams(
       );
     else params.set(name, JSON.stringify(value));
   }
-  for (const [name, rule] of entriesOf(rules)) {
+  for (const [name, rule] of Object.entries(rules)) {
     const value = params.get(name);
     if (value === undefined || value === '') {
       if (rule.required) throw new ProtocolError('BAD_FIELD', name, 'is required');

@@ -70,7 +70,8 @@ export function northboundEnvelope(
 
   // Errors Fastify raises before our handler (content type, body size, rate limit) in the same shape.
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
-    const route = req.routeOptions.url ?? req.url;
+    // The route's pattern, never the URL: a metric series (and its cached child) per URL would grow without bound.
+    const route = req.routeOptions.url ?? 'unmatched';
     if (err.statusCode === 413)
       return send(reply, route, CODES.BODY_TOO_LARGE, `body larger than ${config.api.bodyLimitBytes} bytes`);
     if (err.statusCode === 415)

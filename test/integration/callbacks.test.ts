@@ -207,6 +207,26 @@ test('callbacks for an account we do not have keep only the first KiB of what wa
   expect(stored.reason).toContain(`body of ${body.length} characters`);
 });
 
+/** A Cancel Notification signed by the gateway, sent to our callback endpoint: HTTP status and body. */
+async function gatewayNotifies(fields: { cancelOrderId: string; payOrderId: string; state: string }) {
+  const params: Record<string, string> = {
+    ...fields,
+    mchNo: GATEWAY.mchNo,
+    appId: GATEWAY.appId,
+    payAmount: '100',
+    currency: 'HKD',
+    createdAt: String(Date.now()),
+    reqTime: String(Date.now()),
+  };
+  params.sign = md5Sign(params, GATEWAY.key);
+  const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
 test('a callback about another order of the same gateway changes nothing', async () => {
   const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
   const cf = slowPolling();
@@ -216,22 +236,10 @@ test('a callback about another order of the same gateway changes nothing', async
     return r?.status === 'PENDING' && r.provider_cancel_id ? r : undefined;
   });
   // Correctly signed by the gateway, names our gateway cancel id, but another payment order.
-  const params: Record<string, string> = {
+  const res = await gatewayNotifies({
     cancelOrderId: pending.provider_cancel_id,
     payOrderId: 'P-SOMEONE-ELSE',
-    mchNo: GATEWAY.mchNo,
-    appId: GATEWAY.appId,
-    payAmount: '100',
-    currency: 'HKD',
     state: '2',
-    createdAt: String(Date.now()),
-    reqTime: String(Date.now()),
-  };
-  params.sign = md5Sign(params, GATEWAY.key);
-  const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(params).toString(),
   });
   expect(res.status).toBe(404);
   await new Promise((r) => setTimeout(r, 1_000));
@@ -248,26 +256,8 @@ test('a verified callback about a final cancellation is stored and answered, and
     state: 2,
   });
   const final = await row(started.cancelOrderId);
-  const notify = async (state: string) => {
-    const params: Record<string, string> = {
-      cancelOrderId: final.provider_cancel_id,
-      payOrderId: pay,
-      mchNo: GATEWAY.mchNo,
-      appId: GATEWAY.appId,
-      payAmount: '100',
-      currency: 'HKD',
-      state,
-      createdAt: String(Date.now()),
-      reqTime: String(Date.now()),
-    };
-    params.sign = md5Sign(params, GATEWAY.key);
-    const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(params).toString(),
-    });
-    return { status: res.status, text: await res.text() };
-  };
+  const notify = (state: string) =>
+    gatewayNotifies({ cancelOrderId: final.provider_cancel_id, payOrderId: pay, state });
   // The same final state, then another one (a gateway contradicting a final record).
   expect(await notify('2')).toEqual({ status: 200, text: 'success' });
   expect(await notify('3')).toEqual({ status: 200, text: 'success' });

@@ -15,6 +15,11 @@ export interface ProviderCallInput {
   clientIp?: string;
   channelExtra?: string;
   extParam?: string;
+  /**
+   * The workflow's own name for this exchange (`writeAhead`'s claim): a submit run as a local
+   * activity is sent only by the try that first writes it, never again by a retried workflow task.
+   */
+  exchangeKey?: string;
 }
 
 /** Activities of the cancellation workflow: the provider calls and every write to Postgres. */
@@ -30,7 +35,8 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
         message: `no account "${input.accountId}" in config`,
       };
     const { account, adapter } = entry;
-    const hooks = writeAhead(db, input.cancelOrderId, account);
+    const name = input.exchangeKey ? { claim: input.exchangeKey } : {};
+    const hooks = writeAhead(db, input.cancelOrderId, account, name);
     const result =
       operation === 'cancel'
         ? await adapter.submitCancel(
@@ -56,7 +62,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             },
             hooks,
           );
-    if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange);
+    if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange, name);
     logger.info(
       { cancelOrderId: input.cancelOrderId, account: account.id, operation, outcome: result.outcome.kind },
       'provider answered',

@@ -131,6 +131,8 @@ export async function createWorld(
     brokenAccount?: boolean;
     /** Add REVOKE_APP and REFUND_APP (paid-order policies) on the PayBy account. */
     paidOrderApps?: boolean;
+    /** How long the test accounts wait for a provider's answer (default 1 s). */
+    providerResponseTimeoutMs?: number;
   } = {},
 ): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
@@ -174,7 +176,7 @@ export async function createWorld(
           partnerId: '200000000888',
           privateKey: { file: path.join(KEYS, 'merchant-private.pem') },
           providerPublicKey: { file: path.join(KEYS, 'provider-public.pem') },
-          responseTimeoutMs: 1_000,
+          responseTimeoutMs: options.providerResponseTimeoutMs ?? 1_000,
           rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
         ...(options.brokenAccount
@@ -195,7 +197,7 @@ export async function createWorld(
           provider: 'unified',
           baseUrl: unified.url,
           ...GATEWAY,
-          responseTimeoutMs: 1_000,
+          responseTimeoutMs: options.providerResponseTimeoutMs ?? 1_000,
           rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
       ],

@@ -5,7 +5,7 @@ import { withConnection, type Knex } from '../common/db';
 import type { Logger } from '../common/logger';
 import { providerCallSeconds } from '../common/metrics';
 import { SENT_NOT_ANSWERED } from '../contract/audit';
-import { MAY_HAVE_SENT, NOT_SENT } from '../contract/failures';
+import { NOT_SENT } from '../contract/failures';
 import { createAdapter } from '../providers';
 import { accountTimeouts } from '../providers/options';
 import type {
@@ -39,33 +39,22 @@ export function adapterCache(config: Config) {
  */
 export const PROVIDER_CALL_RECORD_BOUNDS = { acquireMs: 3_000, statementMs: 3_000 } as const;
 
-/**
- * How an exchange's `provider_calls` row is named: by default this activity attempt's identity
- * (and `part` of it); `claim` is a key the workflow chose (deterministic, the same in a retried
- * workflow task), which `writeAhead` must be the first to write before it sends.
- */
-export interface ExchangeName {
-  part?: string;
-  claim?: string;
-}
-
-/** The key of an exchange's `provider_calls` row. */
-function exchangeKey({ part, claim }: ExchangeName): string {
-  if (claim) return claim;
+/** This activity attempt's identity: the key of its `provider_calls` row (and `part` of it). */
+function exchangeKey(part?: string): string {
   const info = Context.current().info;
   const run = info.workflowExecution;
   return `${run?.workflowId ?? '-'}/${run?.runId ?? '-'}/${info.activityId}/${info.attempt}${part ? `/${part}` : ''}`;
 }
 
 /** One bounded write to `provider_calls` (a connection, then the statement, each within its bound). */
-async function writeCall<T>(db: Knex, write: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<T> {
-  return withConnection(db, PROVIDER_CALL_RECORD_BOUNDS.acquireMs, async (connection) => {
-    return (await write(db('provider_calls').connection(connection)).timeout(
+async function writeCall(db: Knex, write: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<void> {
+  await withConnection(db, PROVIDER_CALL_RECORD_BOUNDS.acquireMs, async (connection) => {
+    await write(db('provider_calls').connection(connection)).timeout(
       PROVIDER_CALL_RECORD_BOUNDS.statementMs,
       {
         cancel: true,
       },
-    )) as T;
+    );
   });
 }
 
@@ -93,14 +82,14 @@ export async function recordProviderCall(
   cancelOrderId: string,
   account: AccountConfig,
   exchange: ExchangeRecord | FollowUpExchangeRecord,
-  name: ExchangeName = {},
+  part?: string,
 ): Promise<void> {
   providerCallSeconds
     .labels(account.provider, account.id, exchange.operation, exchange.outcome.kind)
     .observe(exchange.latencyMs / 1000);
   const answer = answerColumns(exchange);
   const row = {
-    exchange_key: exchangeKey(name),
+    exchange_key: exchangeKey(part),
     cancel_order_id: cancelOrderId,
     account_id: account.id,
     provider: account.provider,
@@ -109,7 +98,7 @@ export async function recordProviderCall(
     request: JSON.stringify(exchange.request),
     ...answer,
   };
-  await writeCall<unknown>(db, (q) => q.insert(row).onConflict('exchange_key').merge(Object.keys(answer)));
+  await writeCall(db, (q) => q.insert(row).onConflict('exchange_key').merge(Object.keys(answer)));
 }
 
 /**
@@ -118,18 +107,12 @@ export async function recordProviderCall(
  * worker killed mid-call, Postgres down when the answer comes). Postgres trouble is waited out
  * while the activity can still afford its HTTP timeouts; past that the request is not sent, and the
  * activity fails with `NOT_SENT`: nothing happened at the provider.
- *
- * A `claim`ed name is a fence: the request is sent only by the try that wrote its row. Finding
- * the row already there means an earlier try of the same workflow step (a workflow task retried
- * after a worker died) may have sent it, so this one fails with `MAY_HAVE_SENT` and sends nothing:
- * the workflow asks the provider before it sends again. (So does a try whose own first insert
- * failed without an answer: it cannot tell its row from an earlier one.)
  */
 export function writeAhead(
   db: Knex,
   cancelOrderId: string,
   account: AccountConfig,
-  name: ExchangeName = {},
+  part?: string,
 ): SendHooks {
   return {
     beforeSend: async (outgoing: OutgoingRequest) => {
@@ -141,7 +124,7 @@ export function writeAhead(
         (http.connectMs + http.responseMs) -
         3_000;
       const row = {
-        exchange_key: exchangeKey(name),
+        exchange_key: exchangeKey(part),
         cancel_order_id: cancelOrderId,
         account_id: account.id,
         provider: account.provider,
@@ -153,11 +136,9 @@ export function writeAhead(
         latency_ms: 0,
       };
       for (let attempt = 0; ; attempt++) {
-        let written: unknown[];
         try {
-          written = await writeCall<unknown[]>(db, (q) =>
-            q.insert(row).onConflict('exchange_key').ignore().returning('exchange_key'),
-          );
+          await writeCall(db, (q) => q.insert(row).onConflict('exchange_key').ignore());
+          return;
         } catch (err) {
           const wait = Math.min(250 * 2 ** attempt, 2_000);
           if (Date.now() + wait + PROVIDER_CALL_RECORD_BOUNDS.acquireMs >= deadline)
@@ -166,15 +147,7 @@ export function writeAhead(
               message: `could not write the audit row ahead of the ${outgoing.operation}: nothing was sent (${err instanceof Error ? err.message : String(err)})`,
             });
           await sleep(wait);
-          continue;
         }
-        if (name.claim && written.length === 0)
-          throw ApplicationFailure.create({
-            type: MAY_HAVE_SENT,
-            nonRetryable: true,
-            message: `the ${outgoing.operation} ${name.claim} was claimed before${attempt > 0 ? ' (perhaps by this try, whose first write went unanswered)' : ''}: an earlier try may have sent it, so it is not sent again`,
-          });
-        return;
       }
     },
   };
@@ -192,7 +165,6 @@ export async function auditExchange(
   cancelOrderId: string,
   account: AccountConfig,
   exchange: ExchangeRecord | FollowUpExchangeRecord,
-  name: ExchangeName = {},
 ): Promise<void> {
   const info = Context.current().info;
   // Leave the workflow 3 s to receive the answer before the activity would time out.
@@ -201,7 +173,7 @@ export async function auditExchange(
     Math.max(0, info.startToCloseTimeoutMs - (Date.now() - info.currentAttemptScheduledTimestampMs) - 3_000);
   for (let attempt = 0; ; attempt++) {
     try {
-      await recordProviderCall(db, cancelOrderId, account, exchange, name);
+      await recordProviderCall(db, cancelOrderId, account, exchange);
       return;
     } catch (err) {
       const wait = Math.min(500 * 2 ** attempt, 4_000);

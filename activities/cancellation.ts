@@ -15,11 +15,6 @@ export interface ProviderCallInput {
   clientIp?: string;
   channelExtra?: string;
   extParam?: string;
-  /**
-   * The workflow's own name for this exchange (`writeAhead`'s claim): a submit run as a local
-   * activity is sent only by the try that first writes it, never again by a retried workflow task.
-   */
-  exchangeKey?: string;
 }
 
 /** Activities of the cancellation workflow: the provider calls and every write to Postgres. */
@@ -35,8 +30,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
         message: `no account "${input.accountId}" in config`,
       };
     const { account, adapter } = entry;
-    const name = input.exchangeKey ? { claim: input.exchangeKey } : {};
-    const hooks = writeAhead(db, input.cancelOrderId, account, name);
+    const hooks = writeAhead(db, input.cancelOrderId, account);
     const result =
       operation === 'cancel'
         ? await adapter.submitCancel(
@@ -62,7 +56,7 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             },
             hooks,
           );
-    if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange, name);
+    if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange);
     logger.info(
       { cancelOrderId: input.cancelOrderId, account: account.id, operation, outcome: result.outcome.kind },
       'provider answered',

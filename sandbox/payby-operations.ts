@@ -125,15 +125,6 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
             ours.loseCancelResponse = false;
             return req.socket.destroy();
           }
-          if (ours.holdCancelResponseMs) {
-            const held = ours.holdCancelResponseMs;
-            ours.holdCancelResponseMs = undefined;
-            const answered = acquireOrder();
-            setTimeout(() => {
-              if (!req.socket.destroyed) answer(success, { acquireOrder: answered }, ours);
-            }, held).unref();
-            return;
-          }
           return answer(success, { acquireOrder: acquireOrder() }, ours);
       }
       break;

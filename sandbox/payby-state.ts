@@ -18,8 +18,6 @@ export interface PaybyOrderBehaviour {
   faults?: PaybyFault[];
   /** Apply the cancel, then drop the connection without answering (once). */
   loseCancelResponse?: boolean;
-  /** Apply the cancel, then answer it only after this many ms (once): a crash can land mid-call. */
-  holdCancelResponseMs?: number;
   /** Sign answers with a key that is not PayBy's. */
   badSignature?: boolean;
   /** Answer with broken JSON. */

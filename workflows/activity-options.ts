@@ -31,16 +31,6 @@ export const providerSubmit = {
   retry: { maximumAttempts: 1 },
 } as const satisfies ActivityOptions;
 
-/**
- * The lean shape's submit (SUBMIT_LOCAL_PATCH): a local activity, in the workflow task that decides
- * it, with one try. A workflow task retried after its worker died runs it again; its claimed
- * exchange key (activities/adapters.ts writeAhead) stops that try from sending a second cancel.
- */
-export const localProviderSubmit = {
-  startToCloseTimeout: '45 seconds',
-  retry: { maximumAttempts: 1 },
-} as const satisfies LocalActivityOptions;
-
 /** `providerQuery`'s and `providerSubmit`'s startToCloseTimeout in ms: provider HTTP timeouts must fit in it. */
 export const providerCallTimeoutMs = 45_000;
 

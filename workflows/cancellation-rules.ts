@@ -28,13 +28,6 @@ export const ACCEPT_WAIT_PATCH = 'accept-wait-ends-between-local-activities';
  */
 export const LEAN_PATCH = 'lean-shape-first-attempt-inline';
 
-/**
- * Lean runs that take it send each cancel as a local activity, fenced by a claimed exchange key
- * (`localProviderSubmit`): the whole happy path is one workflow task before the notification.
- * Runs started before it replay with the submit as an activity. Never rename it.
- */
-export const SUBMIT_LOCAL_PATCH = 'submit-as-fenced-local-activity';
-
 /** The fields a transition may have set that Postgres's held state replaces (`TransitionHeld`). */
 export const HELD_FIELDS = [
   'retryable',

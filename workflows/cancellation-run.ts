@@ -25,7 +25,7 @@ import {
 } from '../contract/cancellation';
 import { INITIAL_DECISION_STATE, type DecisionState } from '../contract/decision';
 import { localPersistence } from './activity-options';
-import { HELD_FIELDS, LEAN_PATCH, SettledElsewhere, SUBMIT_LOCAL_PATCH } from './cancellation-rules';
+import { HELD_FIELDS, LEAN_PATCH, SettledElsewhere } from './cancellation-rules';
 import { CancelState } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -50,8 +50,6 @@ export class CancellationRun {
   localInFlight = 0;
   /** The lean shape (LEAN_PATCH), decided once, first: every command follows from it. */
   readonly lean: boolean;
-  /** Lean runs that send each cancel as a fenced local activity (SUBMIT_LOCAL_PATCH). */
-  readonly localSubmit: boolean;
   readonly providerName: string;
   readonly queryName: string;
   /**
@@ -92,7 +90,6 @@ export class CancellationRun {
     this.providerName = input.provider === 'payby' ? 'PayBy' : 'the Unified gateway';
     this.queryName = input.provider === 'payby' ? 'getOrder' : 'cancel query';
     this.lean = patched(LEAN_PATCH);
-    this.localSubmit = this.lean && patched(SUBMIT_LOCAL_PATCH);
     this.told = { ...this.snapshot };
   }
 

@@ -13,13 +13,7 @@ import type { CancellationInput, CancellationSnapshot } from '../contract/cancel
 import { ANSWER_SCOPE, decide, type AnswerSource } from '../contract/decision';
 import { pollDelayMs } from '../contract/backoff';
 import type { CancelOutcome } from '../providers/types';
-import {
-  localPersistence,
-  localProviderSubmit,
-  persistence,
-  providerQuery,
-  providerSubmit,
-} from './activity-options';
+import { localPersistence, persistence, providerQuery, providerSubmit } from './activity-options';
 import { finish } from './cancellation-finish';
 import { installHandlers } from './cancellation-handlers';
 import { CancellationRun } from './cancellation-run';
@@ -28,7 +22,6 @@ import { CancelOrderId, CancelState } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
 const { recordCancellation } = proxyLocalActivities<Activities>(localPersistence);
-const { submitCancel: submitCancelLocally } = proxyLocalActivities<Activities>(localProviderSubmit);
 const { verifiedCallbackOutcome } = proxyActivities<Activities>(persistence);
 const { submitCancel } = proxyActivities<Activities>(providerSubmit);
 const { queryCancel } = proxyActivities<Activities>(providerQuery);
@@ -81,25 +74,19 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
         // Seed state 1 from the moment the cancel may reach the provider, written before it is sent.
         if (snapshot.status === 'RECEIVED') await run.transition('SUBMITTED', 1, {});
         snapshot.submits += 1;
-        const call = {
-          ...run.target(),
-          ...(input.clientIp ? { clientIp: input.clientIp } : {}),
-          ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
-          ...(input.extParam ? { extParam: input.extParam } : {}),
-        };
-        const summary = `send the signed cancel to ${run.providerName} (cancel #${snapshot.submits})`;
-        outcome = await (
-          run.localSubmit
-            ? run.local(
-                submitCancelLocally.executeWithOptions({ summary }, [
-                  {
-                    ...call,
-                    exchangeKey: `${snapshot.workflowId}/${workflowInfo().runId}/submit/${snapshot.submits}`,
-                  },
-                ]),
-              )
-            : submitCancel.executeWithOptions({ summary }, [call])
-        ).catch(unknownAfter('submit'));
+        outcome = await submitCancel
+          .executeWithOptions(
+            { summary: `send the signed cancel to ${run.providerName} (cancel #${snapshot.submits})` },
+            [
+              {
+                ...run.target(),
+                ...(input.clientIp ? { clientIp: input.clientIp } : {}),
+                ...(input.channelExtra ? { channelExtra: input.channelExtra } : {}),
+                ...(input.extParam ? { extParam: input.extParam } : {}),
+              },
+            ],
+          )
+          .catch(unknownAfter('submit'));
       } else {
         from = 'query';
         snapshot.queries += 1;

@@ -145,10 +145,10 @@ export function createPageChecker(deps: ActivityDeps) {
           order: orderOf(row),
           ...(row.provider_cancel_id ? { providerCancelId: row.provider_cancel_id } : {}),
         },
-        writeAhead(db, row.cancel_order_id, entry.account, { part }),
+        writeAhead(db, row.cancel_order_id, entry.account, part),
       );
       if (result.exchange)
-        await recordProviderCall(db, row.cancel_order_id, entry.account, result.exchange, { part });
+        await recordProviderCall(db, row.cancel_order_id, entry.account, result.exchange, part);
       const view = providerView(result.outcome);
       if (view.kind !== 'unknown' || attempt >= ASKS) return { outcome: result.outcome, view };
       await sleep(pollDelayMs(ASK_BACKOFF, attempt - 1, Infinity), undefined, { signal });
@@ -182,9 +182,9 @@ export function createPageChecker(deps: ActivityDeps) {
         order: orderOf(row),
         amount: { minor: Number(refund.amount_minor), currency: refund.currency },
       },
-      writeAhead(db, row.cancel_order_id, account, { part }),
+      writeAhead(db, row.cancel_order_id, account, part),
     );
-    await recordProviderCall(db, row.cancel_order_id, account, result.exchange, { part });
+    await recordProviderCall(db, row.cancel_order_id, account, result.exchange, part);
     return refundAnswer(result.outcome, refund.refund_id, asked.outcome);
   };
 

@@ -131,8 +131,6 @@ export async function createWorld(
     brokenAccount?: boolean;
     /** Add REVOKE_APP and REFUND_APP (paid-order policies) on the PayBy account. */
     paidOrderApps?: boolean;
-    /** How long the test accounts wait for a provider's answer (default 1 s). */
-    providerResponseTimeoutMs?: number;
   } = {},
 ): Promise<World> {
   const pem = (name: string) => readFileSync(path.join(KEYS, name), 'utf8');
@@ -176,7 +174,7 @@ export async function createWorld(
           partnerId: '200000000888',
           privateKey: { file: path.join(KEYS, 'merchant-private.pem') },
           providerPublicKey: { file: path.join(KEYS, 'provider-public.pem') },
-          responseTimeoutMs: options.providerResponseTimeoutMs ?? 1_000,
+          responseTimeoutMs: 1_000,
           rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
         ...(options.brokenAccount
@@ -197,7 +195,7 @@ export async function createWorld(
           provider: 'unified',
           baseUrl: unified.url,
           ...GATEWAY,
-          responseTimeoutMs: options.providerResponseTimeoutMs ?? 1_000,
+          responseTimeoutMs: 1_000,
           rateLimitPerSecond: options.rateLimitPerSecond ?? 500,
         },
       ],

@@ -110,13 +110,8 @@ test('the provider slower than the merchant wait: answered in progress (state 1)
   expect(started.cancelOrderId).toMatch(/^C\d{21}$/);
   // This request created it, even though the answer came from the query.
   expect(started.created).toBe(true);
-  // Its only timers are the waits before asking PayBy (the submit's answer was lost): none for the
-  // merchant's wait.
   const events = (await world.temporal.client.workflow.getHandle(started.workflowId).fetchHistory()).events!;
-  const timers = events
-    .filter((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED)
-    .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? []).toString('utf8'));
-  for (const summary of timers) expect(summary).toMatch(/wait before asking PayBy/);
+  expect(events.some((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED)).toBe(false);
   const result = await world.cancelflow.waitForResult(started.workflowId);
   expect(result.cancelOrderId).toBe(started.cancelOrderId);
   expect(result.status).toBe('SUCCEEDED');

@@ -746,9 +746,8 @@ async function describeOpen(rows: Row[]): Promise<unknown[]> {
 }
 
 /**
- * The `submitCancel` activities of every run of `workflowId` (scheduled activities in runs of the
- * older shape, local-activity markers in lean runs): how many completed, and how many came back
- * without a result (timed out or failed: the run cannot know whether anything left).
+ * The `submitCancel` activities of every run of `workflowId`: how many completed, and how many
+ * came back without a result (timed out or failed: the run cannot know whether anything left).
  */
 async function submitAttempts(
   workflowId: string,
@@ -781,23 +780,6 @@ async function submitAttempts(
           e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskTimedOutEventAttributes?.failure;
         why.push(
           `${failure?.message ?? 'no message'}${failure?.cause?.message ? `: ${failure.cause.message}` : ''}`,
-        );
-      }
-    }
-    for (const e of events ?? []) {
-      const marker = e.markerRecordedEventAttributes;
-      const data = marker?.markerName === 'core_local_activity' && marker.details?.data?.payloads?.[0]?.data;
-      if (
-        !data ||
-        (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type !==
-          'submitCancel'
-      )
-        continue;
-      if (!marker.failure) completed += 1;
-      else {
-        unknown += 1;
-        why.push(
-          `${marker.failure.message ?? 'no message'}${marker.failure.cause?.message ? `: ${marker.failure.cause.message}` : ''}`,
         );
       }
     }

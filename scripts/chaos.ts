@@ -6,7 +6,7 @@ import { countAuditErrors, writeArtifacts } from './chaos/artifacts';
 import { listExecutions, readHistories, readPostgres } from './chaos/collect';
 import { describeConfig, loadChaosConfig } from './chaos/config';
 import { runTimeline } from './chaos/faults';
-import { checkInvariants } from './chaos/invariants';
+import { checkInvariants, failingTaskKeys } from './chaos/invariants';
 import { planOrders, runLoad } from './chaos/load';
 import { faultTable, invariantTable, throughputTable } from './chaos/report';
 import { filesUnder, scanFiles, scanPostgres, scanTemporalDatabases, secretNeedles } from './chaos/secrets';
@@ -216,6 +216,22 @@ async function main(): Promise<number> {
     JSON.stringify({ config: cfg, verdict, secretFindings, events, exits, settled }, null, 2),
   );
   const failed = verdict.violations + secretFindings.length;
+  // A failed workflow task is diagnosed from its history: the run directory may be deleted at the
+  // end (CHAOS_KEEP=0), so the first few are also printed, base64 in the report.
+  failingTaskKeys(tf)
+    .slice(0, 3)
+    .forEach((key, i) => {
+      const history = tf.failedTaskHistories.get(key);
+      if (!history || history.length > 2_000_000) return;
+      const file = path.join(cfg.dir, `failed-task-${i + 1}.binpb`);
+      writeFileSync(file, history);
+      out([
+        '',
+        `FAILED WORKFLOW TASK: ${key}, its history (${history.length} bytes) in ${file} and below, ` +
+          'base64 of a protobuf History (base64 -d > h.binpb; node --import tsx scripts/history-events.ts h.binpb)',
+        history.toString('base64'),
+      ]);
+    });
   out([
     failed === 0
       ? 'VERDICT: PASS (every invariant 0, no secret found)'

@@ -112,6 +112,10 @@ export interface TemporalFacts {
   executions: Execution[];
   /** workflowId/runId → causes of its failed workflow tasks. */
   taskFailures: Map<string, string[]>;
+  /** workflowId/runId → the message of each of its failed workflow tasks (first 500 characters). */
+  taskFailureMessages: Map<string, string[]>;
+  /** workflowId/runId → its whole history (protobuf `History`), kept only when a task failed. */
+  failedTaskHistories: Map<string, Buffer>;
   historiesRead: number;
   historyBytes: number;
   /** Secret label → executions whose history holds it. */
@@ -165,6 +169,8 @@ export async function readHistories(
   const facts: TemporalFacts = {
     executions,
     taskFailures: new Map(),
+    taskFailureMessages: new Map(),
+    failedTaskHistories: new Map(),
     historiesRead: 0,
     historyBytes: 0,
     secretHits: new Map(),
@@ -174,6 +180,8 @@ export async function readHistories(
   const one = async (e: Execution): Promise<void> => {
     let nextPageToken: Uint8Array | undefined;
     const key = `${e.workflowId}/${e.runId}`;
+    // Encoded pages concatenate into one History (protobuf appends repeated fields).
+    const pages: Buffer[] = [];
     do {
       const page = await connection.workflowService.getWorkflowExecutionHistory({
         namespace: 'default',
@@ -183,6 +191,7 @@ export async function readHistories(
       });
       const bytes = Buffer.from(temporal.api.history.v1.History.encode(page.history ?? {}).finish());
       facts.historyBytes += bytes.length;
+      pages.push(bytes);
       for (const n of needles)
         if (bytes.includes(n.bytes))
           facts.secretHits.set(n.label, [...(facts.secretHits.get(n.label) ?? []), key]);
@@ -193,9 +202,14 @@ export async function readHistories(
           ...(facts.taskFailures.get(key) ?? []),
           cause.replace('WORKFLOW_TASK_FAILED_CAUSE_', ''),
         ]);
+        facts.taskFailureMessages.set(key, [
+          ...(facts.taskFailureMessages.get(key) ?? []),
+          (ev.workflowTaskFailedEventAttributes?.failure?.message ?? '').slice(0, 500),
+        ]);
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
+    if (facts.taskFailures.has(key)) facts.failedTaskHistories.set(key, Buffer.concat(pages));
     facts.historiesRead += 1;
   };
   await Promise.all(

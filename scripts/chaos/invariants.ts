@@ -33,6 +33,13 @@ const RECORD_SLACK_MS = 2_000;
 
 const BENIGN_TASK_FAILURES = new Set(['UNHANDLED_COMMAND', 'RESET_STICKY_TASK_QUEUE', 'UNHANDLED_UPDATE']);
 
+/** The executions (workflowId/runId) with a failed workflow task of a cause that is not benign. */
+export function failingTaskKeys(tf: Sources['tf']): string[] {
+  return [...tf.taskFailures]
+    .filter(([, causes]) => causes.some((c) => !BENIGN_TASK_FAILURES.has(c)))
+    .map(([key]) => key);
+}
+
 export function checkInvariants(s: Sources): Verdict {
   const checks: Check[] = [];
   const add = (group: string, name: string, examples: string[]) =>
@@ -259,13 +266,14 @@ export function checkInvariants(s: Sources): Verdict {
       )
       .map((e) => `${e.type} ${e.workflowId} started ${new Date(e.startedAt).toISOString()}`),
   );
-  const failing = [...s.tf.taskFailures].filter(([, causes]) =>
-    causes.some((c) => !BENIGN_TASK_FAILURES.has(c)),
-  );
   add(
     'stuck',
     'workflows with failed workflow tasks (non-determinism, panics)',
-    failing.map(([k, c]) => `${k}: ${c.join(',')}`),
+    failingTaskKeys(s.tf).map(
+      (k) =>
+        `${k}: ${s.tf.taskFailures.get(k)!.join(',')}` +
+        (s.tf.taskFailureMessages.get(k)?.[0] ? ` (${s.tf.taskFailureMessages.get(k)![0]})` : ''),
+    ),
   );
 
   // unaudited

@@ -1,4 +1,5 @@
 import { describeConfig, loadChaosConfig } from '../../scripts/chaos/config';
+import { failingTaskKeys } from '../../scripts/chaos/invariants';
 import { endpointOf } from '../../scripts/temporal-server';
 
 describe('chaos run: the Temporal engine', () => {
@@ -43,5 +44,25 @@ describe('chaos run: the Temporal engine', () => {
       user: 'postgres',
       password: 'p@ss',
     });
+  });
+});
+
+describe('chaos run: failed workflow tasks', () => {
+  test('only the causes that are not benign count, and they are the ones whose histories are printed', () => {
+    const tf = {
+      executions: [],
+      taskFailures: new Map([
+        ['wf-a/run-1', ['UNHANDLED_COMMAND']],
+        ['wf-b/run-1', ['RESET_STICKY_TASK_QUEUE', 'NON_DETERMINISTIC_ERROR']],
+        ['wf-c/run-1', ['UNHANDLED_UPDATE']],
+        ['wf-d/run-1', ['WORKFLOW_WORKER_UNHANDLED_FAILURE']],
+      ]),
+      taskFailureMessages: new Map(),
+      failedTaskHistories: new Map(),
+      historiesRead: 4,
+      historyBytes: 0,
+      secretHits: new Map(),
+    };
+    expect(failingTaskKeys(tf)).toEqual(['wf-b/run-1', 'wf-d/run-1']);
   });
 });

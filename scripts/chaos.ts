@@ -225,6 +225,8 @@ async function main(): Promise<number> {
       if (!history || history.length > 2_000_000) return;
       const file = path.join(cfg.dir, `failed-task-${i + 1}.binpb`);
       writeFileSync(file, history);
+      // Never copy a configured secret into the report (the scan above names it if one is there).
+      if ([...tf.secretHits.values()].some((keys) => keys.includes(key))) return;
       out([
         '',
         `FAILED WORKFLOW TASK: ${key}, its history (${history.length} bytes) in ${file} and below, ` +

@@ -114,13 +114,17 @@ export interface TemporalFacts {
   taskFailures: Map<string, string[]>;
   /** workflowId/runId → the message of each of its failed workflow tasks (first 500 characters). */
   taskFailureMessages: Map<string, string[]>;
-  /** workflowId/runId → its whole history (protobuf `History`), kept only when a task failed. */
+  /** workflowId/runId → its whole history (protobuf `History`), kept only when a task failed of a cause that is not benign. */
   failedTaskHistories: Map<string, Buffer>;
   historiesRead: number;
   historyBytes: number;
   /** Secret label → executions whose history holds it. */
   secretHits: Map<string, string[]>;
 }
+
+/** Workflow-task failure causes a fault explains (a worker lost, a signal or update mid-task). */
+const BENIGN_TASK_FAILURES = new Set(['UNHANDLED_COMMAND', 'RESET_STICKY_TASK_QUEUE', 'UNHANDLED_UPDATE']);
+export const notBenign = (cause: string): boolean => !BENIGN_TASK_FAILURES.has(cause);
 
 const STATUS = temporal.api.enums.v1.WorkflowExecutionStatus;
 const CAUSE = temporal.api.enums.v1.WorkflowTaskFailedCause;
@@ -209,7 +213,8 @@ export async function readHistories(
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
-    if (facts.taskFailures.has(key)) facts.failedTaskHistories.set(key, Buffer.concat(pages));
+    if (facts.taskFailures.get(key)?.some(notBenign))
+      facts.failedTaskHistories.set(key, Buffer.concat(pages));
     facts.historiesRead += 1;
   };
   await Promise.all(

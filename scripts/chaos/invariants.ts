@@ -1,6 +1,6 @@
 import { cancellationWorkflowId } from '../../contract/ids';
 import { verifyMd5Sign } from '../../providers/unified/sign';
-import { TERMINAL } from './collect';
+import { notBenign, TERMINAL } from './collect';
 import { indexSources, pairKey, type Sources } from './facts';
 import { measures } from './measures';
 
@@ -31,13 +31,9 @@ export interface Verdict {
  */
 const RECORD_SLACK_MS = 2_000;
 
-const BENIGN_TASK_FAILURES = new Set(['UNHANDLED_COMMAND', 'RESET_STICKY_TASK_QUEUE', 'UNHANDLED_UPDATE']);
-
 /** The executions (workflowId/runId) with a failed workflow task of a cause that is not benign. */
 export function failingTaskKeys(tf: Sources['tf']): string[] {
-  return [...tf.taskFailures]
-    .filter(([, causes]) => causes.some((c) => !BENIGN_TASK_FAILURES.has(c)))
-    .map(([key]) => key);
+  return [...tf.taskFailures].filter(([, causes]) => causes.some(notBenign)).map(([key]) => key);
 }
 
 export function checkInvariants(s: Sources): Verdict {

@@ -138,24 +138,30 @@ export async function applyTransition(
     const current = await trx('cancellations')
       .where({ cancel_order_id: t.cancelOrderId })
       .forUpdate()
-      .first<Pick<CancellationRow, 'status' | 'mch_no' | 'app_id' | 'pay_order_id'> | undefined>(
-        'status',
-        'mch_no',
-        'app_id',
-        'pay_order_id',
-      );
-    const seen = await trx('cancellation_transitions')
-      .where({ cancel_order_id: t.cancelOrderId, seq: t.seq })
-      .first<{ seq: number } | undefined>('seq');
-    if (seen) return 'duplicate';
-    if (current && TERMINAL_STATUSES.includes(current.status)) return 'terminal';
-    await trx('cancellation_transitions').insert({
-      cancel_order_id: t.cancelOrderId,
-      seq: t.seq,
-      status: t.status,
-      state: t.state,
-      reason: t.reason ?? null,
-    });
+      .first<
+        Pick<CancellationRow, 'status' | 'mch_no' | 'app_id' | 'pay_order_id' | 'mch_order_no'> | undefined
+      >('status', 'mch_no', 'app_id', 'pay_order_id', 'mch_order_no');
+    const seen = async () =>
+      (await trx('cancellation_transitions')
+        .where({ cancel_order_id: t.cancelOrderId, seq: t.seq })
+        .first<{ seq: number } | undefined>('seq')) !== undefined;
+    // This very transition, retried, is a duplicate even once the record is final.
+    if (current && TERMINAL_STATUSES.includes(current.status))
+      return (await seen()) ? 'duplicate' : 'terminal';
+    // The row is locked: a transition with this seq is either committed already (nothing
+    // inserted: a retry) or written by this statement.
+    const inserted = await trx('cancellation_transitions')
+      .insert({
+        cancel_order_id: t.cancelOrderId,
+        seq: t.seq,
+        status: t.status,
+        state: t.state,
+        reason: t.reason ?? null,
+      })
+      .onConflict(['cancel_order_id', 'seq'])
+      .ignore()
+      .returning('seq');
+    if (inserted.length === 0) return 'duplicate';
     const updated: Array<{ provider: string; account_id: string }> = await trx('cancellations')
       .where({ cancel_order_id: t.cancelOrderId })
       .update({
@@ -173,15 +179,19 @@ export async function applyTransition(
         ...(t.retryable !== undefined ? { retryable: t.retryable } : {}),
         ...(t.followUp ? { follow_up: t.followUp } : {}),
       })
-      .returning(['provider', 'account_id']);
-    if (current && (t.payOrderId || t.mchOrderNo)) {
+      // Delivered at commit to every API process keeping answers (common/change-feed.ts).
+      .returning(['provider', 'account_id', trx.raw('pg_notify(?, ?)', [CHANGE_CHANNEL, t.cancelOrderId])]);
+    // A number the row already holds was offered when it got it (recordCancellation, or an
+    // earlier transition): only a number new to it is offered (a clash is warned about once).
+    const newNumbers = current && {
+      ...(t.payOrderId && t.payOrderId !== current.pay_order_id ? { payOrderId: t.payOrderId } : {}),
+      ...(t.mchOrderNo && t.mchOrderNo !== current.mch_order_no ? { mchOrderNo: t.mchOrderNo } : {}),
+    };
+    if (current && newNumbers && (newNumbers.payOrderId || newNumbers.mchOrderNo)) {
       const clashes = await learnOrderRefs(
         trx,
         { cancel_order_id: t.cancelOrderId, mch_no: current.mch_no, app_id: current.app_id },
-        {
-          ...(t.payOrderId ? { payOrderId: t.payOrderId } : {}),
-          ...(t.mchOrderNo ? { mchOrderNo: t.mchOrderNo } : {}),
-        },
+        newNumbers,
       );
       if (clashes.length > 0)
         warn(
@@ -189,8 +199,6 @@ export async function applyTransition(
           'an order number of this cancellation already names another cancellation of the same app',
         );
     }
-    // Delivered at commit to every API process keeping answers (common/change-feed.ts).
-    await trx.raw('select pg_notify(?, ?)', [CHANGE_CHANNEL, t.cancelOrderId]);
     if (isSettled(t.status))
       for (const row of updated)
         cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();

@@ -111,6 +111,11 @@ export function createRecordCancellation(db: Knex) {
           .where({ cancel_order_id: found.cancel_order_id })
           .update({ retired_at: trx.fn.now() });
       }
+      // Folded (the run asked for it): a new cancellation is written as sent (seed state 1) in the
+      // same statement, before its cancel can leave. So is a retry of an UNRESOLVED one: a cancel
+      // may be out under the old id.
+      const submitted = input.submitting === true && !carriedOn;
+      const sent = submitted || carriedOn !== undefined;
       const [row] = await trx('cancellations')
         .insert({
           cancel_order_id: trx.raw('next_cancel_order_id()'),
@@ -127,8 +132,9 @@ export function createRecordCancellation(db: Knex) {
           ext_param: input.extParam ?? null,
           client_ip: input.clientIp ?? null,
           channel_extra: input.channelExtra ?? null,
-          state: 0,
-          status: 'RECEIVED',
+          state: sent ? 1 : 0,
+          status: sent ? 'SUBMITTED' : 'RECEIVED',
+          provider_cancel_id: carriedOn?.providerCancelId ?? null,
           retry_of: found?.cancel_order_id ?? null,
           created_at: new Date(input.requestedAt),
           updated_at: new Date(input.requestedAt),
@@ -156,44 +162,27 @@ export function createRecordCancellation(db: Knex) {
           throw ApplicationFailure.nonRetryable(message, 'ORDER_NUMBERS_SPLIT');
         throw ApplicationFailure.retryable(message, 'ORDER_RACE');
       }
-      await trx('cancellation_transitions').insert({
-        cancel_order_id: cancelOrderId,
-        seq: 0,
-        status: 'RECEIVED',
-        state: 0,
-        reason: input.operatorReason ? `by hand: ${input.operatorReason}`.slice(0, 256) : null,
-      });
-      if (carriedOn) {
-        await trx('cancellation_transitions').insert({
+      // Its first transitions, in one statement: received, and sent when it was written as sent.
+      await trx('cancellation_transitions').insert([
+        {
           cancel_order_id: cancelOrderId,
-          seq: 1,
-          status: 'SUBMITTED',
-          state: 1,
-          reason: 'retry of an UNRESOLVED cancellation: a cancel may already be out',
-        });
-        await trx('cancellations')
-          .where({ cancel_order_id: cancelOrderId })
-          .update({
-            status: 'SUBMITTED',
-            state: 1,
-            ...(carriedOn.providerCancelId ? { provider_cancel_id: carriedOn.providerCancelId } : {}),
-          });
-      }
-      // Folded (the run asked for it): a new cancellation is marked sent (seed state 1) in the
-      // same transaction, before its cancel can leave — one write instead of two.
-      const submitted = input.submitting === true && !carriedOn;
-      if (submitted) {
-        await trx('cancellation_transitions').insert({
-          cancel_order_id: cancelOrderId,
-          seq: 1,
-          status: 'SUBMITTED',
-          state: 1,
-          reason: null,
-        });
-        await trx('cancellations')
-          .where({ cancel_order_id: cancelOrderId })
-          .update({ status: 'SUBMITTED', state: 1 });
-      }
+          seq: 0,
+          status: 'RECEIVED',
+          state: 0,
+          reason: input.operatorReason ? `by hand: ${input.operatorReason}`.slice(0, 256) : null,
+        },
+        ...(sent
+          ? [
+              {
+                cancel_order_id: cancelOrderId,
+                seq: 1,
+                status: 'SUBMITTED',
+                state: 1,
+                reason: carriedOn ? 'retry of an UNRESOLVED cancellation: a cancel may already be out' : null,
+              },
+            ]
+          : []),
+      ]);
       cancellationsStartedTotal.labels(input.accountId, input.provider).inc();
       return {
         kind: 'created',

@@ -597,6 +597,15 @@ describe('every exchange the provider saw is audited', () => {
   }, 60_000);
 });
 
+const rowOf = (cancelOrderId: string) =>
+  world.database.db('cancellations').where({ cancel_order_id: cancelOrderId }).first();
+const transitionsOf = (cancelOrderId: string) =>
+  world.database
+    .db('cancellation_transitions')
+    .where({ cancel_order_id: cancelOrderId })
+    .orderBy('seq')
+    .select('seq', 'status', 'state', 'reason');
+
 describe('recordCancellation retried after its first attempt committed (its answer lost): the same answer again', () => {
   const record = (
     runId: string,
@@ -613,7 +622,10 @@ describe('recordCancellation retried after its first attempt committed (its answ
       }).recordCancellation,
       input,
     );
-  const inputFor = (mchOrderNo: string, extra: Partial<CancellationInput> = {}) => {
+  const inputFor = (
+    mchOrderNo: string,
+    extra: Partial<CancellationInput> & { submitting?: boolean } = {},
+  ) => {
     const requestedAt = Date.now();
     return {
       accountId: 'payby-test',
@@ -671,5 +683,136 @@ describe('recordCancellation retried after its first attempt committed (its answ
     });
     expect(first).not.toMatchObject({ cancelOrderId: original.cancelOrderId });
     expect(await record('run-3', input)).toEqual(first);
+    // Written as sent in the one insert, with the provider's id it may be known by there.
+    if (first.kind !== 'created') throw new Error('expected a new cancellation');
+    expect(await rowOf(first.cancelOrderId)).toMatchObject({
+      status: 'SUBMITTED',
+      state: 1,
+      provider_cancel_id: 'PCID-1',
+      retry_of: original.cancelOrderId,
+    });
+    expect(await transitionsOf(first.cancelOrderId)).toEqual([
+      { seq: 0, status: 'RECEIVED', state: 0, reason: null },
+      {
+        seq: 1,
+        status: 'SUBMITTED',
+        state: 1,
+        reason: 'retry of an UNRESOLVED cancellation: a cancel may already be out',
+      },
+    ]);
+  });
+
+  test('the row and its first transitions: sent when the run asked (folded), received otherwise', async () => {
+    const folded = await record('run-fold', inputFor(`RR-fold-${Date.now()}`));
+    const plain = await record('run-plain', inputFor(`RR-plain-${Date.now()}`, { submitting: false }));
+    if (folded.kind !== 'created' || plain.kind !== 'created') throw new Error('expected new cancellations');
+    expect(plain).not.toHaveProperty('submitted');
+    expect(await rowOf(folded.cancelOrderId)).toMatchObject({
+      status: 'SUBMITTED',
+      state: 1,
+      provider_cancel_id: null,
+    });
+    expect(await transitionsOf(folded.cancelOrderId)).toEqual([
+      { seq: 0, status: 'RECEIVED', state: 0, reason: null },
+      { seq: 1, status: 'SUBMITTED', state: 1, reason: null },
+    ]);
+    expect(await rowOf(plain.cancelOrderId)).toMatchObject({ status: 'RECEIVED', state: 0 });
+    expect(await transitionsOf(plain.cancelOrderId)).toEqual([
+      { seq: 0, status: 'RECEIVED', state: 0, reason: null },
+    ]);
+  });
+});
+
+describe('applyTransition: each transition written once, a final record never changed', () => {
+  const newCancellation = async (label: string) => {
+    const requestedAt = Date.now();
+    const mchOrderNo = `AT-${label}-${requestedAt}`;
+    const result: RecordResult = await new MockActivityEnvironment(
+      { workflowExecution: { workflowId: `cancel/apply/${mchOrderNo}`, runId: 'run-1' }, activityId: '1' },
+      { logger: new DefaultLogger('ERROR', () => undefined) },
+    ).run(
+      createCancellationActivities({
+        db: world.database.db,
+        config: world.config,
+        logger: createLogger('silent'),
+      }).recordCancellation,
+      {
+        accountId: 'payby-test',
+        provider: 'payby' as const,
+        mchNo: PAYBY_APP.mchNo,
+        appId: PAYBY_APP.appId,
+        order: { mchOrderNo },
+        orderRef: `mch:${mchOrderNo}`,
+        requestedAt,
+        deadlineAt: requestedAt + 60_000,
+        submitting: true,
+      },
+    );
+    if (result.kind !== 'created') throw new Error('expected a new cancellation');
+    return result.cancelOrderId;
+  };
+  const db = () => world.database.db;
+
+  test('retried: duplicate, one row; retried after the record is final: still duplicate; another transition of a final record: terminal, nothing written', async () => {
+    const id = await newCancellation('retry');
+    const succeeded = {
+      cancelOrderId: id,
+      seq: 2,
+      status: 'SUCCEEDED' as const,
+      state: 2 as const,
+      channelOrderNo: 'CH-1',
+    };
+    expect(await applyTransition(db(), succeeded)).toBe('applied');
+    expect(await applyTransition(db(), succeeded)).toBe('duplicate');
+    const failed = { cancelOrderId: id, seq: 3, status: 'FAILED' as const, state: 3 as const, errCode: 'X' };
+    expect(await applyTransition(db(), failed)).toBe('terminal');
+    // A transition of the same seq as the final one but saying something else changes nothing either.
+    expect(await applyTransition(db(), { ...failed, seq: 2 })).toBe('duplicate');
+    expect(await rowOf(id)).toMatchObject({
+      status: 'SUCCEEDED',
+      state: 2,
+      channel_order_no: 'CH-1',
+      err_code: null,
+    });
+    expect((await transitionsOf(id)).map((t) => [t.seq, t.status])).toEqual([
+      [0, 'RECEIVED'],
+      [1, 'SUBMITTED'],
+      [2, 'SUCCEEDED'],
+    ]);
+  });
+
+  test('the same transition from two connections at once: one applied, one duplicate, no error', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = await newCancellation(`race${round}`);
+      const t = { cancelOrderId: id, seq: 2, status: 'PENDING' as const, state: 1 as const };
+      const results = await Promise.all([
+        applyTransition(db(), t),
+        applyTransition(db(), t),
+        applyTransition(db(), t),
+      ]);
+      expect(results.sort()).toEqual(['applied', 'duplicate', 'duplicate']);
+      expect((await transitionsOf(id)).map((r) => r.seq)).toEqual([0, 1, 2]);
+    }
+  });
+
+  test('numbers: the ones the record has stay its own; a new one is learned and kept on the row', async () => {
+    const id = await newCancellation('numbers');
+    const row = await rowOf(id);
+    expect(
+      await applyTransition(db(), {
+        cancelOrderId: id,
+        seq: 2,
+        status: 'PENDING',
+        state: 1,
+        mchOrderNo: row.mch_order_no,
+        payOrderId: 'PAY-NEW-1',
+      }),
+    ).toBe('applied');
+    const refs = await db()('cancellation_refs')
+      .where({ cancel_order_id: id })
+      .orderBy('order_ref')
+      .pluck('order_ref');
+    expect(refs).toEqual([`mch:${row.mch_order_no}`, 'pay:PAY-NEW-1']);
+    expect(await rowOf(id)).toMatchObject({ pay_order_id: 'PAY-NEW-1' });
   });
 });

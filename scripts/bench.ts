@@ -9,8 +9,9 @@ import { startBenchStack } from './bench/stack';
 
 /**
  * `npm run bench`: its own Temporal dev server, embedded Postgres, sandboxes answering at once, one
- * worker process (worker/main.ts, as in production, so its memory is its own) and an in-process
- * API; prints a table and writes bench/results.json. Knobs: BENCH_N (2000), BENCH_LEVELS
+ * worker process (worker/main.ts, as in production, so its memory is its own) and one API process
+ * (api/main.ts, so its CPU per request can be read from /proc); prints a table and writes
+ * bench/results.json. Knobs: BENCH_N (2000), BENCH_LEVELS
  * ("20,100"), BENCH_RECON_ROWS (100000), BENCH_RECON_RATE ("500"; a list, "max" = unlimited), BENCH_API_SECONDS (8),
  * BENCH_API_CONCURRENCY (50), BENCH_PARTS ("e2e,api,recon": which measures to run),
  * BENCH_PROFILE_DIR (CPU profiles of the worker and API processes).

@@ -15,6 +15,15 @@ export interface Northbound {
   trivial: Run;
   ratio: number;
   ratioPending: number;
+  /**
+   * The API process's CPU per answered request, µs (user + system, from /proc), and /health's
+   * divided by each query's: what each route costs the API whether or not the load generator,
+   * which shares the cores, kept it busy. A ratio of requests/s reads high when /health's rate is
+   * held down by the generator rather than by the API.
+   */
+  apiCpuMicros: { query: number; queryPending: number; trivial: number };
+  costRatio: number;
+  costRatioPending: number;
 }
 
 /** 4. Northbound query endpoint vs a trivial route on the same server. */
@@ -64,10 +73,13 @@ export async function measureNorthbound(
   };
   // Each route is warmed up unmeasured first, so none pays for the JIT or for what the pass
   // before it left running (the end-to-end pass's last notifications and callbacks).
+  const cpuMicros = new Map<string, number>();
   const load = async (label: string, send: () => ReturnType<typeof request>, expected: string) => {
     if (API_WARMUP_SECONDS > 0) await drive(label, send, expected, API_WARMUP_SECONDS);
     const t = performance.now();
+    const cpuBefore = stack.api.cpuSeconds();
     const latencies = await drive(label, send, expected, API_SECONDS);
+    cpuMicros.set(label, Math.round(((stack.api.cpuSeconds() - cpuBefore) * 1e6) / latencies.length));
     return summarise(label, API_CONCURRENCY, t, latencies);
   };
   say(
@@ -85,11 +97,19 @@ export async function measureNorthbound(
   );
   const trivial = await load('/health', () => request('/health'), '{"status":"ok"}');
   agent.destroy();
+  const apiCpuMicros = {
+    query: cpuMicros.get(query.label)!,
+    queryPending: cpuMicros.get(queryPending.label)!,
+    trivial: cpuMicros.get(trivial.label)!,
+  };
   return {
     query,
     queryPending,
     trivial,
     ratio: Number((query.perSecond / trivial.perSecond).toFixed(2)),
     ratioPending: Number((queryPending.perSecond / trivial.perSecond).toFixed(2)),
+    apiCpuMicros,
+    costRatio: Number((apiCpuMicros.trivial / apiCpuMicros.query).toFixed(2)),
+    costRatioPending: Number((apiCpuMicros.trivial / apiCpuMicros.queryPending).toFixed(2)),
   };
 }

@@ -6,6 +6,19 @@ import { REPO_ROOT } from '../stack';
 import { env } from './knobs';
 
 /**
+ * User + system CPU seconds from a /proc/<pid>/stat line (proc(5): utime and stime, fields 14 and
+ * 15, in clock ticks of USER_HZ, 100 on Linux: read it over seconds, not milliseconds). The fields
+ * are counted after the command name's closing parenthesis: the name may hold spaces and ')'.
+ */
+export function cpuSecondsOfStat(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error(`not a /proc stat line: ${stat}`);
+  return (utime + stime) / 100;
+}
+
+/**
  * A production entry point (worker/main.ts, api/main.ts) as a child process, so its CPU and
  * memory are its own; ready when `ready(output)` says so. RSS is read from /proc.
  */
@@ -42,6 +55,10 @@ export async function startProcess(
     rss(): number {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+    },
+    /** CPU seconds (user + system) the process has used so far ({@link cpuSecondsOfStat}). */
+    cpuSeconds(): number {
+      return cpuSecondsOfStat(readFileSync(`/proc/${child.pid}/stat`, 'utf8'));
     },
     async stop(): Promise<void> {
       if (exitCode === undefined) child.kill('SIGTERM');

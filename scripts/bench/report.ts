@@ -76,6 +76,26 @@ export function writeReport(
       String(northbound.ratioPending),
       '≥ 0.7',
     ]);
+    const cpu = northbound.apiCpuMicros;
+    ratioOf['terminal query ÷ /health, API CPU per request'] = northbound.costRatio;
+    ratioOf['pending query ÷ /health, API CPU per request'] = northbound.costRatioPending;
+    ratios.push(
+      [
+        `API CPU µs per request: terminal query / pending query / /health`,
+        `${cpu.query} / ${cpu.queryPending} / ${cpu.trivial}`,
+        '-',
+      ],
+      [
+        '/health ÷ terminal query, API CPU per request (generator-independent)',
+        String(northbound.costRatio),
+        '-',
+      ],
+      [
+        '/health ÷ pending query, API CPU per request (generator-independent)',
+        String(northbound.costRatioPending),
+        '-',
+      ],
+    );
   }
   const h = results.history as
     | { cancellation: number; notification: number; unitActivity: number; unitLocalActivity: number }

@@ -145,6 +145,7 @@ export async function startBenchStack() {
     config,
     client,
     worker,
+    api,
     cancelflow,
     callApi,
     async stop(): Promise<void> {

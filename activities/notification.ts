@@ -41,60 +41,83 @@ export function createNotificationActivities(deps: ActivityDeps) {
   const appOf = (mchNo: string | undefined, appId: string) =>
     config.apps.find((a) => a.appId === appId && (mchNo === undefined || a.mchNo === mchNo));
 
+  /**
+   * The notification of a terminal cancellation: seed 000's fields, `reqTime` and `sign` (MD5 with
+   * the app's key), built once and stored, so every attempt and every redelivery sends the same
+   * signed bytes. `roundFor` (a run id): if this call is the one that stores it, that run's first
+   * round is begun by the same insert (`round` is returned), one statement instead of two.
+   */
+  const prepare = async (
+    cancelOrderId: string,
+    roundFor?: string,
+  ): Promise<{
+    notificationId: string;
+    accountId: string;
+    mchNo: string;
+    orderRef: string;
+    round?: number;
+  }> => {
+    const row = await db('cancellations')
+      .where({ cancel_order_id: cancelOrderId })
+      .first<CancellationRow | undefined>();
+    if (!row) throw ApplicationFailure.nonRetryable(`no cancellation ${cancelOrderId}`, 'NOT_FOUND');
+    if (!row.notify_url)
+      throw ApplicationFailure.nonRetryable(
+        `cancellation ${cancelOrderId} has no notifyUrl`,
+        'NO_NOTIFY_URL',
+      );
+    if (![2, 3, 4].includes(row.state))
+      throw ApplicationFailure.nonRetryable(`cancellation ${cancelOrderId} is not terminal`, 'NOT_TERMINAL');
+    const notificationId = notificationIdFor(row.cancel_order_id);
+    const app = appOf(row.mch_no, row.app_id);
+    let round: number | undefined;
+    if (!app) {
+      // Stored before its app left the config: it is sent as stored. Otherwise nothing to sign with.
+      const existing = await db('notifications')
+        .where({ notification_id: notificationId })
+        .first<{ notification_id: string } | undefined>('notification_id');
+      if (!existing)
+        throw ApplicationFailure.nonRetryable(
+          `app ${row.mch_no}/${row.app_id} is not configured`,
+          'UNKNOWN_APP',
+        );
+    } else {
+      // Built and offered every time (one round trip): the first one stored is kept, so every
+      // attempt and redelivery sends the same signed bytes.
+      const payload = notificationFields(row, Date.now());
+      payload.sign = md5Sign(payload, app.key.reveal());
+      const inserted: Array<{ rounds: number }> = await db('notifications')
+        .insert({
+          notification_id: notificationId,
+          cancel_order_id: row.cancel_order_id,
+          app_id: row.app_id,
+          account_id: row.account_id,
+          url: row.notify_url,
+          payload: JSON.stringify(payload),
+          // What beginNotificationRound writes on a row no round has begun on (rounds stays 1).
+          ...(roundFor ? { status: 'delivering', round_run_id: roundFor } : { status: 'pending' }),
+        })
+        .onConflict('notification_id')
+        .ignore()
+        .returning('rounds');
+      if (roundFor && inserted.length > 0) round = inserted[0]!.rounds;
+    }
+    return {
+      notificationId,
+      accountId: row.account_id,
+      mchNo: row.mch_no,
+      orderRef: row.order_ref,
+      ...(round !== undefined ? { round } : {}),
+    };
+  };
+
   const activities = {
-    /**
-     * The notification of a terminal cancellation: seed 000's fields, `reqTime` and `sign` (MD5
-     * with the app's key), built once and stored, so every attempt and every redelivery sends
-     * the same signed bytes.
-     */
+    /** The stored, signed notification of a terminal cancellation ({@link prepare}). */
     async prepareNotification(input: {
       cancelOrderId: string;
     }): Promise<{ notificationId: string; accountId: string; mchNo: string; orderRef: string }> {
-      const row = await db('cancellations')
-        .where({ cancel_order_id: input.cancelOrderId })
-        .first<CancellationRow | undefined>();
-      if (!row) throw ApplicationFailure.nonRetryable(`no cancellation ${input.cancelOrderId}`, 'NOT_FOUND');
-      if (!row.notify_url)
-        throw ApplicationFailure.nonRetryable(
-          `cancellation ${input.cancelOrderId} has no notifyUrl`,
-          'NO_NOTIFY_URL',
-        );
-      if (![2, 3, 4].includes(row.state))
-        throw ApplicationFailure.nonRetryable(
-          `cancellation ${input.cancelOrderId} is not terminal`,
-          'NOT_TERMINAL',
-        );
-      const notificationId = notificationIdFor(row.cancel_order_id);
-      const app = appOf(row.mch_no, row.app_id);
-      if (!app) {
-        // Stored before its app left the config: it is sent as stored. Otherwise nothing to sign with.
-        const existing = await db('notifications')
-          .where({ notification_id: notificationId })
-          .first<{ notification_id: string } | undefined>('notification_id');
-        if (!existing)
-          throw ApplicationFailure.nonRetryable(
-            `app ${row.mch_no}/${row.app_id} is not configured`,
-            'UNKNOWN_APP',
-          );
-      } else {
-        // Built and offered every time (one round trip): the first one stored is kept, so every
-        // attempt and redelivery sends the same signed bytes.
-        const payload = notificationFields(row, Date.now());
-        payload.sign = md5Sign(payload, app.key.reveal());
-        await db('notifications')
-          .insert({
-            notification_id: notificationId,
-            cancel_order_id: row.cancel_order_id,
-            app_id: row.app_id,
-            account_id: row.account_id,
-            url: row.notify_url,
-            payload: JSON.stringify(payload),
-            status: 'pending',
-          })
-          .onConflict('notification_id')
-          .ignore();
-      }
-      return { notificationId, accountId: row.account_id, mchNo: row.mch_no, orderRef: row.order_ref };
+      const { notificationId, accountId, mchNo, orderRef } = await prepare(input.cancelOrderId);
+      return { notificationId, accountId, mchNo, orderRef };
     },
 
     /** Starts a round for this workflow run (idempotent per run); returns its number. */
@@ -164,9 +187,12 @@ export function createNotificationActivities(deps: ActivityDeps) {
       scheduleLength: number;
     }): Promise<FirstNotificationResult> {
       const activityStartedAt = Date.now();
-      const prepared = await activities.prepareNotification({ cancelOrderId: input.cancelOrderId });
+      const prepared = await prepare(input.cancelOrderId, input.runId);
       const { notificationId } = prepared;
-      const round = await activities.beginNotificationRound({ notificationId, runId: input.runId });
+      // Begun by the insert that stored it; otherwise (a retry of this activity, a row stored
+      // before) begun, or found begun, here.
+      const round =
+        prepared.round ?? (await activities.beginNotificationRound({ notificationId, runId: input.runId }));
       const result = await activities.deliverNotificationAttempt({
         notificationId,
         round,

@@ -1,12 +1,16 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createNotificationActivities } from '../../activities/notification';
 import { createCancelflowClient } from '../../client';
+import { createLogger } from '../../common/logger';
 import { refusedAddress } from '../../common/url-policy';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import { CancelNotification } from '../../workflows/search-attributes';
 import { notificationWorkflowId } from '../../contract/ids';
-import { type NotificationResult } from '../../contract/notification';
+import { type FirstNotificationResult, type NotificationResult } from '../../contract/notification';
 import type { CancellationSnapshot } from '../../contract/cancellation';
 import { freePort } from '../../scripts/ports';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
@@ -653,4 +657,56 @@ describe('replay', () => {
     expect(carriedOn.length).toBeGreaterThan(3);
     recordFixtures(carriedOn.slice(0, 1).map((h) => ({ ...h, workflowId: 'notify/carry-on' })));
   }, 60_000);
+});
+
+describe("the first attempt, made by the cancellation's own run", () => {
+  test('its round is begun by the insert that stores the notification; the activity retried gets the same round and sends nothing again', async () => {
+    const merchant = await receiver(() => 'not yet');
+    const cancelOrderId = `C2020${String(Date.now()).padStart(17, '0')}`;
+    await world.database.db('cancellations').insert({
+      cancel_order_id: cancelOrderId,
+      workflow_id: `cancel/payby-test/mch:NF-${cancelOrderId}`,
+      mch_no: PAYBY_APP.mchNo,
+      app_id: PAYBY_APP.appId,
+      account_id: 'payby-test',
+      provider: 'payby',
+      order_ref: `mch:NF-${cancelOrderId}`,
+      mch_order_no: `NF-${cancelOrderId}`,
+      status: 'SUCCEEDED',
+      state: 2,
+      amount_minor: 115,
+      currency: 'AED',
+      notify_url: merchant.url,
+    });
+    const deliverFirst = () =>
+      new MockActivityEnvironment(
+        {
+          workflowExecution: { workflowId: `cancel/first/${cancelOrderId}`, runId: 'run-first' },
+          activityId: '4',
+          startToCloseTimeoutMs: 30_000,
+          currentAttemptScheduledTimestampMs: Date.now(),
+        },
+        { logger: new DefaultLogger('ERROR', () => undefined) },
+      ).run(
+        createNotificationActivities({
+          db: world.database.db,
+          config: world.config,
+          logger: createLogger('silent'),
+        }).deliverFirstNotification,
+        { cancelOrderId, runId: 'run-first', scheduleLength: 3 },
+      );
+    const first = (await deliverFirst()) as FirstNotificationResult;
+    expect(first).toMatchObject({ round: 1, delivered: false, finished: false });
+    const row = await notificationRow(first.notificationId);
+    expect(row).toMatchObject({ rounds: 1, round_run_id: 'run-first', status: 'delivering' });
+    // A retry of the activity (its worker lost): the same round, its attempt 1 already made.
+    expect(await deliverFirst()).toEqual(first);
+    expect(merchant.received).toHaveLength(1);
+    expect(await notificationRow(first.notificationId)).toMatchObject({
+      rounds: 1,
+      round_run_id: 'run-first',
+      payload: row.payload,
+    });
+    expect((await attempts(first.notificationId)).map((r) => `${r.round}.${r.attempt_no}`)).toEqual(['1.1']);
+  });
 });

@@ -14,26 +14,31 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-/** Creates `database` unless it exists. Names are ours (never user input), checked anyway. */
-export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+/**
+ * Statements on the admin connection about `database`, whose name is quoted into the SQL: names
+ * are ours (never user input), checked anyway.
+ */
+async function onDatabase(adminUrl: string, database: string, run: (client: pg.Client) => Promise<unknown>) {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`unsafe database name ${database}`);
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+    await run(client);
   } finally {
     await client.end();
   }
 }
 
+/** Creates `database` unless it exists. */
+export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  await onDatabase(adminUrl, database, async (client) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+  });
+}
+
 export async function dropDatabase(adminUrl: string, database: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`unsafe database name ${database}`);
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await onDatabase(adminUrl, database, (client) =>
+    client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`),
+  );
 }

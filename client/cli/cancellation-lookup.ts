@@ -59,10 +59,28 @@ export function snapshotTable(s: CancellationSnapshot, source: string): string {
  * Temporal has no live run to answer for the cancellation: `GONE` (retention removed it, or there
  * never was one) or how the run ended (`TERMINATED`, `TIMED_OUT`, ...). Undefined for other errors.
  */
-export function endedOrGone(err: unknown): string | undefined {
+function endedOrGone(err: unknown): string | undefined {
   if (!(err instanceof CancelflowError)) return undefined;
   if (err.code === 'NOT_FOUND') return 'GONE';
   return err.code.startsWith('WORKFLOW_') ? err.code.slice('WORKFLOW_'.length) : undefined;
+}
+
+/**
+ * A cancellation as its live run tells it; when Temporal has no live run to answer ({@link endedOrGone}),
+ * how it ended and the error, for the caller to read Postgres. Other errors are thrown.
+ */
+export async function liveSnapshot(
+  cancelflow: TemporalContext['cancelflow'],
+  id: string,
+  scope: AppScope | undefined,
+): Promise<{ snapshot: CancellationSnapshot } | { execution: string; cause: unknown }> {
+  try {
+    return { snapshot: await cancelflow.getCancellation(id, scope) };
+  } catch (err) {
+    const execution = endedOrGone(err);
+    if (!execution) throw err;
+    return { execution, cause: err };
+  }
 }
 
 export function notFound(id: string, scope: AppScope | undefined, cause: unknown): CancelflowError {
@@ -95,24 +113,22 @@ export async function runningRun(
   id: string,
   scope: AppScope | undefined,
 ): Promise<{ snapshot: CancellationSnapshot; handle: WorkflowHandle; runId: string }> {
-  let snapshot: CancellationSnapshot;
-  try {
-    snapshot = await cancelflow.getCancellation(id, scope);
-  } catch (err) {
-    const execution = endedOrGone(err);
-    if (!execution) throw err;
+  const live = await liveSnapshot(cancelflow, id, scope);
+  if (!('snapshot' in live)) {
+    const { execution, cause } = live;
     // A stopped run is not checked against the scope by Temporal: Postgres tells whose it is.
     if (
       (scope || execution === 'GONE') &&
       !(await withDatabase(cliConfig(), (db) => findCancellation(db, id, scope)))
     )
-      throw notFound(id, scope, err);
+      throw notFound(id, scope, cause);
     throw new CancelflowError(
       'NOT_RUNNING',
       `${id} is not running (${execution === 'GONE' ? 'its workflow is gone from Temporal' : execution})`,
-      { cause: err },
+      { cause },
     );
   }
+  const { snapshot } = live;
   const run = await client.workflow.getHandle(snapshot.workflowId).describe();
   if (
     run.status.name !== 'RUNNING' ||

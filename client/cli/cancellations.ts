@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { TERMINAL_STATUSES, type CancellationSnapshot } from '../../contract/cancellation';
+import { TERMINAL_STATUSES } from '../../contract/cancellation';
 import { findCancellation, snapshotOfRecord } from '../records';
 import { registerCancellationActionCommands } from './cancellation-actions';
 import {
   carryOnCommand,
-  endedOrGone,
+  liveSnapshot,
   notFound,
   paidOrdersOf,
   snapshotTable,
@@ -59,18 +59,15 @@ export function registerCancellationCommands(program: Command): void {
       const scope = scopeOf(o);
       const config = cliConfig();
       await withTemporal(config, async ({ client, cancelflow }) => {
-        let snapshot: CancellationSnapshot;
-        try {
-          snapshot = await cancelflow.getCancellation(id, scope);
-        } catch (err) {
-          const execution = endedOrGone(err);
-          if (!execution) throw err;
+        const live = await liveSnapshot(cancelflow, id, scope);
+        if (!('snapshot' in live)) {
+          const { execution, cause } = live;
           // Retention removed the workflow, or it was stopped: the record is in Postgres.
           const recorded = await withDatabase(config, async (db) => {
             const record = await findCancellation(db, id, scope);
             return record && (await snapshotOfRecord(db, record));
           });
-          if (!recorded) throw notFound(id, scope, err);
+          if (!recorded) throw notFound(id, scope, cause);
           const reason =
             execution === 'TERMINATED'
               ? await terminateReason(client, recorded.workflowId, recorded.cancelOrderId)
@@ -97,6 +94,7 @@ export function registerCancellationCommands(program: Command): void {
               }`,
           );
         }
+        const { snapshot } = live;
         print(Boolean(o.json), { ...snapshot, ...paidOrdersOf(snapshot), source: 'temporal' }, () =>
           snapshotTable(snapshot, 'Temporal (the workflow)'),
         );

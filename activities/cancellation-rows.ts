@@ -182,16 +182,15 @@ export async function applyTransition(
       // Delivered at commit to every API process keeping answers (common/change-feed.ts).
       .returning(['provider', 'account_id', trx.raw('pg_notify(?, ?)', [CHANGE_CHANNEL, t.cancelOrderId])]);
     // A number the row already holds was offered when it got it (recordCancellation, or an
-    // earlier transition): only a number new to it is offered (a clash is warned about once).
-    const newNumbers = current && {
-      ...(t.payOrderId && t.payOrderId !== current.pay_order_id ? { payOrderId: t.payOrderId } : {}),
-      ...(t.mchOrderNo && t.mchOrderNo !== current.mch_order_no ? { mchOrderNo: t.mchOrderNo } : {}),
-    };
-    if (current && newNumbers && (newNumbers.payOrderId || newNumbers.mchOrderNo)) {
+    // earlier transition): only numbers new to it are offered (none: no statement is sent).
+    if (current) {
       const clashes = await learnOrderRefs(
         trx,
         { cancel_order_id: t.cancelOrderId, mch_no: current.mch_no, app_id: current.app_id },
-        newNumbers,
+        {
+          ...(t.payOrderId && t.payOrderId !== current.pay_order_id ? { payOrderId: t.payOrderId } : {}),
+          ...(t.mchOrderNo && t.mchOrderNo !== current.mch_order_no ? { mchOrderNo: t.mchOrderNo } : {}),
+        },
       );
       if (clashes.length > 0)
         warn(

@@ -606,41 +606,39 @@ const transitionsOf = (cancelOrderId: string) =>
     .orderBy('seq')
     .select('seq', 'status', 'state', 'reason');
 
-describe('recordCancellation retried after its first attempt committed (its answer lost): the same answer again', () => {
-  const record = (
-    runId: string,
-    input: CancellationInput & { deadlineAt: number; submitting?: boolean },
-  ): Promise<RecordResult> =>
-    new MockActivityEnvironment(
-      { workflowExecution: { workflowId: `cancel/record-retry/${input.orderRef}`, runId }, activityId: '1' },
-      { logger: new DefaultLogger('ERROR', () => undefined) },
-    ).run(
-      createCancellationActivities({
-        db: world.database.db,
-        config: world.config,
-        logger: createLogger('silent'),
-      }).recordCancellation,
-      input,
-    );
-  const inputFor = (
-    mchOrderNo: string,
-    extra: Partial<CancellationInput> & { submitting?: boolean } = {},
-  ) => {
-    const requestedAt = Date.now();
-    return {
-      accountId: 'payby-test',
-      provider: 'payby' as const,
-      mchNo: PAYBY_APP.mchNo,
-      appId: PAYBY_APP.appId,
-      order: { mchOrderNo },
-      orderRef: `mch:${mchOrderNo}`,
-      requestedAt,
-      deadlineAt: requestedAt + 60_000,
-      submitting: true,
-      ...extra,
-    };
+/** recordCancellation run directly, as the activity of run `runId` would run it. */
+const record = (
+  runId: string,
+  input: CancellationInput & { deadlineAt: number; submitting?: boolean },
+): Promise<RecordResult> =>
+  new MockActivityEnvironment(
+    { workflowExecution: { workflowId: `cancel/record-retry/${input.orderRef}`, runId }, activityId: '1' },
+    { logger: new DefaultLogger('ERROR', () => undefined) },
+  ).run(
+    createCancellationActivities({
+      db: world.database.db,
+      config: world.config,
+      logger: createLogger('silent'),
+    }).recordCancellation,
+    input,
+  );
+const inputFor = (mchOrderNo: string, extra: Partial<CancellationInput> & { submitting?: boolean } = {}) => {
+  const requestedAt = Date.now();
+  return {
+    accountId: 'payby-test',
+    provider: 'payby' as const,
+    mchNo: PAYBY_APP.mchNo,
+    appId: PAYBY_APP.appId,
+    order: { mchOrderNo },
+    orderRef: `mch:${mchOrderNo}`,
+    requestedAt,
+    deadlineAt: requestedAt + 60_000,
+    submitting: true,
+    ...extra,
   };
+};
 
+describe('recordCancellation retried after its first attempt committed (its answer lost): the same answer again', () => {
   test('a new cancellation: created and marked sent, both times', async () => {
     const input = inputFor(`RR-new-${Date.now()}`);
     const first = await record('run-new', input);
@@ -725,29 +723,7 @@ describe('recordCancellation retried after its first attempt committed (its answ
 
 describe('applyTransition: each transition written once, a final record never changed', () => {
   const newCancellation = async (label: string) => {
-    const requestedAt = Date.now();
-    const mchOrderNo = `AT-${label}-${requestedAt}`;
-    const result: RecordResult = await new MockActivityEnvironment(
-      { workflowExecution: { workflowId: `cancel/apply/${mchOrderNo}`, runId: 'run-1' }, activityId: '1' },
-      { logger: new DefaultLogger('ERROR', () => undefined) },
-    ).run(
-      createCancellationActivities({
-        db: world.database.db,
-        config: world.config,
-        logger: createLogger('silent'),
-      }).recordCancellation,
-      {
-        accountId: 'payby-test',
-        provider: 'payby' as const,
-        mchNo: PAYBY_APP.mchNo,
-        appId: PAYBY_APP.appId,
-        order: { mchOrderNo },
-        orderRef: `mch:${mchOrderNo}`,
-        requestedAt,
-        deadlineAt: requestedAt + 60_000,
-        submitting: true,
-      },
-    );
+    const result = await record('run-1', inputFor(`AT-${label}-${Date.now()}`));
     if (result.kind !== 'created') throw new Error('expected a new cancellation');
     return result.cancelOrderId;
   };

@@ -2,7 +2,8 @@ import type { Got } from 'got' with { 'resolution-mode': 'import' };
 import type { CancelOutcome, ExchangeRecord, ProviderOperation, SignatureVerdict } from './types';
 
 /**
- * One HTTP POST to a provider with got: explicit connect/response timeouts, no got retries
+ * One HTTP POST to a provider with got: explicit connect/response timeouts and a bound on the
+ * whole exchange (connect + response), no got retries
  * (Temporal owns retries), no redirects, a capped response body, and transport failures returned
  * as values so every exchange can be recorded.
  */
@@ -69,6 +70,9 @@ export async function postRaw(
         send: timeouts.responseMs,
         response: timeouts.responseMs,
         socket: timeouts.responseMs,
+        // The whole exchange, body included: the others are per phase or idle timers, which a
+        // server dripping its body (a byte, or an empty compressed block, now and then) resets.
+        request: timeouts.connectMs + timeouts.responseMs,
       },
     });
     void request.on('downloadProgress', (progress: { transferred: number }) => {

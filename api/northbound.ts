@@ -106,7 +106,13 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
             for (const key of keysById.get(id) ?? []) pendingAnswers.delete(key);
             keysById.delete(id);
           },
-          forgetPending,
+          () => {
+            // Lost, then back: a transition may have committed unheard meanwhile, so an answer
+            // read before the reset must not be kept when it arrives after it.
+            generation += 1;
+            forgetPending();
+          },
+          app.log,
         )
       : undefined;
   app.addHook('onClose', async () => feed?.close());

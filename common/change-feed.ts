@@ -19,7 +19,7 @@ export function listenForChanges(
   databaseUrl: string,
   onChange: (cancelOrderId: string) => void,
   onReset: () => void,
-  logger?: Logger,
+  logger?: Pick<Logger, 'warn'>,
 ): ChangeFeed {
   let client: pg.Client | undefined;
   let live = false;
@@ -27,7 +27,11 @@ export function listenForChanges(
   let retryMs = 500;
   let timer: NodeJS.Timeout | undefined;
 
-  const drop = (err?: unknown) => {
+  // A client's loss is reported more than once (pg emits 'error' and rejects the query in flight,
+  // e.g. the LISTEN): only the first report about the current client reconnects, or each would
+  // start its own reconnect loop and leave a client behind.
+  const drop = (lostClient: pg.Client, err?: unknown) => {
+    if (client !== lostClient) return;
     if (live) onReset();
     live = false;
     const old = client;
@@ -45,8 +49,9 @@ export function listenForChanges(
     if (closed) return;
     const c = new pg.Client({ connectionString: databaseUrl });
     client = c;
-    c.on('error', drop);
-    c.on('end', () => client === c && drop());
+    const lost = (err?: unknown) => drop(c, err);
+    c.on('error', lost);
+    c.on('end', () => lost());
     c.on('notification', (n) => {
       if (n.channel === CHANGE_CHANNEL && n.payload) onChange(n.payload);
     });
@@ -57,7 +62,7 @@ export function listenForChanges(
         live = true;
         retryMs = 500;
       })
-      .catch(drop);
+      .catch(lost);
   };
   connect();
 

@@ -21,6 +21,19 @@ function label(name: string): string {
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }
 
+/**
+ * A field outside the seed's list with an object or array value: signed as its JSON text. A value
+ * nested deeper than JSON.stringify can walk (thousands of levels; JSON.parse took it) is refused,
+ * naming it, instead of failing the request as our error.
+ */
+function nestedText(name: string, value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    throw new ProtocolError('BAD_FIELD', label(name), 'is nested too deeply');
+  }
+}
+
 function ownRule(rules: FieldRules, name: string): FieldRule | undefined {
   return Object.hasOwn(rules, name) ? rules[name] : undefined;
 }
@@ -146,7 +159,7 @@ export function readParams(
         name,
         rule.long ? 'must be a number or digit string' : 'must be a string',
       );
-    else params.set(name, JSON.stringify(value));
+    else params.set(name, nestedText(name, value));
   }
   for (const [name, rule] of Object.entries(rules)) {
     const value = params.get(name);

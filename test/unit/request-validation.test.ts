@@ -176,6 +176,13 @@ describe('repeated names: the allocation-free count decides when the names are r
 });
 
 describe('readParams: fields', () => {
+  test('a field nested deeper than it can be signed is refused naming it, not failed as our error', () => {
+    const deep = (depth: number) => `{"extra":${'['.repeat(depth)}${']'.repeat(depth)},"mchNo":"M1"}`;
+    expect(refusal(deep(20_000), JSON_TYPE)).toBe('BAD_FIELD extra: is nested too deeply');
+    // Deep but signable: the field rules decide (appId is missing), not the nesting.
+    expect(refusal(deep(1_000), JSON_TYPE)).toMatch(/^BAD_FIELD (?!extra)/);
+  });
+
   test('null and undefined values are dropped; empty strings are kept (the signature drops them)', () => {
     const params = readParams(
       json({ ...vector, mchOrderNo: null, clientIp: '' }),

@@ -20,6 +20,12 @@ function firstBytes(text: string, bytes: number): string {
 
 /** What is kept of a request for an account we do not have (anyone can send those), in bytes. */
 const UNKNOWN_ACCOUNT_BODY_BYTES = 1024;
+/**
+ * What is kept of a body that is not a verified notification (malformed, or its signature fails):
+ * anyone who knows an account id can send those too. A real notification is a few hundred bytes,
+ * so a gateway's badly signed one is kept whole.
+ */
+const UNVERIFIED_BODY_BYTES = 4096;
 
 export interface CallbackDeps {
   config: Config;
@@ -49,9 +55,14 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     const raw = clean(received);
     const accountId = clean(req.params.accountId).slice(0, 40);
     const contentType = req.headers['content-type']?.slice(0, 128) ?? null;
+    // Said first in the reason (which is cut at 256 characters) when the body was cut.
+    const cutNote = (keepBytes: number | undefined) =>
+      keepBytes && Buffer.byteLength(raw, 'utf8') > keepBytes
+        ? `(body of ${raw.length} characters, first ${keepBytes} bytes kept) `
+        : '';
     const store = async (row: {
-      /** Keep only the first KiB of the body (requests for accounts we do not have). */
-      truncate?: boolean;
+      /** Keep only the first this many bytes of the body (the reason says how long it was). */
+      keepBytes?: number;
       verdict: string;
       reason?: string;
       cancelOrderId?: string;
@@ -64,9 +75,9 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
         .insert({
           account_id: accountId,
           content_type: contentType,
-          raw_body: row.truncate ? firstBytes(raw, UNKNOWN_ACCOUNT_BODY_BYTES) : raw,
+          raw_body: row.keepBytes ? firstBytes(raw, row.keepBytes) : raw,
           verdict: row.verdict,
-          reason: row.reason ? clean(row.reason).slice(0, 256) : null,
+          reason: row.reason ? clean(cutNote(row.keepBytes) + row.reason).slice(0, 256) : null,
           cancel_order_id: row.cancelOrderId ?? null,
           provider_cancel_id: row.providerCancelId ? clean(row.providerCancelId).slice(0, 64) : null,
           state: row.state ?? null,
@@ -81,21 +92,26 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     const account = deps.config.accounts.find((a) => a.id === accountId);
     if (!account || account.provider !== 'unified') {
       await store({
-        truncate: true,
+        keepBytes: UNKNOWN_ACCOUNT_BODY_BYTES,
         verdict: 'unknown-account',
-        reason: `no unified account "${accountId}" (body of ${raw.length} characters, first ${UNKNOWN_ACCOUNT_BODY_BYTES} bytes kept)`,
+        reason: `no unified account "${accountId}"`,
       });
       return refuse(404, 'unknown account');
     }
     // Verified over what was received; what is stored is cleaned of NUL (see `store`).
     const params = parseParams(received, contentType ?? undefined);
     if (!params) {
-      await store({ verdict: 'malformed', reason: 'body is neither JSON nor a form' });
+      await store({
+        keepBytes: UNVERIFIED_BODY_BYTES,
+        verdict: 'malformed',
+        reason: 'body is neither JSON nor a form',
+      });
       return refuse(400, 'body is neither JSON nor a form');
     }
     const verdict = verifyCancelNotification(params, account.key.reveal());
     if (verdict.verdict !== 'valid') {
       await store({
+        keepBytes: UNVERIFIED_BODY_BYTES,
         verdict: verdict.verdict,
         reason: verdict.reason,
         ...(verdict.cancelOrderId ? { providerCancelId: verdict.cancelOrderId } : {}),

@@ -207,6 +207,38 @@ test('callbacks for an account we do not have keep only the first KiB of what wa
   expect(stored.reason).toContain(`body of ${body.length} characters`);
 });
 
+test('an unverified callback to an account we have keeps only its first 4 KiB, and says how long it was', async () => {
+  const forged = new URLSearchParams({
+    cancelOrderId: 'G-FORGED',
+    payOrderId: 'P-FORGED',
+    state: '2',
+    mchNo: GATEWAY.mchNo,
+    appId: GATEWAY.appId,
+    filler: 'x'.repeat(10_000),
+    reqTime: String(Date.now()),
+    sign: '0'.repeat(32),
+  }).toString();
+  for (const [body, type, status] of [
+    [forged, 'application/x-www-form-urlencoded', 401],
+    [`{"x":${'1'.repeat(10_000)}`, 'application/json', 400],
+  ] as const) {
+    const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    });
+    expect(res.status).toBe(status);
+    const stored = await world.database
+      .db('provider_callbacks')
+      .orderBy('id', 'desc')
+      .first('verdict', 'reason', world.database.db.raw('octet_length(raw_body)::int as bytes'));
+    expect(stored.verdict).toBe(status === 401 ? 'invalid-signature' : 'malformed');
+    expect(stored.bytes).toBeGreaterThan(4_000);
+    expect(stored.bytes).toBeLessThanOrEqual(4_096);
+    expect(stored.reason).toContain(`body of ${body.length} characters, first 4096 bytes kept`);
+  }
+});
+
 /** A Cancel Notification signed by the gateway, sent to our callback endpoint: HTTP status and body. */
 async function gatewayNotifies(fields: { cancelOrderId: string; payOrderId: string; state: string }) {
   const params: Record<string, string> = {

@@ -1106,6 +1106,8 @@ async function callback(accountSegment: string, raw: string | Uint8Array, type: 
     expect(s.verdict).not.toBe('valid');
     // 1 KiB: in characters here; in bytes it is known defect D3 below.
     if (s.verdict === 'unknown-account') expect(s.chars).toBeLessThanOrEqual(1024);
+    // Unverified bodies for an account we have: 4 KiB.
+    else expect(s.bytes).toBeLessThanOrEqual(4096);
   }
   expect(await seededRow()).toMatchObject({ status: 'PENDING', state: 1 });
   return { ans, verdict: stored[0]?.verdict };

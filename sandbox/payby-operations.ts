@@ -5,6 +5,7 @@ import { JsonDecimal, type JsonText } from '../providers/payby/json-text';
 import {
   DEFAULT_AMOUNT,
   DEFAULT_CURRENCY,
+  type PaybyOrderStatus,
   type PaybySandboxCall,
   type PaybySandboxOrder,
   type PaybySandboxRefund,
@@ -66,7 +67,7 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
   const { refunds, totalMinor, refundsOf, refundable } = store;
   const success = { applyStatus: 'SUCCESS', code: '0', msg: 'SUCCESS' };
   const named = ours.misaddressed ? anotherOrder(ours) : ours;
-  const acquireOrder = (): JsonText => {
+  const acquireOrder = (shown: { status: PaybyOrderStatus; revoked: boolean } = ours): JsonText => {
     const totalAmount = {
       currency: ours.currency ?? DEFAULT_CURRENCY,
       amount: ours.amount ?? DEFAULT_AMOUNT,
@@ -74,14 +75,14 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
     return {
       merchantOrderNo: named.merchantOrderNo,
       orderNo: named.orderNo,
-      status: ours.status,
+      status: shown.status,
       ...(ours.paidTime !== undefined
         ? { paymentInfo: { paidAmount: totalAmount, paidTime: ours.paidTime, payChannel: 'BALANCE' } }
         : {}),
       product: 'Basic Payment Gateway',
       totalAmount,
       requestTime,
-      revoked: String(ours.revoked),
+      revoked: String(shown.revoked),
     };
   };
   const refundAnswer = (r: PaybySandboxRefund): void => {
@@ -109,8 +110,11 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
   };
 
   switch (operation) {
-    case 'query':
-      return answer(success, { acquireOrder: acquireOrder() }, ours);
+    case 'query': {
+      const lagging = ours.lagging && ours.lagging.queries > 0 ? ours.lagging : undefined;
+      if (lagging) lagging.queries -= 1;
+      return answer(success, { acquireOrder: acquireOrder(lagging) }, ours);
+    }
     case 'cancel':
       switch (ours.status) {
         case 'PAID_SUCCESS':
@@ -132,6 +136,8 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
       // Revoked or refunded already: nothing left to revoke.
       if (ours.revoked || refundsOf(ours).some((r) => r.status !== 'FAILURE'))
         return fail('62041', 'ACQUIRE_ORDER_REFUNDED', ours);
+      if (ours.staleQueriesAfterRevoke)
+        ours.lagging = { status: ours.status, revoked: ours.revoked, queries: ours.staleQueriesAfterRevoke };
       switch (ours.status) {
         // A SETTLED order keeps its status; its reversal is a refund.
         case 'SETTLED':
@@ -156,10 +162,12 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
     case 'refund': {
       const id = biz.refundMerchantOrderNo!;
       const existing = refunds.get(id);
-      if (existing)
-        return ours.repeatedRefund === 'same' && existing.originMerchantOrderNo === ours.merchantOrderNo
-          ? refundAnswer(existing)
-          : fail('62017', 'REFUND_MERCHANT_ORDER_NO_EXIST', ours);
+      if (existing) {
+        const same = existing.originMerchantOrderNo === ours.merchantOrderNo;
+        if (same && ours.repeatedRefund === 'same') return refundAnswer(existing);
+        if (same && ours.repeatedRefund === 'refunded') return fail('62041', 'ACQUIRE_ORDER_REFUNDED', ours);
+        return fail('62017', 'REFUND_MERCHANT_ORDER_NO_EXIST', ours);
+      }
       if (ours.revoked) return fail('62040', 'ACQUIRE_ORDER_REVOKED', ours);
       if (ours.status === 'CREATED') return fail('62015', 'ORDER_NOT_PAID', ours);
       if (ours.status === 'FAILURE') return fail('62002', 'ORDER_FAILURE', ours);
@@ -197,6 +205,8 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
     case 'refund-query': {
       const queried = refund!;
       queried.queries += 1;
+      if (queried.queries <= (ours.staleRefundQueries ?? 0))
+        return fail('62004', 'MERCHANT_ORDER_NO_NOT_EXIST', ours);
       if (queried.status === 'CREATED' && queried.queries > (ours.refundSucceedsAfterQueries ?? 0))
         queried.status = ours.refundFails ? 'FAILURE' : 'SUCCESS';
       return refundAnswer(queried);

@@ -28,6 +28,11 @@ export interface PaybyOrderBehaviour {
   paidAt?: number;
   /** Apply the revoke, then drop the connection without answering (once). */
   loseRevokeResponse?: boolean;
+  /**
+   * getOrder lags a revoke: the next N getOrder answers after a revoke is applied still show the
+   * order as it was before it (a repeated revoke is answered from the current state).
+   */
+  staleQueriesAfterRevoke?: number;
   /** Record the refund, then drop the connection without answering (once). */
   loseRefundResponse?: boolean;
   /** A refund answers CREATED to its first N refund queries, then it is final (default 0). */
@@ -36,9 +41,12 @@ export interface PaybyOrderBehaviour {
   refundFails?: boolean;
   /**
    * placeOrder with a refund id PayBy already has: `exists` answers 62017
-   * REFUND_MERCHANT_ORDER_NO_EXIST, as PayBy documents (default); `same` answers that refund again.
+   * REFUND_MERCHANT_ORDER_NO_EXIST, as PayBy documents (default); `same` answers that refund again;
+   * `refunded` refuses it as 62041 ACQUIRE_ORDER_REFUNDED (the order's money is back already).
    */
-  repeatedRefund?: 'exists' | 'same';
+  repeatedRefund?: 'exists' | 'same' | 'refunded';
+  /** refund/getOrder lags placeOrder: its first N queries of a placed refund answer 62004 (not found). */
+  staleRefundQueries?: number;
 }
 
 export interface PaybySandboxRefund {
@@ -76,6 +84,8 @@ export interface PaybySandboxOrder extends PaybyOrderBehaviour {
   calls: PaybySandboxCall[];
   /** Paid, then revoked: getOrder shows `revoked: "true"`. */
   revoked: boolean;
+  /** What getOrder still shows while it lags a revoke (`staleQueriesAfterRevoke`), and for how many more. */
+  lagging?: { status: PaybyOrderStatus; revoked: boolean; queries: number };
   /** `paymentInfo.paidTime`, once the order is paid. */
   paidTime?: number;
   /** Money PayBy moved back for this order: revokes of a paid order applied, refunds recorded. */

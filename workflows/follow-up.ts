@@ -1,4 +1,4 @@
-import { proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { pollDelayMs } from '../contract/backoff';
 import type { FollowUpOutcome, OrderFacts, OrderPaymentFacts, OrderRef } from '../providers/types';
@@ -10,6 +10,21 @@ type Money = NonNullable<OrderFacts['amount']>;
 const { inspectPaidOrder, queryPaidOrderRefund } = proxyActivities<Activities>(providerQuery);
 const { revokePaidOrder, placePaidOrderRefund } = proxyActivities<Activities>(providerSubmit);
 const { recordRefund: recordRefundLocally } = proxyLocalActivities<Activities>(localPersistence);
+
+/**
+ * A refusal of a send is not the verdict once an earlier send of the run may still land, even
+ * after a query that did not show it (runs from before ended on it, and replay so). Never rename it.
+ */
+const REFUSAL_AFTER_UNCONFIRMED_SEND_PATCH = 'follow-up-refusal-after-unconfirmed-send';
+
+/**
+ * Whether a refusal of this send must be confirmed by a query rather than taken: a send may have
+ * landed (its answer was lost), or one did earlier in the run, and a query since did not show it
+ * (PayBy may apply it later, or show it late): the refusal can be PayBy refusing what ours did.
+ */
+function confirmRefusal(mayHaveLanded: boolean, unconfirmedEarlier: boolean): boolean {
+  return mayHaveLanded || (unconfirmedEarlier && patched(REFUSAL_AFTER_UNCONFIRMED_SEND_PATCH));
+}
 
 /** How a paid order's follow-up ended, for the cancellation to persist and notify. */
 export type FollowUpEnd =
@@ -106,6 +121,8 @@ async function revoke(
 ): Promise<FollowUpEnd> {
   let send = true;
   let mayHaveLanded = false;
+  // A revoke of this run was not confirmed (answer lost, or answered before getOrder showed it).
+  let unconfirmed = false;
   for (let round = 0; ; round++) {
     const o: FollowUpOutcome = send
       ? await revokePaidOrder(call).catch(unknown('revoke'))
@@ -120,7 +137,8 @@ async function revoke(
           ...(payment.amount ? { amount: payment.amount } : {}),
         };
       case 'refused':
-        if (send && mayHaveLanded) send = false;
+        // e.g. 62041 "already refunded" to a repeat, because the first revoke landed meanwhile.
+        if (send && confirmRefusal(mayHaveLanded, unconfirmed)) send = false;
         else return { kind: 'refused', code: o.code, message: o.message };
         break;
       case 'misconfigured':
@@ -134,7 +152,7 @@ async function revoke(
         break;
       case 'pending':
       case 'unknown':
-        if (send) mayHaveLanded = true;
+        if (send) mayHaveLanded = unconfirmed = true;
         send = false;
         break;
     }
@@ -158,6 +176,8 @@ async function refund(
   await recordRefund({ refundId, cancelOrderId: args.cancelOrderId, amount, status: 'SENDING' });
   let send = true;
   let mayHaveLanded = false;
+  // A placeOrder of this run whose answer was lost (refund/getOrder may show it late).
+  let unconfirmed = false;
   for (let round = 0; ; round++) {
     const o: FollowUpOutcome = send
       ? await placePaidOrderRefund(refundCall).catch(unknown('refund'))
@@ -179,7 +199,7 @@ async function refund(
         send = false;
         break;
       case 'refused':
-        if (send && mayHaveLanded) {
+        if (send && confirmRefusal(mayHaveLanded, unconfirmed)) {
           send = false;
           break;
         }
@@ -198,7 +218,7 @@ async function refund(
         mayHaveLanded = false;
         break;
       case 'unknown':
-        if (send) mayHaveLanded = true;
+        if (send) mayHaveLanded = unconfirmed = true;
         send = false;
         break;
     }

@@ -136,6 +136,22 @@ test('revoke answer lost (applied): getOrder shows it revoked, no second revoke'
   expect(world.payby.order('PO-lost-revoke')!.revokes).toBe(1);
 });
 
+test('revoke answer lost, getOrder lagging it: the repeat is refused (62041) and that is not the verdict; getOrder confirms it revoked', async () => {
+  // Revoke #1 is applied and its answer lost; getOrder still shows the order paid once, so the run
+  // sends revoke #2, which PayBy refuses because #1 reversed the payment.
+  world.payby.setOrder('PO-lagging-revoke', {
+    status: 'PAID_SUCCESS',
+    paidAt: Date.now(),
+    loseRevokeResponse: true,
+    staleQueriesAfterRevoke: 1,
+  });
+  const { result } = await cancel(REVOKE_APP, 'PO-lagging-revoke');
+  const order = world.payby.order('PO-lagging-revoke')!;
+  expect(order.calls.filter((c) => c === 'revoke')).toHaveLength(2);
+  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'revoke' });
+  expect(order.revokes).toBe(1);
+});
+
 test('refund placeOrder answer lost (applied): the refund query by our id finds it, no second refund', async () => {
   world.payby.setOrder('PO-lost-refund', {
     status: 'SETTLED',
@@ -146,6 +162,21 @@ test('refund placeOrder answer lost (applied): the refund query by our id finds 
   const { result } = await cancel(REFUND_APP, 'PO-lost-refund');
   expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'refund' });
   expect(world.payby.order('PO-lost-refund')!.refunds).toBe(1);
+});
+
+test('refund answer lost, refund/getOrder lagging it: the repeat refused (62041) is not the verdict; the query finds it', async () => {
+  world.payby.setOrder('PO-lagging-refund', {
+    status: 'SETTLED',
+    paidAt: Date.now() - 3 * DAY,
+    loseRefundResponse: true,
+    staleRefundQueries: 1,
+    repeatedRefund: 'refunded',
+  });
+  const { result } = await cancel(REFUND_APP, 'PO-lagging-refund');
+  const order = world.payby.order('PO-lagging-refund')!;
+  expect(order.calls.filter((c) => c === 'refund')).toHaveLength(2);
+  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'refund' });
+  expect(order.refunds).toBe(1);
 });
 
 test('an app without a policy keeps refusing paid orders (62001), nothing moved', async () => {
@@ -223,6 +254,6 @@ test('every completed run of this suite replays; RECORD_HISTORIES=1 keeps the fo
   const { histories, failures } = await replayCompletedRuns(world, 'cancellationWorkflow');
   expect(histories.length).toBeGreaterThan(5);
   expect(failures).toEqual([]);
-  const keep = /mch:PO-(today|settled|lost-revoke|lost-refund|yesterday)$/;
+  const keep = /mch:PO-(today|settled|lost-revoke|lost-refund|yesterday|lagging-revoke|lagging-refund)$/;
   recordFixtures(histories.filter((h) => keep.test(h.workflowId)));
 }, 60_000);

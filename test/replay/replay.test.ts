@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { temporal as proto } from '@temporalio/proto';
 
 /**
- * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation, and -- paid-orders, notification, reconciliation, callbacks; v1_: recorded before the lean shape, kept) replayed with the
+ * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation, and -- paid-orders, notification, reconciliation, callbacks; v1_: recorded before the lean shape, kept; v2_: follow-ups that took a refused repeat as the verdict, recorded before patch follow-up-refusal-after-unconfirmed-send) replayed with the
  * current workflow code: a change that is not deterministic against running workflows fails here.
  */
 const DIR = path.join(__dirname, 'histories');
@@ -21,6 +21,10 @@ describe('replay of committed histories', () => {
     expect(files.some((f) => f.startsWith('v1_cancel_payby'))).toBe(true);
     expect(files.some((f) => f.startsWith('v1_notify_'))).toBe(true);
     expect(files).toContain('notify_carry-on.binpb');
+    // A revoke and a refund whose repeat was refused after a lost send, before and after the patch.
+    for (const order of ['lagging-revoke', 'lagging-refund'])
+      for (const prefix of ['v2_cancel_payby', 'cancel_payby'])
+        expect(files.some((f) => f.startsWith(prefix) && f.endsWith(`PO-${order}.binpb`))).toBe(true);
   });
 
   for (const file of files) {

@@ -39,6 +39,8 @@ export interface CancellationRow {
   deadline_at: Date | null;
   notify_url?: string | null;
   retry_of?: string | null;
+  /** A revoke or refund of a paid order was begun under this row (money may have moved). */
+  follow_up?: 'revoke' | 'refund' | null;
 }
 
 /**

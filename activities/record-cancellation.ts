@@ -90,7 +90,12 @@ export function createRecordCancellation(db: Knex) {
           };
         }
         const unfinished = !TERMINAL_STATUSES.includes(found.status) && found.status !== 'UNRESOLVED';
-        if (input.takeOver && unfinished && found.workflow_id === run.workflowId) {
+        // A revoke or refund begun under this row may have moved money: a new run would not know
+        // it (it starts as a cancel: asks getOrder with the cancel's rules, and may send again
+        // under a new refund id). Such a row is neither carried on nor retried; reconciliation
+        // (which asks with the follow-up's rules) settles it, and the request is answered from it.
+        const movingMoney = Boolean(found.follow_up) && (unfinished || found.status === 'UNRESOLVED');
+        if (input.takeOver && unfinished && found.workflow_id === run.workflowId && !movingMoney) {
           // The run that owned it stopped without finishing (terminated): this run carries on
           // the same cancellation, same id, asking before sending if anything may be out.
           await trx('cancellations')
@@ -101,7 +106,7 @@ export function createRecordCancellation(db: Knex) {
         const retryAsked = input.retryOf?.cancelOrderId === found.cancel_order_id;
         const again =
           (found.status === 'FAILED' && (found.retryable || (retryAsked && input.retryOf!.force))) ||
-          (found.status === 'UNRESOLVED' && retryAsked && input.retryOf!.force);
+          (found.status === 'UNRESOLVED' && retryAsked && input.retryOf!.force && !movingMoney);
         if (!again) return { kind: 'existing', snapshot: snapshotOfRow(found) };
         if (found.status === 'UNRESOLVED')
           // A cancel may be out under the old id: the new one starts by asking, with what we knew.

@@ -34,7 +34,7 @@ function runScript(script: string, args: string[]): never {
 }
 
 const INPUT_CODES = ['INVALID_REQUEST', 'UNKNOWN_APP', 'UNKNOWN_ACCOUNT', 'CONFIG_INVALID'];
-const CONFLICT_CODES = ['DELIVERING', 'NOT_RUNNING', 'NOT_A_PAID_ORDER', 'HOLDING'];
+const CONFLICT_CODES = ['DELIVERING', 'NOT_RUNNING', 'NOT_A_PAID_ORDER', 'HOLDING', 'FOLLOW_UP_UNSETTLED'];
 
 function exitCodeOf(err: unknown): number {
   // Commander's own refusals (unknown option or command, missing argument, bad choice) are bad input.

@@ -34,6 +34,11 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
       retry: { force?: boolean; scope?: AppScope } = {},
     ): Promise<StartedCancellation> {
       const current = await this.getCancellation(cancelOrderId, retry.scope);
+      if (current.followUp && current.status === 'UNRESOLVED')
+        throw new CancelflowError(
+          'FOLLOW_UP_UNSETTLED',
+          `${current.cancelOrderId} is UNRESOLVED during a ${current.followUp} of the paid order: it may have moved money, and a new run could repeat it. Reconciliation settles it (cancelflow reconcile).`,
+        );
       return this.startCancellation(
         { mchNo: current.mchNo, appId: current.appId, ...current.order },
         { retryOf: { cancelOrderId: current.cancelOrderId, force: retry.force === true } },

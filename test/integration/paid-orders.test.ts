@@ -1,9 +1,11 @@
+import { createCancelflowClient } from '../../client';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { CancelFollowUp } from '../../workflows/search-attributes';
 import { verifyMd5Sign } from '../../providers/unified/sign';
 import {
   createWorld,
   eventually,
+  FAST_TIMINGS,
   PAYBY_APP,
   REFUND_APP,
   REVOKE_APP,
@@ -177,6 +179,75 @@ test('refund answer lost, refund/getOrder lagging it: the repeat refused (62041)
   expect(order.calls.filter((c) => c === 'refund')).toHaveLength(2);
   expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'refund' });
   expect(order.refunds).toBe(1);
+});
+
+test('a follow-up UNRESOLVED at its deadline is not retried (a new run could refund again under a new id); the record stands', async () => {
+  world.payby.setOrder('PO-unsettled-refund', {
+    status: 'SETTLED',
+    paidAt: Date.now() - 3 * DAY,
+    refundSucceedsAfterQueries: 1_000_000,
+  });
+  const cf = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs: 2_000 },
+  });
+  const started = await cf.startCancellation({ ...REFUND_APP, mchOrderNo: 'PO-unsettled-refund' });
+  const result = await cf.waitForResult(started.cancelOrderId);
+  expect(result).toMatchObject({ status: 'UNRESOLVED', state: 1, followUp: 'refund' });
+  await expect(cf.retryCancellation(started.cancelOrderId, { force: true })).rejects.toMatchObject({
+    code: 'FOLLOW_UP_UNSETTLED',
+  });
+  // Past the client's check (another caller, a race): the record answers, nothing is sent.
+  const again = await cf.startCancellation(
+    { ...REFUND_APP, mchOrderNo: 'PO-unsettled-refund' },
+    { retryOf: { cancelOrderId: started.cancelOrderId, force: true } },
+  );
+  expect(again.cancelOrderId).toBe(started.cancelOrderId);
+  await cf.waitForResult(started.cancelOrderId);
+  const order = world.payby.order('PO-unsettled-refund')!;
+  expect(order.calls.filter((c) => c === 'refund')).toHaveLength(1);
+  expect(order.refunds).toBe(1);
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED', retired_at: null });
+});
+
+test('a revoke in progress whose run was terminated is not carried on as a cancel (it would read its own revoke as 62040 FAILED)', async () => {
+  // Revoke #1 lands, its answer is lost, and getOrder shows the order paid for a long while: the
+  // run keeps confirming, and is terminated meanwhile.
+  world.payby.setOrder('PO-terminated-revoke', {
+    status: 'PAID_SUCCESS',
+    paidAt: Date.now(),
+    loseRevokeResponse: true,
+    staleQueriesAfterRevoke: 1_000_000,
+  });
+  const started = await world.cancelflow.startCancellation(
+    { ...REVOKE_APP, mchOrderNo: 'PO-terminated-revoke' },
+    { waitMs: 2_000 },
+  );
+  await eventually(async () =>
+    (await row(started.cancelOrderId))?.follow_up === 'revoke' ? true : undefined,
+  );
+  const order = world.payby.order('PO-terminated-revoke')!;
+  await eventually(async () => (order.revokes === 1 ? true : undefined));
+  await world.temporal.client.workflow.getHandle(started.workflowId).terminate('test: stopped mid-revoke');
+  order.lagging!.queries = 0; // getOrder now shows it: FAILURE, revoked "true"
+  const revokesSent = order.calls.filter((c) => c === 'revoke').length;
+  // The merchant asks again: the run that owned it is gone.
+  const again = await world.cancelflow.startCancellation({
+    ...REVOKE_APP,
+    mchOrderNo: 'PO-terminated-revoke',
+  });
+  expect(again.cancelOrderId).toBe(started.cancelOrderId);
+  expect(again.answer.state).toBe(1);
+  // The newest run of the order's workflow: it answered from the row and ended.
+  const answered = (await world.temporal.client.workflow.getHandle(started.workflowId).result()) as {
+    status: string;
+    state: number;
+  };
+  expect(answered).toMatchObject({ status: 'PENDING', state: 1 });
+  expect(order.calls.filter((c) => c === 'revoke')).toHaveLength(revokesSent);
+  expect(order.revokes).toBe(1);
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', follow_up: 'revoke' });
 });
 
 test('an app without a policy keeps refusing paid orders (62001), nothing moved', async () => {

@@ -156,6 +156,14 @@ export interface UnifiedClassification {
 /** How a gateway says it does not know the order or cancel order (seed 000 has no code for it). */
 const NOT_FOUND_MESSAGE = /does not exist|not exist|not found/i;
 
+/**
+ * How a gateway says it failed itself rather than refused us (seed 000: any code ≠ 0 is a
+ * "processing error"; Jeepay-style gateways answer 9999 for an exception too, possibly after the
+ * cancel order was created): an unknown outcome, never a refusal that would end the cancellation.
+ */
+const GATEWAY_TROUBLE_MESSAGE =
+  /system|busy|time[ -]?out|timed out|try again|retry|internal|unavailable|exception|繁忙|异常|超时|稍后/i;
+
 export function classifyUnifiedAnswer(
   operation: ProviderOperation,
   answer: HttpAnswer,
@@ -199,6 +207,9 @@ export function classifyUnifiedAnswer(
     // A stale reqTime is retried with a fresh one, like PayBy's REQUESTTIME_TOO_EARLY/LATER.
     if (/req\s*time|request time/i.test(message))
       return unknown(`reqTime refused: ${message}`, 'not-required', 'REQTIME');
+    // The gateway's own trouble: the cancel may or may not have been taken.
+    if (GATEWAY_TROUBLE_MESSAGE.test(message))
+      return unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
     // Our signature, merchant/app identity or parameters refused: no retry fixes that.
     if (/sign|merchant|\bapp|mchNo|parameter|version/i.test(message)) {
       return {

@@ -519,6 +519,19 @@ describe('Unified classification', () => {
       },
     );
   });
+  test.each([
+    'system error',
+    'System busy, try again later',
+    'internal exception',
+    '系统异常',
+    'read timed out',
+  ])("the gateway's own trouble (%s) is an unknown outcome of the cancel, never its refusal", (msg) => {
+    for (const operation of ['cancel', 'query'] as const)
+      expect(classifyUnified(operation, http({ code: 9999, msg }), KEY).outcome).toMatchObject({
+        kind: 'unknown',
+        code: '9999',
+      });
+  });
   test('a refused reqTime is retryable with a fresh one, never a refusal of the cancel', () => {
     expect(
       classifyUnified('cancel', http({ code: 9999, msg: 'reqTime expired' }), KEY).outcome,

@@ -50,7 +50,17 @@ export async function outcomeOfStoredCallback(
   const notifiedPay = 'payOrderId' in verdict.outcome ? verdict.outcome.payOrderId : undefined;
   const sameCancel = row.provider_cancel_id ? row.provider_cancel_id === verdict.cancelOrderId : true;
   const samePay = row.pay_order_id && notifiedPay ? row.pay_order_id === notifiedPay : true;
-  if (!sameCancel || !samePay || (!row.provider_cancel_id && !(row.pay_order_id && notifiedPay)))
+  const payProven = Boolean(row.pay_order_id && notifiedPay && row.pay_order_id === notifiedPay);
+  // Another cancel order of our payment order succeeded: the payment order is cancelled, which is
+  // what this cancellation is for. (A cancel repeated after its answer was lost can leave the
+  // gateway with two; the one we learnt may then fail as "already cancelled".) Only a success
+  // counts: another cancel order's failure or progress says nothing about ours.
+  const ourPayCancelled = payProven && verdict.outcome.kind === 'cancelled';
+  if (
+    (!sameCancel && !ourPayCancelled) ||
+    !samePay ||
+    (!row.provider_cancel_id && !(row.pay_order_id && notifiedPay))
+  )
     return unknown(`about cancel order ${verdict.cancelOrderId}, not this one`, 'MISADDRESSED');
   return verdict.outcome;
 }

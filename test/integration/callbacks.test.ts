@@ -279,6 +279,44 @@ test('a callback about another order of the same gateway changes nothing', async
   await world.temporal.client.workflow.getHandle(started.workflowId).terminate('test done');
 });
 
+test('another cancel order of our payment order: its success settles ours (the order is cancelled), its failure does not', async () => {
+  const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+  const cf = slowPolling();
+  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+  const pending = await eventually(async () => {
+    const r = await row(started.cancelOrderId);
+    return r?.status === 'PENDING' && r.provider_cancel_id ? r : undefined;
+  });
+  const verifiedBy = async (callbackFrom: number) =>
+    eventually(async () => {
+      const c = await world.database
+        .db('provider_callbacks')
+        .where('id', '>', callbackFrom)
+        .where({ cancel_order_id: started.cancelOrderId, signalled: true })
+        .first('id');
+      return c ? true : undefined;
+    });
+  const lastId = async () =>
+    Number((await world.database.db('provider_callbacks').max({ max: 'id' }).first())?.max ?? 0);
+
+  // Signed by the gateway, our payment order, another cancel order, state 3: not ours to decide.
+  let from = await lastId();
+  expect(await gatewayNotifies({ cancelOrderId: 'C-OTHER-FAILED', payOrderId: pay, state: '3' })).toEqual({
+    status: 200,
+    text: 'success',
+  });
+  await verifiedBy(from);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
+
+  // The same, state 2: the payment order is cancelled.
+  from = await lastId();
+  await gatewayNotifies({ cancelOrderId: 'C-OTHER-OK', payOrderId: pay, state: '2' });
+  await verifiedBy(from);
+  expect(await cf.waitForResult(started.workflowId)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+  expect(pending.provider_cancel_id).not.toBe('C-OTHER-OK');
+});
+
 test('a verified callback about a final cancellation is stored and answered, and starts nothing: no signal, no repair run', async () => {
   // Settled at once; the gateway sends nothing itself: the test sends its notifications, late.
   const pay = world.unified.setOrder({ silent: true });

@@ -88,6 +88,7 @@ export function snapshotOfRow(row: CancellationRow): CancellationSnapshot {
       : {}),
     ...(row.success_time ? { successTime: row.success_time.getTime() } : {}),
     ...(row.notify_url ? { notifies: true } : {}),
+    ...(row.follow_up ? { followUp: row.follow_up } : {}),
   };
 }
 

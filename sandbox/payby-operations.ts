@@ -133,6 +133,16 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
       }
       break;
     case 'revoke':
+      if (ours.failFirstRevokes) {
+        ours.failFirstRevokes -= 1;
+        return answer(
+          { applyStatus: 'FAIL', code: '504', msg: 'SERVICE_TIMEOUT' },
+          undefined,
+          undefined,
+          504,
+        );
+      }
+      if (ours.revokeRefusal) return fail(ours.revokeRefusal.code, ours.revokeRefusal.msg, ours);
       // Revoked or refunded already: nothing left to revoke.
       if (ours.revoked || refundsOf(ours).some((r) => r.status !== 'FAILURE'))
         return fail('62041', 'ACQUIRE_ORDER_REFUNDED', ours);

@@ -28,6 +28,10 @@ export interface PaybyOrderBehaviour {
   paidAt?: number;
   /** Apply the revoke, then drop the connection without answering (once). */
   loseRevokeResponse?: boolean;
+  /** The first N revokeOrder requests answer HTTP 504 SERVICE_TIMEOUT without applying anything. */
+  failFirstRevokes?: number;
+  /** Every (other) revokeOrder is refused with this code and message, nothing applied. */
+  revokeRefusal?: { code: string; msg: string };
   /**
    * getOrder lags a revoke: the next N getOrder answers after a revoke is applied still show the
    * order as it was before it (a repeated revoke is answered from the current state).

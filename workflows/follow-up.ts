@@ -18,13 +18,22 @@ const { recordRefund: recordRefundLocally } = proxyLocalActivities<Activities>(l
 const REFUSAL_AFTER_UNCONFIRMED_SEND_PATCH = 'follow-up-refusal-after-unconfirmed-send';
 
 /**
- * Whether a refusal of this send must be confirmed by a query rather than taken: a send may have
- * landed (its answer was lost), or one did earlier in the run, and a query since did not show it
- * (PayBy may apply it later, or show it late): the refusal can be PayBy refusing what ours did.
+ * Whether an answer refusing this send must be confirmed by a query rather than taken: a send may
+ * have landed (its answer was lost), or one did earlier in the run and a query since did not show
+ * it (PayBy may apply it later, or show it late), and the answer is one our own landed send could
+ * cause (`couldBeOurs`: "already revoked/refunded", the amount used up, or our request refused as
+ * misconfigured where a resend cannot tell). Any other refusal is the verdict.
  */
-function confirmRefusal(mayHaveLanded: boolean, unconfirmedEarlier: boolean): boolean {
-  return mayHaveLanded || (unconfirmedEarlier && patched(REFUSAL_AFTER_UNCONFIRMED_SEND_PATCH));
+function keepAsking(mayHaveLanded: boolean, unconfirmedEarlier: boolean, couldBeOurs: boolean): boolean {
+  return (
+    mayHaveLanded || (unconfirmedEarlier && couldBeOurs && patched(REFUSAL_AFTER_UNCONFIRMED_SEND_PATCH))
+  );
 }
+
+/** Refusals of a revoke that our own earlier revoke, landed, would cause (PROVIDERS.md). */
+const REVOKE_DONE_ALREADY = new Set(['62040', '62041']);
+/** Refusals of a refund that our own earlier refund, landed, would cause (PROVIDERS.md). */
+const REFUND_DONE_ALREADY = new Set(['62006', '62040', '62041']);
 
 /** How a paid order's follow-up ended, for the cancellation to persist and notify. */
 export type FollowUpEnd =
@@ -138,11 +147,12 @@ async function revoke(
         };
       case 'refused':
         // e.g. 62041 "already refunded" to a repeat, because the first revoke landed meanwhile.
-        if (send && confirmRefusal(mayHaveLanded, unconfirmed)) send = false;
+        if (send && keepAsking(mayHaveLanded, unconfirmed, REVOKE_DONE_ALREADY.has(o.code))) send = false;
         else return { kind: 'refused', code: o.code, message: o.message };
         break;
       case 'misconfigured':
-        if (send && !mayHaveLanded) return { kind: 'misconfigured', code: o.code, message: o.message };
+        if (send && !keepAsking(mayHaveLanded, unconfirmed, true))
+          return { kind: 'misconfigured', code: o.code, message: o.message };
         send = false;
         break;
       case 'resubmit':
@@ -199,14 +209,14 @@ async function refund(
         send = false;
         break;
       case 'refused':
-        if (send && confirmRefusal(mayHaveLanded, unconfirmed)) {
+        if (send && keepAsking(mayHaveLanded, unconfirmed, REFUND_DONE_ALREADY.has(o.code))) {
           send = false;
           break;
         }
         await recordRefund(refundStatus(refundId, args, amount, 'FAILURE'));
         return { kind: 'refused', code: o.code, message: o.message };
       case 'misconfigured':
-        if (send && !mayHaveLanded) {
+        if (send && !keepAsking(mayHaveLanded, unconfirmed, true)) {
           await recordRefund(refundStatus(refundId, args, amount, 'FAILURE'));
           return { kind: 'misconfigured', code: o.code, message: o.message };
         }

@@ -166,6 +166,20 @@ test('refund placeOrder answer lost (applied): the refund query by our id finds 
   expect(world.payby.order('PO-lost-refund')!.refunds).toBe(1);
 });
 
+test('a revoke that timed out, then a repeat refused for a reason of its own (62039): that refusal is the verdict', async () => {
+  world.payby.setOrder('PO-revoke-refused-after-504', {
+    status: 'PAID_SUCCESS',
+    paidAt: Date.now(),
+    failFirstRevokes: 1,
+    revokeRefusal: { code: '62039', msg: 'REVOKE_FAILURE' },
+  });
+  const { result } = await cancel(REVOKE_APP, 'PO-revoke-refused-after-504');
+  const order = world.payby.order('PO-revoke-refused-after-504')!;
+  expect(order.calls.filter((c) => c === 'revoke')).toHaveLength(2);
+  expect(result).toMatchObject({ status: 'FAILED', state: 3, errCode: '62039', followUp: 'revoke' });
+  expect(order.revokes).toBe(0);
+});
+
 test('refund answer lost, refund/getOrder lagging it: the repeat refused (62041) is not the verdict; the query finds it', async () => {
   world.payby.setOrder('PO-lagging-refund', {
     status: 'SETTLED',
@@ -195,6 +209,10 @@ test('a follow-up UNRESOLVED at its deadline is not retried (a new run could ref
   const started = await cf.startCancellation({ ...REFUND_APP, mchOrderNo: 'PO-unsettled-refund' });
   const result = await cf.waitForResult(started.cancelOrderId);
   expect(result).toMatchObject({ status: 'UNRESOLVED', state: 1, followUp: 'refund' });
+  // The merchant asks again first: a new run answers from the row (and says it is a follow-up).
+  const repeat = await cf.startCancellation({ ...REFUND_APP, mchOrderNo: 'PO-unsettled-refund' });
+  expect(repeat.answer).toMatchObject({ cancelOrderId: started.cancelOrderId, followUp: 'refund' });
+  await world.temporal.client.workflow.getHandle(started.workflowId).result();
   await expect(cf.retryCancellation(started.cancelOrderId, { force: true })).rejects.toMatchObject({
     code: 'FOLLOW_UP_UNSETTLED',
   });

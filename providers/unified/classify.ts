@@ -162,7 +162,7 @@ const NOT_FOUND_MESSAGE = /does not exist|not exist|not found/i;
  * cancel order was created): an unknown outcome, never a refusal that would end the cancellation.
  */
 const GATEWAY_TROUBLE_MESSAGE =
-  /system|busy|time[ -]?out|timed out|try again|retry|internal|unavailable|exception|繁忙|异常|超时|稍后/i;
+  /system (error|busy|exception|failure)|\bbusy\b|try again|retry later|internal (server )?error|service unavailable|系统(异常|错误|繁忙)|稍后/i;
 
 export function classifyUnifiedAnswer(
   operation: ProviderOperation,
@@ -207,9 +207,6 @@ export function classifyUnifiedAnswer(
     // A stale reqTime is retried with a fresh one, like PayBy's REQUESTTIME_TOO_EARLY/LATER.
     if (/req\s*time|request time/i.test(message))
       return unknown(`reqTime refused: ${message}`, 'not-required', 'REQTIME');
-    // The gateway's own trouble: the cancel may or may not have been taken.
-    if (GATEWAY_TROUBLE_MESSAGE.test(message))
-      return unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
     // Our signature, merchant/app identity or parameters refused: no retry fixes that.
     if (/sign|merchant|\bapp|mchNo|parameter|version/i.test(message)) {
       return {
@@ -224,6 +221,9 @@ export function classifyUnifiedAnswer(
     // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
     // Seed 000 gives no code for "no such order": gateways say it in words.
     const notFound = NOT_FOUND_MESSAGE.test(message) ? (true as const) : undefined;
+    // The gateway's own trouble (not a refusal of ours): the cancel may or may not have been taken.
+    if (!notFound && GATEWAY_TROUBLE_MESSAGE.test(message))
+      return unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
     if (operation === 'query')
       return unknown(`query refused: code ${code} ${message}`, 'not-required', errorCode, notFound);
     return {

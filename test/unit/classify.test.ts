@@ -522,15 +522,25 @@ describe('Unified classification', () => {
   test.each([
     'system error',
     'System busy, try again later',
-    'internal exception',
+    'internal server error',
     '系统异常',
-    'read timed out',
+    '系统繁忙，请稍后重试',
   ])("the gateway's own trouble (%s) is an unknown outcome of the cancel, never its refusal", (msg) => {
     for (const operation of ['cancel', 'query'] as const)
       expect(classifyUnified(operation, http({ code: 9999, msg }), KEY).outcome).toMatchObject({
         kind: 'unknown',
         code: '9999',
       });
+  });
+  test.each([
+    ['订单状态异常', 'refused'],
+    ['订单已超时', 'refused'],
+    ['order timed out', 'refused'],
+    ['order does not exist in the system', 'refused'],
+    ['system parameter error', 'misconfigured'],
+    ['merchant app unavailable', 'misconfigured'],
+  ])("%s is still a refusal of the cancel (%s), not the gateway's trouble", (msg, kind) => {
+    expect(classifyUnified('cancel', http({ code: 9999, msg }), KEY).outcome.kind).toBe(kind);
   });
   test('a refused reqTime is retryable with a fresh one, never a refusal of the cancel', () => {
     expect(

@@ -107,8 +107,8 @@ export async function northboundRoutes(app: FastifyInstance, deps: NorthboundDep
             keysById.delete(id);
           },
           () => {
-            // Lost, then back: a transition may have committed unheard meanwhile, so an answer
-            // read before the reset must not be kept when it arrives after it.
+            // Lost, or back in place: a transition may have committed unheard meanwhile, so an
+            // answer read before the reset must not be kept when it arrives after it.
             generation += 1;
             forgetPending();
           },

@@ -13,7 +13,8 @@ export interface ChangeFeed {
 /**
  * Postgres LISTEN on the cancellations' change channel: `onChange(id)` for every committed
  * transition. When the connection drops, `onReset()` (forget everything kept) and reconnect with
- * backoff; `live` is false until LISTEN is in place again, so nothing is kept blind.
+ * backoff; `live` is false until LISTEN is in place again, so nothing is kept blind, and
+ * `onReset()` again once it is (a read begun while it was not may predate a change it missed).
  */
 export function listenForChanges(
   databaseUrl: string,
@@ -61,6 +62,8 @@ export function listenForChanges(
         if (client !== c || closed) return;
         live = true;
         retryMs = 500;
+        // Back (or first) in place: what was read while it was not may predate a change it missed.
+        onReset();
       })
       .catch(lost);
   };

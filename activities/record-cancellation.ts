@@ -9,7 +9,13 @@ import {
   type SeedState,
 } from '../contract/cancellation';
 import { orderRefsOf } from '../contract/ids';
-import { learnOrderRefs, snapshotOfRow, unresolvedCarry, type CancellationRow } from './cancellation-rows';
+import {
+  applyTransition,
+  learnOrderRefs,
+  snapshotOfRow,
+  unresolvedCarry,
+  type CancellationRow,
+} from './cancellation-rows';
 
 /** The `recordCancellation` activity: the run's first step (see its comment). */
 export function createRecordCancellation(db: Knex) {
@@ -38,7 +44,9 @@ export function createRecordCancellation(db: Knex) {
       return { kind: 'existing', snapshot: snapshotOfRow(row) };
     }
     const refs = orderRefsOf(input.order);
-    return db.transaction(async (trx) => {
+    // A cancellation whose run stopped during a revoke or refund: not carried on (see below).
+    let stranded: { cancelOrderId: string; via: string } | undefined;
+    const result = await db.transaction(async (trx): Promise<RecordResult> => {
       const found = await trx('cancellation_refs as r')
         .join('cancellations as c', 'c.cancel_order_id', 'r.cancel_order_id')
         .where({ 'r.mch_no': input.mchNo, 'r.app_id': input.appId })
@@ -95,7 +103,14 @@ export function createRecordCancellation(db: Knex) {
         // under a new refund id). Such a row is neither carried on nor retried; reconciliation
         // (which asks with the follow-up's rules) settles it, and the request is answered from it.
         const movingMoney = Boolean(found.follow_up) && (unfinished || found.status === 'UNRESOLVED');
-        if (input.takeOver && unfinished && found.workflow_id === run.workflowId && !movingMoney) {
+        const takingOver = input.takeOver && unfinished && found.workflow_id === run.workflowId;
+        if (takingOver && movingMoney) {
+          // Made UNRESOLVED below, after this transaction: what ops look for, and what they may
+          // retry once they have checked at the provider.
+          stranded = { cancelOrderId: found.cancel_order_id, via: found.follow_up! };
+          return { kind: 'existing', snapshot: snapshotOfRow(found) };
+        }
+        if (takingOver) {
           // The run that owned it stopped without finishing (terminated): this run carries on
           // the same cancellation, same id, asking before sending if anything may be out.
           await trx('cancellations')
@@ -106,7 +121,10 @@ export function createRecordCancellation(db: Knex) {
         const retryAsked = input.retryOf?.cancelOrderId === found.cancel_order_id;
         const again =
           (found.status === 'FAILED' && (found.retryable || (retryAsked && input.retryOf!.force))) ||
-          (found.status === 'UNRESOLVED' && retryAsked && input.retryOf!.force && !movingMoney);
+          (found.status === 'UNRESOLVED' &&
+            retryAsked &&
+            input.retryOf!.force &&
+            (!movingMoney || input.retryOf!.moneyChecked === true));
         if (!again) return { kind: 'existing', snapshot: snapshotOfRow(found) };
         if (found.status === 'UNRESOLVED')
           // A cancel may be out under the old id: the new one starts by asking, with what we knew.
@@ -196,5 +214,21 @@ export function createRecordCancellation(db: Knex) {
         ...(submitted ? { submitted: true as const } : {}),
       };
     });
+    if (!stranded) return result;
+    const { max } = (await db('cancellation_transitions')
+      .where({ cancel_order_id: stranded.cancelOrderId })
+      .max({ max: 'seq' })
+      .first()) as { max: number | null };
+    await applyTransition(db, {
+      cancelOrderId: stranded.cancelOrderId,
+      seq: (max ?? 0) + 1,
+      status: 'UNRESOLVED',
+      state: 1,
+      reason: `run stopped during the ${stranded.via} of the paid order: money may have moved, so not carried on as a cancel; reconciliation settles it, or ops after checking at the provider (retry --force --money-checked)`,
+    });
+    const row = await db('cancellations')
+      .where({ cancel_order_id: stranded.cancelOrderId })
+      .first<CancellationRow>();
+    return { kind: 'existing', snapshot: snapshotOfRow(row) };
   };
 }

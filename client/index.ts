@@ -31,17 +31,23 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
      */
     async retryCancellation(
       cancelOrderId: string,
-      retry: { force?: boolean; scope?: AppScope } = {},
+      retry: { force?: boolean; moneyChecked?: boolean; scope?: AppScope } = {},
     ): Promise<StartedCancellation> {
       const current = await this.getCancellation(cancelOrderId, retry.scope);
-      if (current.followUp && current.status === 'UNRESOLVED')
+      if (current.followUp && current.status === 'UNRESOLVED' && !retry.moneyChecked)
         throw new CancelflowError(
           'FOLLOW_UP_UNSETTLED',
-          `${current.cancelOrderId} is UNRESOLVED during a ${current.followUp} of the paid order: it may have moved money, and a new run could repeat it. Reconciliation settles it (cancelflow reconcile).`,
+          `${current.cancelOrderId} is UNRESOLVED during a ${current.followUp} of the paid order: it may have moved money, and a new run could repeat it. Reconciliation settles it (cancelflow reconcile); once you have checked at the provider that it moved none, retry it with --force --money-checked.`,
         );
       return this.startCancellation(
         { mchNo: current.mchNo, appId: current.appId, ...current.order },
-        { retryOf: { cancelOrderId: current.cancelOrderId, force: retry.force === true } },
+        {
+          retryOf: {
+            cancelOrderId: current.cancelOrderId,
+            force: retry.force === true,
+            ...(retry.moneyChecked ? { moneyChecked: true } : {}),
+          },
+        },
       );
     },
 

@@ -36,7 +36,7 @@ export interface StartOptions {
    */
   deadlineMs?: number;
   /** Ops' retry of a cancellation that failed or is UNRESOLVED (see `retryCancellation`). */
-  retryOf?: { cancelOrderId: string; force: boolean };
+  retryOf?: { cancelOrderId: string; force: boolean; moneyChecked?: boolean };
   /** Overrides the app's paid-order policy for this run (ops' follow-up by hand). */
   paidOrders?: PaidOrderPolicy;
   /** Why ops started it by hand (kept with its first transition). */

@@ -79,8 +79,12 @@ export interface CancellationInput {
   requestedAt: number;
   /** Resolved at start (production defaults plus overrides), so a changed default never changes a running one. */
   timings?: Partial<CancellationTimings>;
-  /** Ops' `retry`: start again although that cancellation failed (`force`: even for a business refusal). */
-  retryOf?: { cancelOrderId: string; force: boolean };
+  /**
+   * Ops' `retry`: start again although that cancellation failed (`force`: even for a business
+   * refusal; `moneyChecked`: even an UNRESOLVED revoke or refund, ops having checked at the provider
+   * that it moved no money).
+   */
+  retryOf?: { cancelOrderId: string; force: boolean; moneyChecked?: boolean };
   /** The previous run of this workflow id stopped without finishing (terminated): carry on its cancellation. */
   takeOver?: boolean;
   /** The app's paid-order policy, frozen at start; absent: a paid order is refused (62001/62003). */

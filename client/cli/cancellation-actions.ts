@@ -14,14 +14,19 @@ export function registerCancellationActionCommands(program: Command): void {
     )
     .argument('<cancelOrderId>', 'the cancellation to retry')
     .option('--force', 'also retry a business refusal or an UNRESOLVED cancellation')
+    .option(
+      '--money-checked',
+      'with --force: also an UNRESOLVED revoke or refund of a paid order, once you have checked at the provider that it moved no money',
+    )
     .option('--mch-no <mchNo>', 'only if it belongs to this merchant')
     .option('--app-id <appId>', 'only if it belongs to this app')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, o: Scoped & { force?: boolean }) => {
+    .action(async (id: string, o: Scoped & { force?: boolean; moneyChecked?: boolean }) => {
       const scope = scopeOf(o);
       await withTemporal(cliConfig(), async ({ cancelflow }) => {
         const started = await cancelflow.retryCancellation(id, {
           force: o.force === true,
+          ...(o.moneyChecked ? { moneyChecked: true } : {}),
           ...(scope ? { scope } : {}),
         });
         const retried = started.cancelOrderId !== id;

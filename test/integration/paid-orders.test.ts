@@ -256,16 +256,56 @@ test('a revoke in progress whose run was terminated is not carried on as a cance
     mchOrderNo: 'PO-terminated-revoke',
   });
   expect(again.cancelOrderId).toBe(started.cancelOrderId);
-  expect(again.answer.state).toBe(1);
-  // The newest run of the order's workflow: it answered from the row and ended.
-  const answered = (await world.temporal.client.workflow.getHandle(started.workflowId).result()) as {
-    status: string;
-    state: number;
-  };
-  expect(answered).toMatchObject({ status: 'PENDING', state: 1 });
+  // Answered from the row, now UNRESOLVED (what ops look for), state 1: never 62040 FAILED.
+  expect(again.answer).toMatchObject({ status: 'UNRESOLVED', state: 1, followUp: 'revoke' });
+  await world.temporal.client.workflow.getHandle(started.workflowId).result();
   expect(order.calls.filter((c) => c === 'revoke')).toHaveLength(revokesSent);
   expect(order.revokes).toBe(1);
-  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'PENDING', follow_up: 'revoke' });
+  const stranded = await row(started.cancelOrderId);
+  expect(stranded).toMatchObject({ status: 'UNRESOLVED', state: 1, follow_up: 'revoke' });
+  const last = await world.database
+    .db('cancellation_transitions')
+    .where({ cancel_order_id: started.cancelOrderId })
+    .orderBy('seq', 'desc')
+    .first();
+  expect(last).toMatchObject({ status: 'UNRESOLVED' });
+  expect(last.reason).toContain('run stopped during the revoke of the paid order');
+});
+
+test('an UNRESOLVED revoke that moved no money is retried only with --money-checked, and then revoked once', async () => {
+  // Every revoke times out without landing until the deadline: UNRESOLVED, follow-up revoke.
+  world.payby.setOrder('PO-checked-revoke', {
+    status: 'PAID_SUCCESS',
+    paidAt: Date.now(),
+    failFirstRevokes: 1_000_000,
+  });
+  const cf = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs: 2_000 },
+  });
+  const started = await cf.startCancellation({ ...REVOKE_APP, mchOrderNo: 'PO-checked-revoke' });
+  expect(await cf.waitForResult(started.cancelOrderId)).toMatchObject({
+    status: 'UNRESOLVED',
+    followUp: 'revoke',
+  });
+  const order = world.payby.order('PO-checked-revoke')!;
+  expect(order.revokes).toBe(0);
+  await expect(cf.retryCancellation(started.cancelOrderId, { force: true })).rejects.toMatchObject({
+    code: 'FOLLOW_UP_UNSETTLED',
+  });
+  // Ops checked at PayBy: the order is paid and not revoked. PayBy answers again.
+  order.failFirstRevokes = 0;
+  const retried = await cf.retryCancellation(started.cancelOrderId, { force: true, moneyChecked: true });
+  expect(retried.cancelOrderId).not.toBe(started.cancelOrderId);
+  expect(await cf.waitForResult(retried.cancelOrderId)).toMatchObject({
+    status: 'SUCCEEDED',
+    state: 2,
+    followUp: 'revoke',
+  });
+  expect(order.revokes).toBe(1);
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED' });
+  expect((await row(started.cancelOrderId)).retired_at).not.toBeNull();
 });
 
 test('an app without a policy keeps refusing paid orders (62001), nothing moved', async () => {

@@ -100,8 +100,9 @@ export function createRecordCancellation(db: Knex) {
         const unfinished = !TERMINAL_STATUSES.includes(found.status) && found.status !== 'UNRESOLVED';
         // A revoke or refund begun under this row may have moved money: a new run would not know
         // it (it starts as a cancel: asks getOrder with the cancel's rules, and may send again
-        // under a new refund id). Such a row is neither carried on nor retried; reconciliation
-        // (which asks with the follow-up's rules) settles it, and the request is answered from it.
+        // under a new refund id). Such a row is not carried on (it is made UNRESOLVED, below) and
+        // is retried only when ops say they checked at the provider (`moneyChecked`);
+        // reconciliation, which asks with the follow-up's rules, settles it otherwise.
         const movingMoney = Boolean(found.follow_up) && (unfinished || found.status === 'UNRESOLVED');
         const takingOver = input.takeOver && unfinished && found.workflow_id === run.workflowId;
         if (takingOver && movingMoney) {

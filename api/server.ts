@@ -59,13 +59,20 @@ export async function buildServer(deps: ApiDeps) {
 
   app.get('/health', async () => ({ status: 'ok' }));
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', async (req, reply) => {
     const [postgres, temporal] = await Promise.all([
       probe(() => deps.db.raw('select 1')),
       probe(() => deps.temporal.workflowService.getSystemInfo({})),
     ]);
     const ready = postgres === 'ok' && temporal === 'ok';
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', postgres, temporal });
+    // Unauthenticated: why a dependency is down (its address, user, error) goes to the log only.
+    if (!ready) req.log.warn({ postgres, temporal }, 'not ready');
+    const shown = (probed: string) => (probed === 'ok' ? 'ok' : 'unavailable');
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not ready',
+      postgres: shown(postgres),
+      temporal: shown(temporal),
+    });
   });
 
   const client = new Client({ connection: deps.temporal, namespace: deps.config.temporal.namespace });

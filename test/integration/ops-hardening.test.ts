@@ -61,6 +61,33 @@ async function ops(url: string, authorization?: string) {
   return { status: res.status, body: (await res.json()) as { error: string; message: string } };
 }
 
+test('/ready says which dependency is down, not why (no address, user or error text: it is unauthenticated)', async () => {
+  const configPath = path.join(dir, 'config-ready.json');
+  writeFileSync(configPath, '{}');
+  const config = loadConfig({
+    env: { CANCELFLOW_CONFIG: configPath, DATABASE_URL: database.url, LOG_LEVEL: 'silent' },
+  });
+  const unreachable = createDb('postgres://cf_secret_user:hunter2@127.0.0.1:1/cf_nowhere', { max: 1 });
+  const app = await buildServer({
+    config,
+    db: unreachable,
+    temporal: temporal.connection,
+    logger: createLogger('silent'),
+  });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const res = await fetch(`http://127.0.0.1:${port}/ready`);
+    const body = await res.text();
+    expect(res.status).toBe(503);
+    expect(JSON.parse(body)).toEqual({ status: 'not ready', postgres: 'unavailable', temporal: 'ok' });
+    expect(body).not.toMatch(/cf_secret_user|127\.0\.0\.1|ECONNREFUSED|cf_nowhere/);
+  } finally {
+    await app.close();
+    await unreachable.destroy();
+  }
+});
+
 describe('ops endpoints', () => {
   test('without a token and not opened, every request is refused, loopback included', async () => {
     const api = await startApi({});

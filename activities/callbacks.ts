@@ -68,35 +68,37 @@ export async function outcomeOfStoredCallback(
 /**
  * Completes the record of a cancellation whose workflow is gone with a verified final outcome: the
  * same transition write the workflow would have made (refused, without writing, if the row is
- * already terminal). Shared by reconciliation and by late provider callbacks.
+ * already terminal or retired). Shared by reconciliation and by late provider callbacks.
  */
 export async function completeRecord(
   db: Knex,
   cancelOrderId: string,
   outcome: Extract<CancelOutcome, { kind: 'cancelled' | 'refused' }>,
   reason: string,
-): Promise<{ written: 'applied' | 'duplicate' | 'terminal'; status: string; state: SeedState }> {
-  const { max } = (await db('cancellation_transitions')
-    .where({ cancel_order_id: cancelOrderId })
-    .max({ max: 'seq' })
-    .first()) as { max: number | null };
+): Promise<{ written: 'applied' | 'duplicate' | 'terminal' | 'retired'; status: string; state: SeedState }> {
   const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
   const status = outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED';
-  const written = await applyTransition(db, {
-    cancelOrderId,
-    seq: (max ?? 0) + 1,
-    status,
-    state,
-    reason: reason.slice(0, 256),
-    ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
-    ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
-    ...(outcome.amount ? { amount: outcome.amount } : {}),
-    ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
-      ? { channelOrderNo: outcome.channelOrderNo }
-      : {}),
-    ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
-    ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
-  });
+  // The next seq, taken under the row lock; a retired (superseded) record is left alone.
+  const written = await applyTransition(
+    db,
+    {
+      cancelOrderId,
+      seq: 0,
+      status,
+      state,
+      reason: reason.slice(0, 256),
+      ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
+      ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
+      ...(outcome.amount ? { amount: outcome.amount } : {}),
+      ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
+        ? { channelOrderNo: outcome.channelOrderNo }
+        : {}),
+      ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
+      ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
+    },
+    undefined,
+    { repair: true },
+  );
   return { written, status, state };
 }
 

@@ -41,6 +41,7 @@ export interface CancellationRow {
   retry_of?: string | null;
   /** A revoke or refund of a paid order was begun under this row (money may have moved). */
   follow_up?: 'revoke' | 'refund' | null;
+  retired_at?: Date | null;
 }
 
 /**
@@ -134,16 +135,41 @@ export async function learnOrderRefs(
  */
 export async function applyTransition(
   db: Knex,
-  t: TransitionRecord,
+  transition: TransitionRecord,
   warn: (fields: object, msg: string) => void = () => {},
-): Promise<'applied' | 'duplicate' | 'terminal'> {
+  /**
+   * A repair of a record whose run is gone (reconciliation, a late callback): its seq is the next
+   * one, taken under the row lock (two repairers, or a repair and a run, never take the same one),
+   * and a retired record (superseded by a retry) is left alone (`retired`).
+   */
+  options: { repair?: boolean } = {},
+): Promise<'applied' | 'duplicate' | 'terminal' | 'retired'> {
   return db.transaction(async (trx) => {
     const current = await trx('cancellations')
-      .where({ cancel_order_id: t.cancelOrderId })
+      .where({ cancel_order_id: transition.cancelOrderId })
       .forUpdate()
       .first<
-        Pick<CancellationRow, 'status' | 'mch_no' | 'app_id' | 'pay_order_id' | 'mch_order_no'> | undefined
-      >('status', 'mch_no', 'app_id', 'pay_order_id', 'mch_order_no');
+        | Pick<
+            CancellationRow,
+            'status' | 'mch_no' | 'app_id' | 'pay_order_id' | 'mch_order_no' | 'retired_at'
+          >
+        | undefined
+      >('status', 'mch_no', 'app_id', 'pay_order_id', 'mch_order_no', 'retired_at');
+    if (options.repair && current?.retired_at) return 'retired';
+    const t = options.repair
+      ? {
+          ...transition,
+          seq:
+            Number(
+              (
+                (await trx('cancellation_transitions')
+                  .where({ cancel_order_id: transition.cancelOrderId })
+                  .max({ max: 'seq' })
+                  .first()) as { max: number | null }
+              ).max ?? 0,
+            ) + 1,
+        }
+      : transition;
     const seen = async () =>
       (await trx('cancellation_transitions')
         .where({ cancel_order_id: t.cancelOrderId, seq: t.seq })

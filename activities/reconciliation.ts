@@ -159,6 +159,8 @@ export function createReconciliationActivities(deps: ActivityDeps) {
       );
       // Finished by its own run since the page read it: that run notified, not us.
       if (written === 'terminal') return { how: 'already terminal' };
+      // Retired by ops' retry since the page read it: the new cancellation is the order's record.
+      if (written === 'retired') return { how: 'superseded by a retry' };
       const recordRun =
         written === 'applied'
           ? await recordRunInput(deps, input.cancelOrderId, `reconciliation ${input.runId}`)

@@ -216,17 +216,19 @@ export function createRecordCancellation(db: Knex) {
       };
     });
     if (!stranded) return result;
-    const { max } = (await db('cancellation_transitions')
-      .where({ cancel_order_id: stranded.cancelOrderId })
-      .max({ max: 'seq' })
-      .first()) as { max: number | null };
-    await applyTransition(db, {
-      cancelOrderId: stranded.cancelOrderId,
-      seq: (max ?? 0) + 1,
-      status: 'UNRESOLVED',
-      state: 1,
-      reason: `run stopped during the ${stranded.via} of the paid order: money may have moved, so not carried on as a cancel; reconciliation settles it, or ops after checking at the provider (retry --force --money-checked)`,
-    });
+    // Its next seq taken under the row lock (`repair`): its run is gone.
+    await applyTransition(
+      db,
+      {
+        cancelOrderId: stranded.cancelOrderId,
+        seq: 0,
+        status: 'UNRESOLVED',
+        state: 1,
+        reason: `run stopped during the ${stranded.via} of the paid order: money may have moved, so not carried on as a cancel; reconciliation settles it, or ops after checking at the provider (retry --force --money-checked)`,
+      },
+      undefined,
+      { repair: true },
+    );
     const row = await db('cancellations')
       .where({ cancel_order_id: stranded.cancelOrderId })
       .first<CancellationRow>();

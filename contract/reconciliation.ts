@@ -80,4 +80,4 @@ export interface PageRepair {
 export type PageResult = ReconciliationCounts & { repairs?: PageRepair[] };
 
 /** How a repair went, kept with its item. */
-export type RepairHow = 'signalled' | 'already terminal' | 'completed';
+export type RepairHow = 'signalled' | 'already terminal' | 'completed' | 'superseded by a retry';

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { applyTransition, createCancellationActivities } from '../../activities/cancellation';
+import { completeRecord } from '../../activities/callbacks';
 import { createCancelflowClient } from '../../client';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { createLogger } from '../../common/logger';
@@ -769,6 +770,29 @@ describe('applyTransition: each transition written once, a final record never ch
       expect(results.sort()).toEqual(['applied', 'duplicate', 'duplicate']);
       expect((await transitionsOf(id)).map((r) => r.seq)).toEqual([0, 1, 2]);
     }
+  });
+
+  test('two repairs of one record at once (reconciliation and a late callback): one applied with its outcome, the other sees it final', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = await newCancellation(`repairs${round}`);
+      const results = await Promise.all([
+        completeRecord(db(), id, { kind: 'cancelled', channelOrderNo: 'CH-A' }, 'repair A'),
+        completeRecord(db(), id, { kind: 'refused', state: 3, code: 'E1', message: 'no' }, 'repair B'),
+      ]);
+      expect(results.map((r) => r.written).sort()).toEqual(['applied', 'terminal']);
+      const applied = results.find((r) => r.written === 'applied')!;
+      expect(await rowOf(id)).toMatchObject({ status: applied.status, state: applied.state });
+      expect((await transitionsOf(id)).map((t) => t.seq)).toEqual([0, 1, 2]);
+    }
+  });
+
+  test('a repair of a retired record (superseded by a retry) writes nothing', async () => {
+    const id = await newCancellation('retired');
+    await db()('cancellations').where({ cancel_order_id: id }).update({ retired_at: new Date() });
+    const repair = await completeRecord(db(), id, { kind: 'cancelled' }, 'late repair');
+    expect(repair.written).toBe('retired');
+    expect(await rowOf(id)).toMatchObject({ status: 'SUBMITTED', state: 1 });
+    expect((await transitionsOf(id)).map((t) => t.seq)).toEqual([0, 1]);
   });
 
   test('numbers: the ones the record has stay its own; a new one is learned and kept on the row', async () => {

@@ -1,3 +1,6 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { createLogger } from '../../common/logger';
 import { createCancelflowClient } from '../../client';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { ensureReconciliationSchedule } from '../../client/schedules';
@@ -110,6 +113,43 @@ async function seedCancelled(
 }
 
 const row = (id: string) => world.database.db('cancellations').where({ cancel_order_id: id }).first();
+
+test('a page attempt that finds its item written meanwhile by an overlapping attempt still makes the repair', async () => {
+  // Ours PENDING, PayBy's order FAILURE (cancelled): REPAIRED. PayBy answers 500 twice first, so
+  // the check is in flight (retrying) while the other attempt writes the item.
+  const order = `REC-OVERLAP-${Date.now()}`;
+  world.payby.setOrder(order, { status: 'FAILURE', faults: ['http500', 'http500'] });
+  const id = await seed({ mchOrderNo: order, status: 'PENDING', state: 1 });
+  const runId = `overlap-${Date.now()}`;
+  const now = new Date();
+  await world.database.db('reconciliation_runs').insert({ run_id: runId, window_from: now, window_to: now });
+  const activities = createActivities({
+    db: world.database.db,
+    config: world.config,
+    logger: createLogger('silent'),
+  });
+  const page = new MockActivityEnvironment().run(activities.reconcilePage, {
+    runId,
+    accountId: 'payby-test',
+    cancelOrderIds: [id],
+    dryRun: false,
+    staleAfterHours: 24,
+    concurrency: 1,
+  });
+  await eventually(async () => (world.payby.order(order)!.requests >= 1 ? true : undefined));
+  await world.database.db('reconciliation_items').insert({
+    run_id: runId,
+    cancel_order_id: id,
+    class: 'REPAIRED',
+    our_state: 1,
+    provider_state: 2,
+    detail: JSON.stringify({ ourStatus: 'PENDING', outcome: { kind: 'cancelled' } }),
+    repaired: false,
+  });
+  const result = (await page) as { REPAIRED: number; repairs?: unknown[] };
+  expect(result.REPAIRED).toBe(1);
+  expect(result.repairs).toEqual([{ cancelOrderId: id, workflowId: `cancel/payby-test/mch:${order}` }]);
+});
 const items = (runId: string) =>
   world.database
     .db('reconciliation_items')

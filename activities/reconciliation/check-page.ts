@@ -228,17 +228,10 @@ export function createPageChecker(deps: ActivityDeps) {
       ...(outcome ? { outcome } : {}),
       ...(reason ? { reason } : {}),
     });
+    // Written meanwhile by an overlapping attempt: handled as if found at the start (repair made).
     if (!inserted) {
-      // Written meanwhile by an overlapping attempt of this page (a cancelled attempt's lanes run on
-      // until their request ends): its item stands, and its repair is made as for one found at the
-      // start, or it would be counted REPAIRED and never made.
-      const kept = await item(input.runId, row).first<ExistingItem | undefined>(
-        'cancel_order_id',
-        'class',
-        'repaired',
-        'detail',
-      );
-      return kept ? checkOne(input, row, kept, limiter, signal, repairs) : cls;
+      const kept = await item(input.runId, row).first<ExistingItem | undefined>();
+      return checkOne(input, row, kept, limiter, signal, repairs);
     }
 
     if (cls === 'MISMATCHED')

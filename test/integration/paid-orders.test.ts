@@ -180,6 +180,29 @@ test('a revoke that timed out, then a repeat refused for a reason of its own (62
   expect(order.revokes).toBe(0);
 });
 
+test('a revoke that timed out, then a repeat answered as misconfiguration (403): confirmed, never FAILED (retryable would restart it as a cancel)', async () => {
+  world.payby.setOrder('PO-revoke-403-after-504', {
+    status: 'PAID_SUCCESS',
+    paidAt: Date.now(),
+    failFirstRevokes: 1,
+    revokeRefusal: { code: '403', msg: 'FORBIDDEN' },
+  });
+  const cf = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs: 2_000 },
+  });
+  const started = await cf.startCancellation({ ...REVOKE_APP, mchOrderNo: 'PO-revoke-403-after-504' });
+  expect(await cf.waitForResult(started.cancelOrderId)).toMatchObject({
+    status: 'UNRESOLVED',
+    state: 1,
+    followUp: 'revoke',
+  });
+  const order = world.payby.order('PO-revoke-403-after-504')!;
+  expect(order.calls.filter((c) => c === 'revoke').length).toBeGreaterThanOrEqual(2);
+  expect(order.revokes).toBe(0);
+});
+
 test('refund answer lost, refund/getOrder lagging it: the repeat refused (62041) is not the verdict; the query finds it', async () => {
   world.payby.setOrder('PO-lagging-refund', {
     status: 'SETTLED',

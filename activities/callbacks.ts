@@ -4,7 +4,7 @@ import { parseParams } from '../providers/unified/protocol';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import type { CancelOutcome } from '../providers/types';
 import type { CancellationInput, SeedState } from '../contract/cancellation';
-import { applyTransition } from './cancellation';
+import { applyRepairTransition } from './cancellation-rows';
 import type { ActivityDeps } from './deps';
 import { recordRunInput } from './record-run';
 
@@ -79,26 +79,20 @@ export async function completeRecord(
   const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
   const status = outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED';
   // The next seq, taken under the row lock; a retired (superseded) record is left alone.
-  const written = await applyTransition(
-    db,
-    {
-      cancelOrderId,
-      seq: 0,
-      status,
-      state,
-      reason: reason.slice(0, 256),
-      ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
-      ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
-      ...(outcome.amount ? { amount: outcome.amount } : {}),
-      ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
-        ? { channelOrderNo: outcome.channelOrderNo }
-        : {}),
-      ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
-      ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
-    },
-    undefined,
-    { repair: true },
-  );
+  const written = await applyRepairTransition(db, {
+    cancelOrderId,
+    status,
+    state,
+    reason: reason.slice(0, 256),
+    ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
+    ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
+    ...(outcome.amount ? { amount: outcome.amount } : {}),
+    ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
+      ? { channelOrderNo: outcome.channelOrderNo }
+      : {}),
+    ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
+    ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
+  });
   return { written, status, state };
 }
 

@@ -125,6 +125,26 @@ export async function learnOrderRefs(
   return held.map((h) => `${h.order_ref} → ${h.cancel_order_id}`);
 }
 
+/** The highest seq of a cancellation's transitions (0 when it has none). */
+export async function lastSeq(db: Knex, cancelOrderId: string): Promise<number> {
+  const { max } = (await db('cancellation_transitions')
+    .where({ cancel_order_id: cancelOrderId })
+    .max({ max: 'seq' })
+    .first()) as { max: number | null };
+  return Number(max ?? 0);
+}
+
+/**
+ * A repair's transition (reconciliation, a late callback, a stopped run's record): the next seq,
+ * taken under the row lock; a retired record is left alone. See applyTransition.
+ */
+export function applyRepairTransition(
+  db: Knex,
+  t: Omit<TransitionRecord, 'seq'>,
+): Promise<'applied' | 'duplicate' | 'terminal' | 'retired'> {
+  return applyTransition(db, { ...t, seq: 0 }, undefined, { repair: true });
+}
+
 /**
  * Writes one transition: the `cancellation_transitions` row (unique by seq, so a retried write
  * is a no-op) and, only when that row is new, the `cancellations` row. Shared by the workflow's
@@ -157,18 +177,7 @@ export async function applyTransition(
       >('status', 'mch_no', 'app_id', 'pay_order_id', 'mch_order_no', 'retired_at');
     if (options.repair && current?.retired_at) return 'retired';
     const t = options.repair
-      ? {
-          ...transition,
-          seq:
-            Number(
-              (
-                (await trx('cancellation_transitions')
-                  .where({ cancel_order_id: transition.cancelOrderId })
-                  .max({ max: 'seq' })
-                  .first()) as { max: number | null }
-              ).max ?? 0,
-            ) + 1,
-        }
+      ? { ...transition, seq: (await lastSeq(trx, transition.cancelOrderId)) + 1 }
       : transition;
     const seen = async () =>
       (await trx('cancellation_transitions')

@@ -10,7 +10,8 @@ import {
 } from '../contract/cancellation';
 import { orderRefsOf } from '../contract/ids';
 import {
-  applyTransition,
+  applyRepairTransition,
+  lastSeq,
   learnOrderRefs,
   snapshotOfRow,
   unresolvedCarry,
@@ -56,15 +57,7 @@ export function createRecordCancellation(db: Knex) {
         .first<CancellationRow | undefined>('c.*');
       let carriedOn: Extract<RecordResult, { kind: 'created' }>['carriedOn'];
       if (found) {
-        const seqOf = async () =>
-          Number(
-            (
-              (await trx('cancellation_transitions')
-                .where({ cancel_order_id: found.cancel_order_id })
-                .max({ max: 'seq' })
-                .first()) as { max: number | null }
-            ).max ?? 0,
-          );
+        const seqOf = () => lastSeq(trx, found.cancel_order_id);
         /** Carrying on a cancellation whose run stopped: what may have been sent counts. */
         const takenOver = async () => ({
           status: found.status,
@@ -216,19 +209,13 @@ export function createRecordCancellation(db: Knex) {
       };
     });
     if (!stranded) return result;
-    // Its next seq taken under the row lock (`repair`): its run is gone.
-    await applyTransition(
-      db,
-      {
-        cancelOrderId: stranded.cancelOrderId,
-        seq: 0,
-        status: 'UNRESOLVED',
-        state: 1,
-        reason: `run stopped during the ${stranded.via} of the paid order: money may have moved, so not carried on as a cancel; reconciliation settles it, or ops after checking at the provider (retry --force --money-checked)`,
-      },
-      undefined,
-      { repair: true },
-    );
+    // Its run is gone: written as a repair (the next seq, under the row lock).
+    await applyRepairTransition(db, {
+      cancelOrderId: stranded.cancelOrderId,
+      status: 'UNRESOLVED',
+      state: 1,
+      reason: `run stopped during the ${stranded.via} of the paid order: money may have moved, so not carried on as a cancel; reconciliation settles it, or ops after checking at the provider (retry --force --money-checked)`,
+    });
     const row = await db('cancellations')
       .where({ cancel_order_id: stranded.cancelOrderId })
       .first<CancellationRow>();

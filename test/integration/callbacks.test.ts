@@ -259,7 +259,8 @@ async function gatewayNotifies(fields: { cancelOrderId: string; payOrderId: stri
   return { status: res.status, text: await res.text() };
 }
 
-test('a callback about another order of the same gateway changes nothing', async () => {
+/** A Unified cancellation PENDING at a silent gateway that knows its cancel id (polled slowly). */
+async function pendingAtGateway() {
   const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
   const cf = slowPolling();
   const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
@@ -267,6 +268,11 @@ test('a callback about another order of the same gateway changes nothing', async
     const r = await row(started.cancelOrderId);
     return r?.status === 'PENDING' && r.provider_cancel_id ? r : undefined;
   });
+  return { pay, cf, started, pending };
+}
+
+test('a callback about another order of the same gateway changes nothing', async () => {
+  const { started, pending } = await pendingAtGateway();
   // Correctly signed by the gateway, names our gateway cancel id, but another payment order.
   const res = await gatewayNotifies({
     cancelOrderId: pending.provider_cancel_id,
@@ -280,13 +286,7 @@ test('a callback about another order of the same gateway changes nothing', async
 });
 
 test('another cancel order of our payment order: its success settles ours (the order is cancelled), its failure does not', async () => {
-  const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
-  const cf = slowPolling();
-  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
-  const pending = await eventually(async () => {
-    const r = await row(started.cancelOrderId);
-    return r?.status === 'PENDING' && r.provider_cancel_id ? r : undefined;
-  });
+  const { pay, cf, started, pending } = await pendingAtGateway();
   const verifiedBy = async (callbackFrom: number) =>
     eventually(async () => {
       const c = await world.database

@@ -4,7 +4,7 @@ import { parseParams } from '../providers/unified/protocol';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import type { CancelOutcome } from '../providers/types';
 import type { CancellationInput, SeedState } from '../contract/cancellation';
-import { applyRepairTransition } from './cancellation-rows';
+import { applyRepairTransition, lostCancelOf } from './cancellation-rows';
 import type { ActivityDeps } from './deps';
 import { recordRunInput } from './record-run';
 
@@ -68,16 +68,24 @@ export async function outcomeOfStoredCallback(
 /**
  * Completes the record of a cancellation whose workflow is gone with a verified final outcome: the
  * same transition write the workflow would have made (refused, without writing, if the row is
- * already terminal or retired). Shared by reconciliation and by late provider callbacks.
+ * already terminal or retired). Shared by reconciliation and by late provider callbacks. A refusal
+ * after a lost cancel (`lostCancelOf`) is not final, as in the workflow: nothing is written
+ * (`undecided`).
  */
 export async function completeRecord(
   db: Knex,
   cancelOrderId: string,
   outcome: Extract<CancelOutcome, { kind: 'cancelled' | 'refused' }>,
   reason: string,
-): Promise<{ written: 'applied' | 'duplicate' | 'terminal' | 'retired'; status: string; state: SeedState }> {
+): Promise<{
+  written: 'applied' | 'duplicate' | 'terminal' | 'retired' | 'undecided';
+  status: string;
+  state: SeedState;
+}> {
   const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
   const status = outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED';
+  if (outcome.kind === 'refused' && (await lostCancelOf(db, cancelOrderId)))
+    return { written: 'undecided', status, state };
   // The next seq, taken under the row lock; a retired (superseded) record is left alone.
   const written = await applyRepairTransition(db, {
     cancelOrderId,

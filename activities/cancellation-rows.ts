@@ -1,6 +1,7 @@
 import { CHANGE_CHANNEL } from '../common/change-feed';
 import type { Knex } from '../common/db';
 import { orderRefsOf } from '../contract/ids';
+import { SENT_NOT_ANSWERED } from '../contract/audit';
 import { cancellationsFinishedTotal } from '../common/metrics';
 import {
   isSettled,
@@ -241,4 +242,27 @@ export async function applyTransition(
         cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();
     return 'applied';
   });
+}
+
+/**
+ * `decide`'s `lostSubmit`, read back from `provider_calls` for the repairs that run without the
+ * workflow's memory (reconciliation, a late callback): a cancel to a Unified gateway whose answer we
+ * never got (`unknown`, or `sent` and never answered), by this cancellation or by the UNRESOLVED
+ * ones it retries. Its gateway answers about one cancel order; the lost cancel may have cancelled the
+ * order under an id we never learnt, so a refusal of the one we know does not decide. The lost
+ * exchange's key, or undefined.
+ */
+export async function lostCancelOf(db: Knex, cancelOrderId: string): Promise<string | undefined> {
+  const { rows } = await db.raw<{ rows: Array<{ exchange_key: string }> }>(
+    `WITH RECURSIVE chain(id) AS (
+       SELECT ?::varchar
+       UNION SELECT c.retry_of FROM cancellations c JOIN chain ON c.cancel_order_id = chain.id
+        WHERE c.retry_of IS NOT NULL)
+     SELECT p.exchange_key FROM provider_calls p
+      WHERE p.cancel_order_id IN (SELECT id FROM chain)
+        AND p.provider = 'unified' AND p.operation = 'cancel' AND p.outcome IN ('unknown', ?)
+      ORDER BY p.id LIMIT 1`,
+    [cancelOrderId, SENT_NOT_ANSWERED],
+  );
+  return rows[0]?.exchange_key;
 }

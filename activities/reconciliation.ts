@@ -161,6 +161,8 @@ export function createReconciliationActivities(deps: ActivityDeps) {
       if (written === 'terminal') return { how: 'already terminal' };
       // Retired by ops' retry since the page read it: the new cancellation is the order's record.
       if (written === 'retired') return { how: 'superseded by a retry' };
+      // A refusal after a cancel whose answer was lost: the order may be cancelled under another id.
+      if (written === 'undecided') return { how: 'not final: an earlier cancel was lost' };
       const recordRun =
         written === 'applied'
           ? await recordRunInput(deps, input.cancelOrderId, `reconciliation ${input.runId}`)

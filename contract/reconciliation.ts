@@ -80,4 +80,9 @@ export interface PageRepair {
 export type PageResult = ReconciliationCounts & { repairs?: PageRepair[] };
 
 /** How a repair went, kept with its item. */
-export type RepairHow = 'signalled' | 'already terminal' | 'completed' | 'superseded by a retry';
+export type RepairHow =
+  | 'signalled'
+  | 'already terminal'
+  | 'completed'
+  | 'superseded by a retry'
+  | 'not final: an earlier cancel was lost';

@@ -17,13 +17,16 @@ import {
 } from '../../contract/reconciliation';
 import { TERMINAL_STATUSES } from '../../contract/cancellation';
 import { adapterCache, recordProviderCall, writeAhead } from '../adapters';
+import { lostCancelOf } from '../cancellation-rows';
 import type { ActivityDeps } from '../deps';
 import {
+  afterLostCancel,
   classifyItem,
   isRepairOutcome,
   providerView,
   refundAnswer,
   revokeAnswer,
+  ROW_COLUMNS,
   uncheckable,
   type ItemClass,
   type ProviderAnswer,
@@ -36,20 +39,6 @@ export const DEFAULT_RECONCILE_RATE = 20;
 const ASKS = 3;
 /** The waits between those asks: 1 s, then 2 s. */
 const ASK_BACKOFF = { pollInitialMs: 1_000, pollMaxMs: 2_000, pollMultiplier: 2 };
-const ROW_COLUMNS = [
-  'cancel_order_id',
-  'workflow_id',
-  'account_id',
-  'pay_order_id',
-  'mch_order_no',
-  'notify_url',
-  'status',
-  'state',
-  'err_code',
-  'provider_cancel_id',
-  'follow_up',
-  'created_at',
-] as const satisfies ReadonlyArray<keyof ReconciliationRow>;
 
 interface ExistingItem {
   cancel_order_id: string;
@@ -219,6 +208,9 @@ export function createPageChecker(deps: ActivityDeps) {
         await limiter.acquire(signal);
         answer = await followUpAnswer(row, entry.account, answer);
       }
+      // A refusal after a lost cancel does not decide an open record (the workflow's rule too).
+      const refusedOpen = answer.outcome.kind === 'refused' && !TERMINAL_STATUSES.includes(row.status);
+      if (refusedOpen) answer = afterLostCancel(answer, await lostCancelOf(db, row.cancel_order_id));
       outcome = answer.outcome;
       found = classifyItem(row, answer, { now: Date.now(), staleAfterHours: input.staleAfterHours });
     }

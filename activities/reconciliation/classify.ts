@@ -30,11 +30,30 @@ export interface ReconciliationRow {
   created_at: Date;
 }
 
+/** The columns of `cancellations` a page reads. */
+export const ROW_COLUMNS = [
+  'cancel_order_id',
+  'workflow_id',
+  'account_id',
+  'pay_order_id',
+  'mch_order_no',
+  'notify_url',
+  'status',
+  'state',
+  'err_code',
+  'provider_cancel_id',
+  'follow_up',
+  'created_at',
+] as const satisfies ReadonlyArray<keyof ReconciliationRow>;
+
 /** What the provider's answer says about the cancel: its seed state, or why there is none. */
 export type ProviderView =
   | { kind: 'terminal'; state: 2 | 3 | 4 }
-  /** In progress; `inFlight`: the provider says so itself (a refund CREATED), STILL_PENDING at any age. */
-  | { kind: 'open'; inFlight?: string }
+  /**
+   * In progress; `inFlight`: the provider says so itself (a refund CREATED), STILL_PENDING at any
+   * age; `state`: a refusal's own state where it does not decide (`afterLostCancel`).
+   */
+  | { kind: 'open'; inFlight?: string; state?: 3 | 4 }
   | { kind: 'missing' }
   /** The provider's final state contradicts what we did (a revoke that is not one): never repaired. */
   | { kind: 'contradicts'; state: 2 | 3 | 4; reason: string }
@@ -80,6 +99,24 @@ export function uncheckable(
   if (provider === 'unified' && !row.provider_cancel_id)
     return 'no gateway cancelOrderId recorded: the gateway cannot be queried';
   return undefined;
+}
+
+/**
+ * A refusal of the cancel order we know when a cancel's answer was lost (`lost`: its exchange, from
+ * `lostCancelOf`): not final, as `decide` holds it in the workflow. The order may be cancelled under
+ * a cancel order we never learnt: reported STILL_PENDING, nothing repaired.
+ */
+export function afterLostCancel(asked: ProviderAnswer, lost: string | undefined): ProviderAnswer {
+  const o = asked.outcome;
+  if (!lost || o.kind !== 'refused' || o.notFound) return asked;
+  return {
+    outcome: o,
+    view: {
+      kind: 'open',
+      state: o.state,
+      inFlight: `cancel order refused (${o.code} ${o.message}), but the answer to an earlier cancel (${lost}) was lost: the order may be cancelled under a cancel order we never learnt`,
+    },
+  };
 }
 
 /**
@@ -165,7 +202,7 @@ export function classifyItem(
         providerState: view.state,
       };
     case 'open': {
-      const providerState = outcome.kind === 'pending' ? outcome.state : 0;
+      const providerState = view.state ?? (outcome.kind === 'pending' ? outcome.state : 0);
       if (ours)
         return {
           cls: outcome.kind === 'resubmit' && row.status === 'FAILED' ? 'MATCHED' : 'MISMATCHED',

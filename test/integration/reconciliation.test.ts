@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { completeRecord } from '../../activities/callbacks';
 import { createLogger } from '../../common/logger';
 import { createCancelflowClient } from '../../client';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
@@ -155,6 +156,78 @@ test('a page attempt that finds its item written meanwhile by an overlapping att
     .db('cancellations')
     .where({ cancel_order_id: id })
     .update({ status: 'SUCCEEDED', state: 2 });
+});
+test('a refusal of the cancel order we know repairs nothing after a lost cancel, for the page and for a late repair', async () => {
+  // The gateway refuses cancel order C (the order was paid). Row `known` has no lost cancel: its
+  // refusal repairs it. Row `lost` sent a cancel whose answer never came, and row `retried` retries
+  // an UNRESOLVED one that did: the order may be cancelled under a cancel order we never learnt.
+  const pay = world.unified.setOrder({ result: 'paid', silent: true });
+  const unified = world.config.accounts.find((a) => a.id === 'unified-test')!;
+  const gw = await createAdapter(unified).submitCancel({ order: { payOrderId: pay } });
+  expect(gw.outcome).toMatchObject({ kind: 'refused', state: 3 });
+  const providerCancelId = (gw.outcome as { providerCancelId: string }).providerCancelId;
+  // Long ago: outside the window of every reconciliation run of this suite (made final below).
+  const at = new Date('2020-01-01');
+  const open = { account: 'unified-test', payOrderId: pay, providerCancelId, at } as const;
+  const known = await seed({ ...open, status: 'UNRESOLVED', state: 1 });
+  const lost = await seed({ ...open, status: 'UNRESOLVED', state: 1 });
+  const earlier = await seed({ ...open, status: 'UNRESOLVED', state: 1 });
+  const retried = await seed({ ...open, status: 'PENDING', state: 1 });
+  const db = world.database.db;
+  await db('cancellations').where({ cancel_order_id: earlier }).update({ retired_at: at });
+  await db('cancellations').where({ cancel_order_id: retried }).update({ retry_of: earlier });
+  const call = (id: string, outcome: string) => ({
+    exchange_key: `lost-cancel/${id}`,
+    cancel_order_id: id,
+    account_id: 'unified-test',
+    provider: 'unified',
+    operation: 'cancel',
+    url: 'http://127.0.0.1:1/api/pay/cancel',
+    request: JSON.stringify({ payOrderId: pay }),
+    signature: 'not-checked',
+    outcome,
+    latency_ms: 0,
+  });
+  await db('provider_calls').insert([call(lost, 'unknown'), call(earlier, 'sent')]);
+  const runId = `lost-cancel-${Date.now()}`;
+  await db('reconciliation_runs').insert({ run_id: runId, window_from: at, window_to: at });
+  const activities = createActivities({ db, config: world.config, logger: createLogger('silent') });
+  const result = await new MockActivityEnvironment().run(activities.reconcilePage, {
+    runId,
+    accountId: 'unified-test',
+    cancelOrderIds: [known, lost, retried],
+    dryRun: false,
+    staleAfterHours: 24,
+    concurrency: 1,
+  });
+  // (toMatchObject: the repairs array matches in length too.)
+  expect(result).toMatchObject({
+    REPAIRED: 1,
+    STILL_PENDING: 2,
+    repairs: [{ cancelOrderId: known, workflowId: expect.any(String) }],
+  });
+  const itemOf = (id: string) =>
+    db('reconciliation_items').where({ run_id: runId, cancel_order_id: id }).first();
+  expect(await itemOf(lost)).toMatchObject({ class: 'STILL_PENDING', provider_state: 3, repaired: false });
+  expect((await itemOf(lost)).detail.reason).toContain(
+    `the answer to an earlier cancel (lost-cancel/${lost}) was lost`,
+  );
+  expect((await itemOf(retried)).detail.reason).toContain(`(lost-cancel/${earlier}) was lost`);
+
+  // A late repair (a verified callback, or an item an older build classified REPAIRED) writes
+  // nothing from a refusal either; a success still completes the record.
+  const refusal = { kind: 'refused', state: 3, code: 'PAID', message: 'order paid' } as const;
+  expect(await completeRecord(db, lost, refusal, 'late refusal')).toMatchObject({ written: 'undecided' });
+  expect(await completeRecord(db, retried, refusal, 'late refusal')).toMatchObject({ written: 'undecided' });
+  expect(await row(lost)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+  expect(await completeRecord(db, known, refusal, 'late refusal')).toMatchObject({ written: 'applied' });
+  expect(await completeRecord(db, lost, { kind: 'cancelled' }, 'late success')).toMatchObject({
+    written: 'applied',
+  });
+  expect(await row(lost)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+  // Out of every later run's scope: terminal, and updated long ago.
+  await db('cancellations').where({ cancel_order_id: retried }).update({ status: 'FAILED', state: 3 });
+  await db('cancellations').whereIn('cancel_order_id', [known, lost, retried]).update({ updated_at: at });
 });
 const items = (runId: string) =>
   world.database

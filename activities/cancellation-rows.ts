@@ -266,3 +266,33 @@ export async function lostCancelOf(db: Knex, cancelOrderId: string): Promise<str
   );
   return rows[0]?.exchange_key;
 }
+
+/**
+ * The cancellation other than `cancelOrderId` that holds the gateway's cancel order
+ * `providerCancelId` at this account for a payment order that is provably not `order` (its pay or
+ * merchant order number is known on both sides and differs), or undefined. A cancel order belongs
+ * to one payment order: an answer to our cancel that names one we recorded for another order is
+ * signed but not about ours (replayed, or misrouted). Where the numbers cannot be compared, nothing
+ * is claimed.
+ */
+export async function holderOfCancelOrder(
+  db: Knex,
+  accountId: string,
+  providerCancelId: string,
+  cancelOrderId: string,
+  order: { payOrderId?: string | undefined; mchOrderNo?: string | undefined },
+): Promise<string | undefined> {
+  const held = await db('cancellations')
+    .where({ account_id: accountId, provider_cancel_id: providerCancelId })
+    .whereNot({ cancel_order_id: cancelOrderId })
+    .where((q) => {
+      for (const [column, ours] of [
+        ['pay_order_id', order.payOrderId],
+        ['mch_order_no', order.mchOrderNo],
+      ] as const)
+        if (ours) void q.orWhere((s) => void s.whereNotNull(column).whereNot(column, ours));
+    })
+    .first<{ cancel_order_id: string } | undefined>('cancel_order_id')
+    .timeout(3_000, { cancel: true });
+  return held?.cancel_order_id;
+}

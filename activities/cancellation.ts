@@ -2,7 +2,12 @@ import type { CancelOutcome } from '../providers/types';
 import { adapterCache, auditExchange, writeAhead } from './adapters';
 import { type OrderRefs, type TransitionHeld, type TransitionRecord } from '../contract/cancellation';
 import type { ActivityDeps } from './deps';
-import { applyTransition, snapshotOfRow, type CancellationRow } from './cancellation-rows';
+import {
+  applyTransition,
+  holderOfCancelOrder,
+  snapshotOfRow,
+  type CancellationRow,
+} from './cancellation-rows';
 import { createRecordCancellation } from './record-cancellation';
 
 export { applyTransition, snapshotOfRow, type CancellationRow } from './cancellation-rows';
@@ -56,12 +61,56 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
             },
             hooks,
           );
-    if (result.exchange) await auditExchange(db, logger, input.cancelOrderId, account, result.exchange);
+    const outcome = await notAnotherOrders(account, operation, input, result.outcome);
+    if (result.exchange)
+      await auditExchange(db, logger, input.cancelOrderId, account, { ...result.exchange, outcome });
     logger.info(
-      { cancelOrderId: input.cancelOrderId, account: account.id, operation, outcome: result.outcome.kind },
+      { cancelOrderId: input.cancelOrderId, account: account.id, operation, outcome: outcome.kind },
       'provider answered',
     );
-    return result.outcome;
+    return outcome;
+  };
+
+  /**
+   * A Unified cancel answer names only the gateway's cancel order (seed 000), so its signature
+   * cannot tell which payment order it is about: one naming a cancel order we recorded for another
+   * order is not an answer about ours (MISADDRESSED, never a success). A query names the cancel
+   * order we asked about and is checked by its classifier.
+   */
+  const notAnotherOrders = async (
+    account: { id: string; provider: string },
+    operation: 'cancel' | 'query',
+    input: ProviderCallInput,
+    outcome: CancelOutcome,
+  ): Promise<CancelOutcome> => {
+    const named = 'providerCancelId' in outcome ? outcome.providerCancelId : undefined;
+    if (
+      account.provider !== 'unified' ||
+      operation !== 'cancel' ||
+      !named ||
+      named === input.providerCancelId
+    )
+      return outcome;
+    const facts = outcome as { payOrderId?: string; mchOrderNo?: string };
+    // Never throws once the provider has answered: a check that cannot be made is no success.
+    return holderOfCancelOrder(db, account.id, named, input.cancelOrderId, {
+      payOrderId: input.order.payOrderId ?? facts.payOrderId,
+      mchOrderNo: input.order.mchOrderNo ?? facts.mchOrderNo,
+    }).then(
+      (holder): CancelOutcome =>
+        holder
+          ? {
+              kind: 'unknown',
+              code: 'MISADDRESSED',
+              reason: `answer about another order: cancel order ${named} is cancellation ${holder}'s, of another payment order`,
+            }
+          : outcome,
+      (err: unknown): CancelOutcome => ({
+        kind: 'unknown',
+        code: 'UNCHECKED',
+        reason: `cancel order ${named} could not be checked against our records: ${err instanceof Error ? err.message : String(err)}`,
+      }),
+    );
   };
 
   return {

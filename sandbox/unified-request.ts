@@ -86,6 +86,12 @@ export function answerUnifiedRequest(
       if (answerTransportFault(fault, req, res)) return;
   }
 
+  const replayed = operation === 'cancel' ? order.replayCancelAnswerOf : undefined;
+  const other = replayed ? byCancelId.get(replayed) : undefined;
+  if (other?.cancel) {
+    const { cancelOrderId, state, channelOrderNo, errCode, errMsg } = other.cancel;
+    return reply(0, 'SUCCESS', { cancelOrderId, state, channelOrderNo, errCode, errMsg }, other);
+  }
   if (operation === 'cancel' && order.cancel && order.repeatRefusal) return reply(9999, order.repeatRefusal);
   if (operation === 'cancel' && !order.cancel) {
     const cancel: UnifiedCancelOrder = {

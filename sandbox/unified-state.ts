@@ -36,6 +36,11 @@ export interface UnifiedOrderBehaviour {
    * answers, another payOrderId in query answers.
    */
   misaddressed?: boolean;
+  /**
+   * Answer a cancel with the signed answer given to this other cancel order (a replay: seed 000's
+   * cancel answer names the cancel order only); no cancel order is made for this order.
+   */
+  replayCancelAnswerOf?: string;
 }
 
 export interface UnifiedCancelOrder {

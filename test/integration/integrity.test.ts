@@ -208,6 +208,41 @@ describe('an answer about another order is not an answer', () => {
   });
 });
 
+describe('a replayed answer is not an answer', () => {
+  test("a Unified cancel answer replayed from another order's cancel (signed, naming the cancel order only) → never a success", async () => {
+    // Order 1 is cancelled: its answer, correctly signed, names cancel order C1 and state 2.
+    const first = world.unified.setOrder({ silent: true });
+    const one = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: first });
+    const done = await world.cancelflow.waitForResult(one.cancelOrderId);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    const c1 = (
+      await world.database.db('cancellations').where({ cancel_order_id: one.cancelOrderId }).first()
+    ).provider_cancel_id as string;
+    expect(c1).toMatch(/^C/);
+    // Order 2's cancel is answered with that very answer (replayed, or misrouted by a proxy).
+    const second = world.unified.setOrder({ replayCancelAnswerOf: c1, silent: true });
+    const cf = shortLived(3_000);
+    const two = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: second });
+    expect(await cf.waitForResult(two.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED' });
+    const calls = await world.database.db('provider_calls').where({ cancel_order_id: two.cancelOrderId });
+    const cancels = calls.filter((c) => c.operation === 'cancel');
+    expect(cancels.length).toBeGreaterThan(0);
+    // Each answer was the replayed success, and each was recorded as about another order.
+    for (const c of cancels) {
+      expect(JSON.parse(c.response_body)).toMatchObject({ code: 0, data: { cancelOrderId: c1, state: 2 } });
+      expect(c).toMatchObject({ signature: 'valid', outcome: 'unknown' });
+      expect(c.outcome_detail).toMatchObject({ code: 'MISADDRESSED' });
+      expect(c.outcome_detail.reason).toContain(`cancellation ${one.cancelOrderId}'s`);
+    }
+    expect(
+      await world.database.db('cancellations').where({ cancel_order_id: two.cancelOrderId }).first(),
+    ).toMatchObject({
+      status: 'UNRESOLVED',
+      provider_cancel_id: null,
+    });
+  });
+});
+
 describe("seed 000's fields mean what the seed says", () => {
   test('state is 1 from the moment the cancel was sent; the pending answer says 1', async () => {
     const pay = world.unified.setOrder({ pendingQueries: 2, silent: true });

@@ -101,6 +101,16 @@ export async function completeRecord(
     ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
     ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
   });
+  // This very repair, retried after it committed (its activity died before answering): the final
+  // transition is its own, so what follows it (the run that shows it, the notification) is still due.
+  if (written === 'terminal') {
+    const last = await db('cancellation_transitions')
+      .where({ cancel_order_id: cancelOrderId })
+      .orderBy('seq', 'desc')
+      .first<{ status: string; reason: string | null } | undefined>('status', 'reason');
+    if (last?.status === status && last.reason === reason.slice(0, 256))
+      return { written: 'duplicate', status, state };
+  }
   return { written, status, state };
 }
 
@@ -131,16 +141,17 @@ export function createCallbackActivities(deps: ActivityDeps) {
       const row = await db('cancellations')
         .where({ cancel_order_id: input.cancelOrderId })
         .first<{ notify_url: string | null } | undefined>('notify_url');
-      const recordRun =
-        done.written === 'applied'
-          ? await recordRunInput(deps, input.cancelOrderId, `verified callback ${input.callbackId}`)
-          : undefined;
+      // Written now, or by this repair's earlier attempt that died before answering.
+      const made = done.written === 'applied' || done.written === 'duplicate';
+      const recordRun = made
+        ? await recordRunInput(deps, input.cancelOrderId, `verified callback ${input.callbackId}`)
+        : undefined;
       return {
         ...(recordRun ? { recordRun } : {}),
-        applied: done.written === 'applied',
+        applied: made,
         status: done.status,
         reason: done.written,
-        notify: done.written === 'applied' && Boolean(row?.notify_url),
+        notify: made && Boolean(row?.notify_url),
       };
     },
   };

@@ -163,10 +163,9 @@ export function createReconciliationActivities(deps: ActivityDeps) {
       if (written === 'retired') return { how: 'superseded by a retry' };
       // A refusal after a cancel whose answer was lost: the order may be cancelled under another id.
       if (written === 'undecided') return { how: 'not final: an earlier cancel was lost' };
-      const recordRun =
-        written === 'applied'
-          ? await recordRunInput(deps, input.cancelOrderId, `reconciliation ${input.runId}`)
-          : undefined;
+      // Written now ('applied'), or by this repair's attempt that died before answering
+      // ('duplicate'): the run that shows it and the notification are still to start.
+      const recordRun = await recordRunInput(deps, input.cancelOrderId, `reconciliation ${input.runId}`);
       const row = await db('cancellations')
         .where({ cancel_order_id: input.cancelOrderId })
         .first<{ notify_url: string | null } | undefined>('notify_url');

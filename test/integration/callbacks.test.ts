@@ -1,4 +1,6 @@
+import { createActivities } from '../../activities';
 import { createCancelflowClient } from '../../client';
+import { createLogger } from '../../common/logger';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { md5Sign } from '../../providers/unified/sign';
 import { notificationWorkflowId, repairWorkflowId } from '../../contract/ids';
@@ -109,6 +111,27 @@ test('a verified callback after the workflow closed (UNRESOLVED, hold over) is a
     .orderBy('seq')
     .pluck('reason');
   expect(reasons.at(-1)).toBe(`verified callback ${callback.id}`);
+  // The repair's activity once more, as after a worker that died once it had committed: what
+  // follows the record (the run that shows it, the notification) is still due; nothing is written.
+  const activities = createActivities({
+    db: world.database.db,
+    config: world.config,
+    logger: createLogger('silent'),
+  });
+  expect(
+    await activities.repairFromCallback({
+      callbackId: String(callback.id),
+      cancelOrderId: started.cancelOrderId,
+    }),
+  ).toMatchObject({
+    applied: true,
+    reason: 'duplicate',
+    notify: true,
+    recordRun: { workflowId: started.workflowId },
+  });
+  expect(
+    await world.database.db('cancellation_transitions').where({ cancel_order_id: started.cancelOrderId }),
+  ).toHaveLength(reasons.length);
   // The merchant is told the final state.
   const told = await eventually(async () =>
     merchant.received.find((r) => r.params.cancelOrderId === started.cancelOrderId),

@@ -229,6 +229,50 @@ test('a refusal of the cancel order we know repairs nothing after a lost cancel,
   await db('cancellations').where({ cancel_order_id: retried }).update({ status: 'FAILED', state: 3 });
   await db('cancellations').whereIn('cancel_order_id', [known, lost, retried]).update({ updated_at: at });
 });
+test('a repair retried after it committed (its activity died before answering) still starts the run that shows it and the notification', async () => {
+  // Long ago, and updated long ago below: outside the scope of every reconciliation run of this suite.
+  const at = new Date('2020-01-01');
+  const order = `REC-RETRIED-${Date.now()}`;
+  const id = await seed({ mchOrderNo: order, status: 'PENDING', state: 1, notifyUrl: merchant.url, at });
+  const db = world.database.db;
+  const activities = createActivities({ db, config: world.config, logger: createLogger('silent') });
+  const repairIn = async (runId: string) => {
+    await db('reconciliation_runs').insert({ run_id: runId, window_from: at, window_to: at });
+    await db('reconciliation_items').insert({
+      run_id: runId,
+      cancel_order_id: id,
+      class: 'REPAIRED',
+      our_state: 1,
+      provider_state: 2,
+      detail: JSON.stringify({ ourStatus: 'PENDING', outcome: { kind: 'cancelled' } }),
+      repaired: false,
+    });
+  };
+  const runId = `retried-repair-${Date.now()}`;
+  await repairIn(runId);
+  const first = await activities.completeReconciliationRepair({ runId, cancelOrderId: id });
+  // The same activity again: its first attempt committed, and the worker died before it answered.
+  const again = await activities.completeReconciliationRepair({ runId, cancelOrderId: id });
+  const due = {
+    how: 'completed',
+    recordRun: { workflowId: `cancel/payby-test/mch:${order}` },
+    notify: {},
+  };
+  expect(first).toMatchObject(due);
+  expect(again).toMatchObject(due);
+  expect(await row(id)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+  const written = await db('cancellation_transitions').where({
+    cancel_order_id: id,
+    reason: `repaired by reconciliation ${runId}`,
+  });
+  expect(written).toHaveLength(1);
+  // Another run's repair of the record, final now, is not this one: nothing follows it.
+  await repairIn(`${runId}-other`);
+  expect(
+    await activities.completeReconciliationRepair({ runId: `${runId}-other`, cancelOrderId: id }),
+  ).toEqual({ how: 'already terminal' });
+  await db('cancellations').where({ cancel_order_id: id }).update({ updated_at: at });
+});
 const items = (runId: string) =>
   world.database
     .db('reconciliation_items')

@@ -10,7 +10,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { CancelflowError } from '../common/errors';
 import { cancellationWorkflowId, orderRefOf } from '../contract/ids';
 import type { cancellationWorkflow } from '../workflows/cancellation';
-import { acceptUpdate, statusQuery } from '../workflows/definitions';
+import { acceptUpdate, statusUpdate } from '../workflows/definitions';
 import { cancellationStartLabels } from '../workflows/start-options';
 import {
   DEFAULT_HISTORY_LIMIT,
@@ -50,7 +50,8 @@ export function createStart(options: CancelflowClientOptions) {
     const open = await client
       .withDeadline(bound, async () => {
         if ((await handle.describe()).status.name !== 'RUNNING') return undefined;
-        const now = await handle.query(statusQuery);
+        // An update, never a query, to a run that may be in a local activity (see statusUpdate).
+        const now = await handle.executeUpdate(statusUpdate);
         if (!TERMINAL_STATUSES.includes(now.status)) return now;
         await handle.result();
         return undefined;
@@ -175,13 +176,13 @@ export function createStart(options: CancelflowClientOptions) {
     };
     // The run answers when the provider's first answer is in. Runs of the lean shape have no
     // timer of their own for the merchant's wait: past waitMs, this asks where the run stands
-    // (a query: no history event) and answers that, as the run's timer did before.
+    // (the `status` update, which answers at once) and answers that, as the run's timer did before.
     const waited = async (): Promise<StartedCancellation> => {
       try {
         return await client.withDeadline(until(waitMs), attempt);
       } catch (err) {
         if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))) throw err;
-        // Bounded too: a run whose workflow task is held answers queries only when it is done.
+        // Bounded too: a run whose workflow task is held answers only when that task is done.
         const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
         const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(until(QUERY_AFTER_WAIT_MS), fn);
         const notAnswered = (cause: unknown) =>
@@ -201,7 +202,9 @@ export function createStart(options: CancelflowClientOptions) {
         );
         if (run === undefined) throw notAnswered(err);
         if (run?.status.name === 'RUNNING') {
-          const now = await bounded(() => handle.query(statusQuery)).catch(() => undefined);
+          // An update, never a query: one answered while the run's local activity has just
+          // finished can leave a history that does not replay (see statusUpdate).
+          const now = await bounded(() => handle.executeUpdate(statusUpdate)).catch(() => undefined);
           if (!now) throw notAnswered(err);
           if (!now.cancelOrderId) throw notRecorded();
           return started(now);

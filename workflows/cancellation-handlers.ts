@@ -12,12 +12,15 @@ import {
 } from '@temporalio/workflow';
 import type { CancellationRun } from './cancellation-run';
 import { ACCEPT_WAIT_PATCH, MAX_INBOX } from './cancellation-rules';
-import { acceptUpdate, providerOutcomeSignal, statusQuery } from './definitions';
+import { acceptUpdate, providerOutcomeSignal, statusQuery, statusUpdate } from './definitions';
 
 export function installHandlers(run: CancellationRun): void {
   // Asked after the merchant's wait ran out (client/start.ts): "created" as the update would say,
   // as long as no other request attached (then it cannot tell whose request created it).
-  setHandler(statusQuery, () => ({ ...run.view(), created: run.created && run.accepts <= 1 }));
+  const status = () => ({ ...run.view(), created: run.created && run.accepts <= 1 });
+  setHandler(statusQuery, status);
+  // The same, as an update: what the client asks a run it cannot wait for (see statusUpdate).
+  setHandler(statusUpdate, status);
   // A signal carries no outcome: it wakes the run, which finds out for itself.
   setHandler(providerOutcomeSignal, (signal) => {
     if (

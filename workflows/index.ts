@@ -1,6 +1,6 @@
 export { selfCheckWorkflow } from './self-check';
 export { cancellationWorkflow } from './cancellation';
-export { acceptUpdate, progressQuery, providerOutcomeSignal, statusQuery } from './definitions';
+export { acceptUpdate, progressQuery, providerOutcomeSignal, statusQuery, statusUpdate } from './definitions';
 export { notificationWorkflow } from './notification';
 export { repairWorkflow } from './repair';
 export { reconciliationWorkflow } from './reconciliation';

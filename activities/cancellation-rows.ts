@@ -1,5 +1,5 @@
 import { CHANGE_CHANNEL } from '../common/change-feed';
-import type { Knex } from '../common/db';
+import { withConnection, type Knex } from '../common/db';
 import { orderRefsOf } from '../contract/ids';
 import { SENT_NOT_ANSWERED } from '../contract/audit';
 import { cancellationsFinishedTotal } from '../common/metrics';
@@ -269,30 +269,32 @@ export async function lostCancelOf(db: Knex, cancelOrderId: string): Promise<str
 
 /**
  * The cancellation other than `cancelOrderId` that holds the gateway's cancel order
- * `providerCancelId` at this account for a payment order that is provably not `order` (its pay or
- * merchant order number is known on both sides and differs), or undefined. A cancel order belongs
- * to one payment order: an answer to our cancel that names one we recorded for another order is
- * signed but not about ours (replayed, or misrouted). Where the numbers cannot be compared, nothing
- * is claimed.
+ * `providerCancelId` at this account, unless it is provably about the same payment order as
+ * `order` (what the merchant asked for: the same pay or merchant order number), or undefined. A
+ * cancel order belongs to one payment order: an answer to our cancel that names one we recorded for
+ * another order is signed but not about ours (replayed, or misrouted). Where the numbers cannot be
+ * compared (one asked by payOrderId, the other by mchOrderNo), not ours either. Bounded (acquire, 3 s).
  */
 export async function holderOfCancelOrder(
   db: Knex,
+  acquireMs: number,
   accountId: string,
   providerCancelId: string,
   cancelOrderId: string,
   order: { payOrderId?: string | undefined; mchOrderNo?: string | undefined },
 ): Promise<string | undefined> {
-  const held = await db('cancellations')
-    .where({ account_id: accountId, provider_cancel_id: providerCancelId })
-    .whereNot({ cancel_order_id: cancelOrderId })
-    .where((q) => {
-      for (const [column, ours] of [
-        ['pay_order_id', order.payOrderId],
-        ['mch_order_no', order.mchOrderNo],
-      ] as const)
-        if (ours) void q.orWhere((s) => void s.whereNotNull(column).whereNot(column, ours));
-    })
-    .first<{ cancel_order_id: string } | undefined>('cancel_order_id')
-    .timeout(3_000, { cancel: true });
+  const held = await withConnection(db, acquireMs, (connection) =>
+    db('cancellations')
+      .connection(connection)
+      .where({ account_id: accountId, provider_cancel_id: providerCancelId })
+      .whereNot({ cancel_order_id: cancelOrderId })
+      // NULL-safe: a number the other row does not have proves nothing.
+      .whereRaw('NOT (coalesce(pay_order_id = ?, false) OR coalesce(mch_order_no = ?, false))', [
+        order.payOrderId ?? null,
+        order.mchOrderNo ?? null,
+      ])
+      .first<{ cancel_order_id: string } | undefined>('cancel_order_id')
+      .timeout(3_000, { cancel: true }),
+  );
   return held?.cancel_order_id;
 }

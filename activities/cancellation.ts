@@ -1,5 +1,5 @@
 import type { CancelOutcome } from '../providers/types';
-import { adapterCache, auditExchange, writeAhead } from './adapters';
+import { adapterCache, auditExchange, PROVIDER_CALL_RECORD_BOUNDS, writeAhead } from './adapters';
 import { type OrderRefs, type TransitionHeld, type TransitionRecord } from '../contract/cancellation';
 import type { ActivityDeps } from './deps';
 import {
@@ -73,9 +73,9 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
 
   /**
    * A Unified cancel answer names only the gateway's cancel order (seed 000), so its signature
-   * cannot tell which payment order it is about: one naming a cancel order we recorded for another
-   * order is not an answer about ours (MISADDRESSED, never a success). A query names the cancel
-   * order we asked about and is checked by its classifier.
+   * cannot tell which payment order it is about: one naming a cancel order we recorded for a
+   * cancellation not provably of this order is not taken as ours (MISADDRESSED, never a success).
+   * A query names the cancel order we asked about and is checked by its classifier.
    */
   const notAnotherOrders = async (
     account: { id: string; provider: string },
@@ -91,26 +91,34 @@ export function createCancellationActivities({ db, config, logger }: ActivityDep
       named === input.providerCancelId
     )
       return outcome;
-    const facts = outcome as { payOrderId?: string; mchOrderNo?: string };
-    // Never throws once the provider has answered: a check that cannot be made is no success.
-    return holderOfCancelOrder(db, account.id, named, input.cancelOrderId, {
-      payOrderId: input.order.payOrderId ?? facts.payOrderId,
-      mchOrderNo: input.order.mchOrderNo ?? facts.mchOrderNo,
-    }).then(
-      (holder): CancelOutcome =>
-        holder
-          ? {
-              kind: 'unknown',
-              code: 'MISADDRESSED',
-              reason: `answer about another order: cancel order ${named} is cancellation ${holder}'s, of another payment order`,
-            }
-          : outcome,
-      (err: unknown): CancelOutcome => ({
-        kind: 'unknown',
-        code: 'UNCHECKED',
-        reason: `cancel order ${named} could not be checked against our records: ${err instanceof Error ? err.message : String(err)}`,
-      }),
-    );
+    // Only what the merchant asked for counts as ours: numbers in the answer are the suspect's own.
+    const check = () =>
+      holderOfCancelOrder(db, PROVIDER_CALL_RECORD_BOUNDS.acquireMs, account.id, named, input.cancelOrderId, {
+        payOrderId: input.order.payOrderId,
+        mchOrderNo: input.order.mchOrderNo,
+      });
+    // Never throws once the provider has answered: asked twice, then a check that cannot be made
+    // is no success (UNCHECKED: the cancel's outcome is unknown, and the run asks again).
+    return check()
+      .catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return check();
+      })
+      .then(
+        (holder): CancelOutcome =>
+          holder
+            ? {
+                kind: 'unknown',
+                code: 'MISADDRESSED',
+                reason: `answer about another order: cancel order ${named} is cancellation ${holder}'s, not provably of this payment order`,
+              }
+            : outcome,
+        (err: unknown): CancelOutcome => ({
+          kind: 'unknown',
+          code: 'UNCHECKED',
+          reason: `cancel order ${named} could not be checked against our records: ${err instanceof Error ? err.message : String(err)}`,
+        }),
+      );
   };
 
   return {

@@ -219,27 +219,33 @@ describe('a replayed answer is not an answer', () => {
       await world.database.db('cancellations').where({ cancel_order_id: one.cancelOrderId }).first()
     ).provider_cancel_id as string;
     expect(c1).toMatch(/^C/);
-    // Order 2's cancel is answered with that very answer (replayed, or misrouted by a proxy).
+    // Orders 2 and 3 are answered with that very answer (replayed, or misrouted by a proxy): order
+    // 2 asked by its payOrderId (another number than order 1's), order 3 by its mchOrderNo only
+    // (nothing to compare with order 1's row: not provably the same order, so not ours either).
     const second = world.unified.setOrder({ replayCancelAnswerOf: c1, silent: true });
+    const mchOrderNo = `RP-mch-${Date.now()}`;
+    world.unified.setOrder({ mchOrderNo, replayCancelAnswerOf: c1, silent: true });
     const cf = shortLived(3_000);
-    const two = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: second });
-    expect(await cf.waitForResult(two.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED' });
-    const calls = await world.database.db('provider_calls').where({ cancel_order_id: two.cancelOrderId });
-    const cancels = calls.filter((c) => c.operation === 'cancel');
-    expect(cancels.length).toBeGreaterThan(0);
-    // Each answer was the replayed success, and each was recorded as about another order.
-    for (const c of cancels) {
-      expect(JSON.parse(c.response_body)).toMatchObject({ code: 0, data: { cancelOrderId: c1, state: 2 } });
-      expect(c).toMatchObject({ signature: 'valid', outcome: 'unknown' });
-      expect(c.outcome_detail).toMatchObject({ code: 'MISADDRESSED' });
-      expect(c.outcome_detail.reason).toContain(`cancellation ${one.cancelOrderId}'s`);
+    const asked = await Promise.all([
+      cf.startCancellation({ ...UNIFIED_APP, payOrderId: second }),
+      cf.startCancellation({ ...UNIFIED_APP, mchOrderNo }),
+    ]);
+    for (const two of asked) {
+      expect(await cf.waitForResult(two.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED' });
+      const calls = await world.database.db('provider_calls').where({ cancel_order_id: two.cancelOrderId });
+      const cancels = calls.filter((c) => c.operation === 'cancel');
+      expect(cancels.length).toBeGreaterThan(0);
+      // Each answer was the replayed success, and each was recorded as about another order.
+      for (const c of cancels) {
+        expect(JSON.parse(c.response_body)).toMatchObject({ code: 0, data: { cancelOrderId: c1, state: 2 } });
+        expect(c).toMatchObject({ signature: 'valid', outcome: 'unknown' });
+        expect(c.outcome_detail).toMatchObject({ code: 'MISADDRESSED' });
+        expect(c.outcome_detail.reason).toContain(`cancellation ${one.cancelOrderId}'s`);
+      }
+      expect(
+        await world.database.db('cancellations').where({ cancel_order_id: two.cancelOrderId }).first(),
+      ).toMatchObject({ status: 'UNRESOLVED', provider_cancel_id: null });
     }
-    expect(
-      await world.database.db('cancellations').where({ cancel_order_id: two.cancelOrderId }).first(),
-    ).toMatchObject({
-      status: 'UNRESOLVED',
-      provider_cancel_id: null,
-    });
   });
 });
 

@@ -114,6 +114,26 @@ export async function completeRecord(
   return { written, status, state };
 }
 
+/**
+ * Whether a repair's notification is still to start: the cancellation has a notifyUrl and, when the
+ * repair was made by an earlier attempt (`duplicate`), that attempt's notification was not begun
+ * (an attempt that died before answering began none; a run reset after it did must not notify twice).
+ */
+export async function notificationDue(
+  db: Knex,
+  cancelOrderId: string,
+  written: 'applied' | 'duplicate',
+): Promise<boolean> {
+  const row = await db('cancellations as c')
+    .leftJoin('notifications as n', 'n.cancel_order_id', 'c.cancel_order_id')
+    .where('c.cancel_order_id', cancelOrderId)
+    .first<{ notify_url: string | null; notification_id: string | null } | undefined>(
+      'c.notify_url',
+      'n.notification_id',
+    );
+  return Boolean(row?.notify_url) && (written === 'applied' || !row?.notification_id);
+}
+
 /** Activities for provider callbacks: re-verification, and the repair of a closed cancellation. */
 export function createCallbackActivities(deps: ActivityDeps) {
   const { db, config } = deps;
@@ -138,9 +158,6 @@ export function createCallbackActivities(deps: ActivityDeps) {
         outcome,
         `verified callback ${input.callbackId}`,
       );
-      const row = await db('cancellations')
-        .where({ cancel_order_id: input.cancelOrderId })
-        .first<{ notify_url: string | null } | undefined>('notify_url');
       // Written now, or by this repair's earlier attempt that died before answering.
       const made = done.written === 'applied' || done.written === 'duplicate';
       const recordRun = made
@@ -151,7 +168,9 @@ export function createCallbackActivities(deps: ActivityDeps) {
         applied: made,
         status: done.status,
         reason: done.written,
-        notify: made && Boolean(row?.notify_url),
+        notify:
+          (done.written === 'applied' || done.written === 'duplicate') &&
+          (await notificationDue(db, input.cancelOrderId, done.written)),
       };
     },
   };

@@ -7,7 +7,7 @@ import {
   type RepairHow,
 } from '../contract/reconciliation';
 import type { CancelOutcome } from '../providers/types';
-import { completeRecord } from './callbacks';
+import { completeRecord, notificationDue } from './callbacks';
 import { recordRunInput } from './record-run';
 import { isRepairOutcome } from './reconciliation/classify';
 import type { ActivityDeps } from './deps';
@@ -166,14 +166,13 @@ export function createReconciliationActivities(deps: ActivityDeps) {
       // Written now ('applied'), or by this repair's attempt that died before answering
       // ('duplicate'): the run that shows it and the notification are still to start.
       const recordRun = await recordRunInput(deps, input.cancelOrderId, `reconciliation ${input.runId}`);
-      const row = await db('cancellations')
-        .where({ cancel_order_id: input.cancelOrderId })
-        .first<{ notify_url: string | null } | undefined>('notify_url');
       const scheduleMs = config.timings?.notificationScheduleMs;
       return {
         how: 'completed',
         ...(recordRun ? { recordRun } : {}),
-        ...(row?.notify_url ? { notify: scheduleMs ? { scheduleMs } : {} } : {}),
+        ...((await notificationDue(db, input.cancelOrderId, written))
+          ? { notify: scheduleMs ? { scheduleMs } : {} }
+          : {}),
       };
     },
 

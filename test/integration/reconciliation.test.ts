@@ -266,6 +266,18 @@ test('a repair retried after it committed (its activity died before answering) s
     reason: `repaired by reconciliation ${runId}`,
   });
   expect(written).toHaveLength(1);
+  // Once the notification was begun (the attempt answered and the run started it, then the
+  // workflow was reset and made the repair again), a third call starts no second notification.
+  await db('notifications').insert({
+    notification_id: `N-${id}`,
+    cancel_order_id: id,
+    app_id: PAYBY_APP.appId,
+    url: merchant.url,
+    payload: JSON.stringify({ cancelOrderId: id }),
+  });
+  const reset = await activities.completeReconciliationRepair({ runId, cancelOrderId: id });
+  expect(reset).toMatchObject({ how: 'completed', recordRun: due.recordRun });
+  expect(reset).not.toHaveProperty('notify');
   // Another run's repair of the record, final now, is not this one: nothing follows it.
   await repairIn(`${runId}-other`);
   expect(

@@ -115,15 +115,17 @@ export async function completeRecord(
 }
 
 /**
- * Whether a repair's notification is still to start: the cancellation has a notifyUrl and, when the
- * repair was made by an earlier attempt (`duplicate`), that attempt's notification was not begun
- * (an attempt that died before answering began none; a run reset after it did must not notify twice).
+ * Whether a repair's notification is still to start: the repair made the record (`applied`, or
+ * `duplicate`: an earlier attempt did), the cancellation has a notifyUrl and, for `duplicate`, that
+ * attempt's notification was not begun (one that died before answering began none; a run reset
+ * after it did must not notify twice).
  */
 export async function notificationDue(
   db: Knex,
   cancelOrderId: string,
-  written: 'applied' | 'duplicate',
+  written: Awaited<ReturnType<typeof completeRecord>>['written'],
 ): Promise<boolean> {
+  if (written !== 'applied' && written !== 'duplicate') return false;
   const row = await db('cancellations as c')
     .leftJoin('notifications as n', 'n.cancel_order_id', 'c.cancel_order_id')
     .where('c.cancel_order_id', cancelOrderId)
@@ -168,9 +170,7 @@ export function createCallbackActivities(deps: ActivityDeps) {
         applied: made,
         status: done.status,
         reason: done.written,
-        notify:
-          (done.written === 'applied' || done.written === 'duplicate') &&
-          (await notificationDue(db, input.cancelOrderId, done.written)),
+        notify: await notificationDue(db, input.cancelOrderId, done.written),
       };
     },
   };

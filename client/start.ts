@@ -29,7 +29,7 @@ function isDeadlineExceeded(err: unknown): boolean {
 }
 
 /** How long the question "where does the run stand" may take once the merchant's wait is over. */
-const QUERY_AFTER_WAIT_MS = 10_000;
+const STATUS_AFTER_WAIT_MS = 10_000;
 /** How long a retry waits for a settled run to finish its notification's first attempt and close. */
 const CLOSING_WAIT_MS = 60_000;
 
@@ -184,7 +184,7 @@ export function createStart(options: CancelflowClientOptions) {
         if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err))) throw err;
         // Bounded too: a run whose workflow task is held answers only when that task is done.
         const handle = client.workflow.getHandle<typeof cancellationWorkflow>(workflowId);
-        const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(until(QUERY_AFTER_WAIT_MS), fn);
+        const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(until(STATUS_AFTER_WAIT_MS), fn);
         const notAnswered = (cause: unknown) =>
           new CancelflowError(
             'NOT_ANSWERED',

@@ -15,11 +15,11 @@ import { ACCEPT_WAIT_PATCH, MAX_INBOX } from './cancellation-rules';
 import { acceptUpdate, providerOutcomeSignal, statusQuery, statusUpdate } from './definitions';
 
 export function installHandlers(run: CancellationRun): void {
-  // Asked after the merchant's wait ran out (client/start.ts): "created" as the update would say,
-  // as long as no other request attached (then it cannot tell whose request created it).
+  // Where the run stands: "created" as the accept update would say, as long as no other request
+  // attached (then it cannot tell whose request created it). Asked as an update by client/start.ts
+  // after the merchant's wait ran out (see statusUpdate); as a query by ops (`cancelflow status`).
   const status = () => ({ ...run.view(), created: run.created && run.accepts <= 1 });
   setHandler(statusQuery, status);
-  // The same, as an update: what the client asks a run it cannot wait for (see statusUpdate).
   setHandler(statusUpdate, status);
   // A signal carries no outcome: it wakes the run, which finds out for itself.
   setHandler(providerOutcomeSignal, (signal) => {

@@ -115,6 +115,18 @@ async function seedCancelled(
 
 const row = (id: string) => world.database.db('cancellations').where({ cancel_order_id: id }).first();
 
+/** The item a page writes for a PENDING record the provider shows cancelled: REPAIRED, repair not made. */
+const repairedItem = (runId: string, id: string) =>
+  world.database.db('reconciliation_items').insert({
+    run_id: runId,
+    cancel_order_id: id,
+    class: 'REPAIRED',
+    our_state: 1,
+    provider_state: 2,
+    detail: JSON.stringify({ ourStatus: 'PENDING', outcome: { kind: 'cancelled' } }),
+    repaired: false,
+  });
+
 test('a page attempt that finds its item written meanwhile by an overlapping attempt still makes the repair', async () => {
   // Ours PENDING, PayBy's order FAILURE (cancelled): REPAIRED. PayBy answers 500 twice first, so
   // the check is in flight (retrying) while the other attempt writes the item.
@@ -139,15 +151,7 @@ test('a page attempt that finds its item written meanwhile by an overlapping att
     concurrency: 1,
   });
   await eventually(async () => (world.payby.order(order)!.requests >= 1 ? true : undefined));
-  await world.database.db('reconciliation_items').insert({
-    run_id: runId,
-    cancel_order_id: id,
-    class: 'REPAIRED',
-    our_state: 1,
-    provider_state: 2,
-    detail: JSON.stringify({ ourStatus: 'PENDING', outcome: { kind: 'cancelled' } }),
-    repaired: false,
-  });
+  await repairedItem(runId, id);
   const result = (await page) as { REPAIRED: number; repairs?: unknown[] };
   expect(result.REPAIRED).toBe(1);
   expect(result.repairs).toEqual([{ cancelOrderId: id, workflowId: `cancel/payby-test/mch:${order}` }]);
@@ -238,15 +242,7 @@ test('a repair retried after it committed (its activity died before answering) s
   const activities = createActivities({ db, config: world.config, logger: createLogger('silent') });
   const repairIn = async (runId: string) => {
     await db('reconciliation_runs').insert({ run_id: runId, window_from: at, window_to: at });
-    await db('reconciliation_items').insert({
-      run_id: runId,
-      cancel_order_id: id,
-      class: 'REPAIRED',
-      our_state: 1,
-      provider_state: 2,
-      detail: JSON.stringify({ ourStatus: 'PENDING', outcome: { kind: 'cancelled' } }),
-      repaired: false,
-    });
+    await repairedItem(runId, id);
   };
   const runId = `retried-repair-${Date.now()}`;
   await repairIn(runId);

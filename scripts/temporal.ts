@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { freePort } from './ports';
+import { devServerDynamicConfigArgs } from './temporal-server/config';
 import { SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes';
 
 /**
@@ -225,6 +226,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
         ...(options.dbFile ? { dbFilename: options.dbFile } : {}),
         namespace,
         searchAttributes: [...SEARCH_ATTRIBUTE_KEYS],
+        extraArgs: devServerDynamicConfigArgs(),
       },
     });
     await ensureSearchAttributes(testEnv.connection, namespace);
@@ -245,6 +247,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   }
   if (namespace !== 'default') args.push('--namespace', namespace);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  args.push(...devServerDynamicConfigArgs());
 
   const output = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
   const child = spawn(cli.path, args, {

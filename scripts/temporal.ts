@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { freePort } from './ports';
-import { devServerDynamicConfigArgs } from './temporal-server/config';
+import { devServerDynamicConfigArgs } from './temporal-server/dynamic-config';
 import { SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes';
 
 /**

@@ -1,5 +1,6 @@
 /** The cluster's four services and the configuration files they are started with. */
 import type { PostgresEndpoint } from './schema';
+import { DEV_SERVER_DYNAMIC_CONFIG } from './dynamic-config';
 
 export const TEMPORAL_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
 export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
@@ -57,26 +58,11 @@ dynamicConfigClient:
 }
 
 /**
- * Dynamic config the dev server is started with (what `start-dev` does not turn on by itself).
- * Eager activity dispatch: an activity scheduled by a workflow task comes back to the worker in the
- * answer to that task's completion when the worker has a slot, instead of through a poll of the
- * task queue; the SDK asks for it by default, the server ignores the request unless this is on.
- * The production engine's DYNAMIC_CONFIG below sets the same.
- */
-export const DEV_SERVER_DYNAMIC_CONFIG = { 'system.enableActivityEagerExecution': true } as const;
-
-/** DEV_SERVER_DYNAMIC_CONFIG as `temporal server start-dev` arguments. */
-export const devServerDynamicConfigArgs = (): string[] =>
-  Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
-    '--dynamic-config-value',
-    `${key}=${JSON.stringify(value)}`,
-  ]);
-
-/**
  * What the dev server turns on by itself (or is told: DEV_SERVER_DYNAMIC_CONFIG)
  * and a cluster is told: updates, update-with-start, eager starts, eager activity dispatch.
  */
-export const DYNAMIC_CONFIG = `frontend.enableUpdateWorkflowExecution:
+export const DYNAMIC_CONFIG =
+  `frontend.enableUpdateWorkflowExecution:
   - value: true
 frontend.enableUpdateWorkflowExecutionAsyncAccepted:
   - value: true
@@ -84,8 +70,9 @@ frontend.enableExecuteMultiOperation:
   - value: true
 system.enableEagerWorkflowStart:
   - value: true
-system.enableActivityEagerExecution:
-  - value: true
 system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
-`;
+` +
+  Object.entries(DEV_SERVER_DYNAMIC_CONFIG)
+    .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
+    .join('');

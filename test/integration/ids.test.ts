@@ -30,7 +30,7 @@ function mint(url: string, count: number): Promise<string[]> {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
-    child.on('exit', (code) =>
+    child.on('close', (code) =>
       code === 0
         ? resolve(out.split('\n').filter(Boolean))
         : reject(new Error(`minting process exited ${code}`)),

@@ -58,21 +58,20 @@ dynamicConfigClient:
 }
 
 /**
- * What the dev server turns on by itself (or is told: DEV_SERVER_DYNAMIC_CONFIG)
- * and a cluster is told: updates, update-with-start, eager starts, eager activity dispatch.
+ * The production engine's dynamic config: what the dev server turns on by itself and a cluster must
+ * be told (updates, update-with-start, eager starts), and what both must be told
+ * (DEV_SERVER_DYNAMIC_CONFIG: eager activity dispatch).
  */
-export const DYNAMIC_CONFIG =
-  `frontend.enableUpdateWorkflowExecution:
-  - value: true
-frontend.enableUpdateWorkflowExecutionAsyncAccepted:
-  - value: true
-frontend.enableExecuteMultiOperation:
-  - value: true
-system.enableEagerWorkflowStart:
-  - value: true
-system.forceSearchAttributesCacheRefreshOnRead:
-  - value: true
-` +
-  Object.entries(DEV_SERVER_DYNAMIC_CONFIG)
-    .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
-    .join('');
+const CLUSTER_DYNAMIC_CONFIG: Record<string, boolean> = {
+  'frontend.enableUpdateWorkflowExecution': true,
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,
+  'frontend.enableExecuteMultiOperation': true,
+  'system.enableEagerWorkflowStart': true,
+  'system.forceSearchAttributesCacheRefreshOnRead': true,
+  ...DEV_SERVER_DYNAMIC_CONFIG,
+};
+
+/** CLUSTER_DYNAMIC_CONFIG as the server's `dynamicconfig.yaml`. */
+export const DYNAMIC_CONFIG = Object.entries(CLUSTER_DYNAMIC_CONFIG)
+  .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
+  .join('');

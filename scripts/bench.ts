@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   };
 
   // 1 + 2. End to end vs the platform ceiling, at each concurrency level.
-  const { runs, answers, sample } = await measureEndToEnd(stack);
+  const { runs, answers, sample, cpu } = await measureEndToEnd(stack);
   results.endToEnd = runs;
   results.merchantAnswer = answers;
 
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   if (reconciliation.length > 0) results.reconciliation = reconciliation;
 
   // Output.
-  writeReport(results, runs, answers, northbound, reconciliation);
+  writeReport(results, runs, answers, northbound, reconciliation, cpu);
 
   await stack.stop();
 }

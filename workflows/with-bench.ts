@@ -3,9 +3,4 @@
  * when `CANCELFLOW_BENCH_WORKFLOWS=1`; production bundles `./index` and registers no bench code.
  */
 export * from './index';
-export {
-  ceilingChildWorkflow,
-  ceilingWorkflow,
-  unitActivityWorkflow,
-  unitLocalActivityWorkflow,
-} from './bench';
+export { ceilingWorkflow, unitActivityWorkflow, unitLocalActivityWorkflow } from './bench';

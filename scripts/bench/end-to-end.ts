@@ -2,8 +2,11 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { signEnvelope } from '../../providers/unified/sign';
+import { ceilingAnswerUpdate, type ceilingWorkflow } from '../../workflows/bench';
 import { SANDBOX_APPS } from '../../sandbox/standalone';
+import { cpuPerItem, sampleCpu, type CpuSplit } from './cpu';
 import { LEVELS, N, PARTS, say } from './knobs';
 import type { BenchStack } from './stack';
 import { pool, summarise, type Run } from './stats';
@@ -16,9 +19,30 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
   runs: Run[];
   answers: MerchantAnswer[];
   sample: { workflowId: string; cancelOrderId: string } | undefined;
+  cpu: CpuSplit[];
 }> {
-  const { dir, sandboxes, notifyUrl, waitAck, config, client, cancelflow, callApi } = stack;
+  const { dir, sandboxes, notifyUrl, waitAck, config, client, cancelflow, callApi, worker, api } = stack;
   const runs: Run[] = [];
+  const cpu: CpuSplit[] = [];
+  const groupOf = (pid: number, comm: string) =>
+    pid === worker.pid
+      ? 'worker'
+      : pid === api.pid
+        ? 'API'
+        : pid === process.pid
+          ? 'bench'
+          : /^postgres/.test(comm)
+            ? 'Postgres'
+            : /^temporal/.test(comm)
+              ? 'Temporal server'
+              : undefined;
+  /** Runs one pass and keeps its CPU split by process (scripts/bench/cpu.ts). */
+  const measured = async <T>(label: string, level: number, pass: () => Promise<T[]>): Promise<T[]> => {
+    const before = sampleCpu(groupOf);
+    const out = await pass();
+    cpu.push({ label, concurrency: level, ...cpuPerItem(before, sampleCpu(groupOf), out.length) });
+    return out;
+  };
   /** Time from the request to the merchant's answer (POST /api/pay/cancel), apart from the end to end. */
   const answers: MerchantAnswer[] = [];
   let resends = 0;
@@ -34,67 +58,93 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     say(`end to end: ${N} cancellations through the API (PayBy and Unified) at concurrency ${level} ...`);
     let t = performance.now();
     const e2eStarted = t;
-    const e2e = await pool(N, level, async (i) => {
-      const provider = i % 2 === 0 ? 'payby' : 'unified';
-      const order =
-        provider === 'payby'
-          ? { mchOrderNo: `B${level}-${i}` }
-          : { payOrderId: sandboxes.unified.setOrder({}) };
-      const body = JSON.stringify(
-        signEnvelope(SANDBOX_APPS[provider], appKeys[provider], { ...order, notifyUrl }),
-      );
-      const t0 = performance.now();
-      // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
-      // request again, as seed 000's callers do; the answer time runs from the first send.
-      let res = await callApi(cancelAgent, '/api/pay/cancel', body);
-      for (let again = 0; res.status === 503 && again < 20; again += 1) {
-        resends += 1;
-        await new Promise((r) => setTimeout(r, 200));
-        res = await callApi(cancelAgent, '/api/pay/cancel', body);
-      }
-      answerMs.push(performance.now() - t0);
-      const answer = JSON.parse(res.text) as { code: number; msg: string; data?: { cancelOrderId: string } };
-      // A refusal would measure the wrong thing: stop.
-      if (res.status !== 200 || answer.code !== 0 || !answer.data)
-        throw new Error(`/api/pay/cancel: HTTP ${res.status} ${res.text.slice(0, 200)}`);
-      await waitAck(answer.data.cancelOrderId);
-      if (!sample && provider === 'payby') {
-        const { workflowId } = await cancelflow.getCancellation(answer.data.cancelOrderId);
-        sample = { workflowId, cancelOrderId: answer.data.cancelOrderId };
-      }
-      return performance.now() - t0;
-    });
+    const e2e = await measured('cancelflow', level, () =>
+      pool(N, level, async (i) => {
+        const provider = i % 2 === 0 ? 'payby' : 'unified';
+        const order =
+          provider === 'payby'
+            ? { mchOrderNo: `B${level}-${i}` }
+            : { payOrderId: sandboxes.unified.setOrder({}) };
+        const body = JSON.stringify(
+          signEnvelope(SANDBOX_APPS[provider], appKeys[provider], { ...order, notifyUrl }),
+        );
+        const t0 = performance.now();
+        // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
+        // request again, as seed 000's callers do; the answer time runs from the first send.
+        let res = await callApi(cancelAgent, '/api/pay/cancel', body);
+        for (let again = 0; res.status === 503 && again < 20; again += 1) {
+          resends += 1;
+          await new Promise((r) => setTimeout(r, 200));
+          res = await callApi(cancelAgent, '/api/pay/cancel', body);
+        }
+        answerMs.push(performance.now() - t0);
+        const answer = JSON.parse(res.text) as {
+          code: number;
+          msg: string;
+          data?: { cancelOrderId: string };
+        };
+        // A refusal would measure the wrong thing: stop.
+        if (res.status !== 200 || answer.code !== 0 || !answer.data)
+          throw new Error(`/api/pay/cancel: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+        await waitAck(answer.data.cancelOrderId);
+        if (!sample && provider === 'payby') {
+          const { workflowId } = await cancelflow.getCancellation(answer.data.cancelOrderId);
+          sample = { workflowId, cancelOrderId: answer.data.cancelOrderId };
+        }
+        return performance.now() - t0;
+      }),
+    );
     runs.push(summarise('cancelflow', level, t, e2e));
-    say(`ceiling: ${N} workflows of the same shape at concurrency ${level} ...`);
+    say(`ceiling: ${N} workflows of the cancellation's shape, no work, at concurrency ${level} ...`);
     t = performance.now();
-    const ceiling = await pool(N, level, async (i) => {
-      const t0 = performance.now();
-      const id = `ceiling-${level}-${i}`;
-      await client.workflow.execute('ceilingWorkflow', {
-        workflowId: id,
-        taskQueue: config.temporal.taskQueue,
-        args: [id],
-      });
-      await client.workflow.getHandle(`ceiling-notify/${id}`).result();
-      return performance.now() - t0;
+    const ceilingAnswerMs: number[] = [];
+    const ceilingStarted = t;
+    const ceiling = await measured('ceiling', level, () =>
+      pool(N, level, async (i) => {
+        const t0 = performance.now();
+        const workflowId = `ceiling-${level}-${i}`;
+        // As the API starts a cancellation: Update-with-Start, answered by the workflow.
+        await client.workflow.executeUpdateWithStart(ceilingAnswerUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof ceilingWorkflow>('ceilingWorkflow', {
+            workflowId,
+            taskQueue: config.temporal.taskQueue,
+            args: [workflowId],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
+        });
+        ceilingAnswerMs.push(performance.now() - t0);
+        await client.workflow.getHandle(workflowId).result();
+        return performance.now() - t0;
+      }),
+    );
+    const ca = summarise('ceiling answer', level, ceilingStarted, ceilingAnswerMs);
+    answers.push({
+      label: 'ceiling answer',
+      concurrency: level,
+      count: ca.count,
+      p50: ca.p50,
+      p95: ca.p95,
+      p99: ca.p99,
+      resends: 0,
     });
     runs.push(summarise('ceiling', level, t, ceiling));
     for (const unit of ['unitActivityWorkflow', 'unitLocalActivityWorkflow'] as const) {
       say(`platform unit: ${N} ${unit} at concurrency ${level} ...`);
       t = performance.now();
-      const units = await pool(N, level, async (i) => {
-        const t0 = performance.now();
-        const id = `${unit}-${level}-${i}`;
-        await client.workflow.execute(unit, {
-          workflowId: id,
-          taskQueue: config.temporal.taskQueue,
-          args: [id],
-        });
-        return performance.now() - t0;
-      });
-      runs.push(
-        summarise(unit === 'unitActivityWorkflow' ? '1 activity' : '1 local activity', level, t, units),
+      const label = unit === 'unitActivityWorkflow' ? '1 activity' : '1 local activity';
+      const units = await measured(label, level, () =>
+        pool(N, level, async (i) => {
+          const t0 = performance.now();
+          const id = `${unit}-${level}-${i}`;
+          await client.workflow.execute(unit, {
+            workflowId: id,
+            taskQueue: config.temporal.taskQueue,
+            args: [id],
+          });
+          return performance.now() - t0;
+        }),
       );
+      runs.push(summarise(label, level, t, units));
     }
     // Latencies only: these answers came during the end-to-end pass, whose rate is above.
     const { p50, p95, p99, count } = summarise('merchant answer', level, e2eStarted, answerMs.splice(0));
@@ -102,5 +152,5 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     resends = 0;
   }
   cancelAgent.destroy();
-  return { runs, answers, sample };
+  return { runs, answers, sample, cpu };
 }

@@ -52,6 +52,7 @@ export async function startProcess(
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
+    pid: child.pid!,
     rss(): number {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Table from 'cli-table3';
 import { REPO_ROOT } from '../stack';
+import type { CpuSplit } from './cpu';
 import type { MerchantAnswer } from './end-to-end';
 import { LEVELS, PARTS, say } from './knobs';
 import type { Northbound } from './northbound';
@@ -16,6 +17,7 @@ export function writeReport(
   answers: MerchantAnswer[],
   northbound: Northbound | undefined,
   reconciliation: ReconRun[],
+  cpu: CpuSplit[] = [],
 ): void {
   const table = new Table({
     head: ['measure', 'concurrency', 'count', 'seconds', 'per second', 'p50 ms', 'p95 ms', 'p99 ms'],
@@ -43,8 +45,15 @@ export function writeReport(
         unit === '1 activity' ? '≥ 0.6' : '-',
       ]);
     }
-    const m = answers.find((r) => r.concurrency === level)!;
+    const m = answers.find((r) => r.label === 'merchant answer' && r.concurrency === level)!;
     const unit = runs.find((r) => r.label === '1 activity' && r.concurrency === level)!;
+    const c = answers.find((r) => r.label === 'ceiling answer' && r.concurrency === level);
+    if (c)
+      ratios.push([
+        `ceiling answer p50 ÷ 1 activity p50 @${level} (${c.p50} / ${unit.p50} ms): the shape's own share`,
+        (c.p50 / unit.p50).toFixed(2),
+        '-',
+      ]);
     const answerRatio = Number((m.p50 / unit.p50).toFixed(2));
     ratioOf[`merchant answer p50 ÷ 1 activity p50 @${level}`] = answerRatio;
     ratios.push([
@@ -114,6 +123,24 @@ export function writeReport(
       ],
     );
   process.stdout.write(`${ratios.toString()}\n`);
+  if (cpu.length > 0) {
+    // CPU ms per item by process (scripts/bench/cpu.ts): what each pass's rate is made of.
+    const groups = [...new Set(cpu.flatMap((c) => Object.keys(c.perItemMs)))].sort();
+    const split = new Table({
+      head: ['CPU ms per item', 'in flight', ...groups, 'all', 'outside', 'box busy'],
+    });
+    for (const c of cpu)
+      split.push([
+        c.label,
+        c.concurrency,
+        ...groups.map((g) => c.perItemMs[g] ?? 0),
+        c.totalMs,
+        c.outsideMs,
+        `${Math.round(c.boxBusyShare * 100)} %`,
+      ]);
+    process.stdout.write(`${split.toString()}\n`);
+    results.cpu = cpu;
+  }
   // The keys of record (issue 17): the units, the cancellation path, the ratios between them.
   results.units = runs.filter((r) => r.label === '1 activity' || r.label === '1 local activity');
   results.cancellation = {

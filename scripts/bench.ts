@@ -14,7 +14,8 @@ import { startBenchStack } from './bench/stack';
  * bench/results.json. Knobs: BENCH_N (2000), BENCH_LEVELS
  * ("20,100"), BENCH_RECON_ROWS (100000), BENCH_RECON_RATE ("500"; a list, "max" = unlimited), BENCH_API_SECONDS (8),
  * BENCH_API_CONCURRENCY (50), BENCH_PARTS ("e2e,api,recon": which measures to run),
- * BENCH_PROFILE_DIR (CPU profiles of the worker and API processes).
+ * BENCH_PROFILE_DIR (CPU profiles of the worker and API processes), BENCH_OPEN_LOAD (0.5: the
+ * open-loop pass's rate as a share of the first level's cancellations/s; 0 skips it).
  */
 
 async function main(): Promise<void> {
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   };
 
   // 1 + 2. End to end vs the platform ceiling, at each concurrency level.
-  const { runs, answers, sample, cpu } = await measureEndToEnd(stack);
+  const { runs, answers, sample, cpu, open } = await measureEndToEnd(stack);
   results.endToEnd = runs;
   results.merchantAnswer = answers;
 
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   if (reconciliation.length > 0) results.reconciliation = reconciliation;
 
   // Output.
-  writeReport(results, runs, answers, northbound, reconciliation, cpu);
+  writeReport(results, runs, answers, northbound, reconciliation, cpu, open);
 
   await stack.stop();
 }

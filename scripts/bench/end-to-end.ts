@@ -7,12 +7,18 @@ import { signEnvelope } from '../../providers/unified/sign';
 import { ceilingAnswerUpdate, type ceilingWorkflow } from '../../workflows/bench';
 import { SANDBOX_APPS } from '../../sandbox/standalone';
 import { cpuPerItem, sampleCpu, type CpuSplit } from './cpu';
-import { LEVELS, N, PARTS, say } from './knobs';
+import { LEVELS, N, OPEN_LOAD, PARTS, say } from './knobs';
+import { openLoop } from './open-loop';
 import type { BenchStack } from './stack';
 import { pool, summarise, type Run } from './stats';
 
 /** The merchant's answer latencies at one concurrency level, and how many requests it sent again. */
 export type MerchantAnswer = Omit<Run, 'seconds' | 'perSecond'> & { resends: number };
+
+/** Latencies of requests sent at a fixed rate (open loop), from when each was due. */
+export type OpenLoopRun = Pick<Run, 'label' | 'perSecond' | 'count' | 'p50' | 'p95' | 'p99'> & {
+  resends?: number;
+};
 
 /** 1 + 2. End to end vs the platform ceiling, at each concurrency level. */
 export async function measureEndToEnd(stack: BenchStack): Promise<{
@@ -20,6 +26,7 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
   answers: MerchantAnswer[];
   sample: { workflowId: string; cancelOrderId: string } | undefined;
   cpu: CpuSplit[];
+  open: OpenLoopRun[];
 }> {
   const { dir, sandboxes, notifyUrl, waitAck, config, client, cancelflow, callApi, worker, api } = stack;
   const runs: Run[] = [];
@@ -54,44 +61,46 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     unified: readFileSync(path.join(dir, 'sandbox', 'keys', 'unified-app.key'), 'utf8').trim(),
   };
   const cancelAgent = new http.Agent({ keepAlive: true, maxSockets: Math.max(...LEVELS) });
+  /**
+   * One cancellation through the API (PayBy for even i, Unified for odd), until its notification is
+   * acknowledged: the times of the answer and of the acknowledgement, from `t0`.
+   */
+  const cancelOnce = async (mchOrderNo: string, i: number, t0: number) => {
+    const provider = i % 2 === 0 ? 'payby' : 'unified';
+    const order = provider === 'payby' ? { mchOrderNo } : { payOrderId: sandboxes.unified.setOrder({}) };
+    const body = JSON.stringify(
+      signEnvelope(SANDBOX_APPS[provider], appKeys[provider], { ...order, notifyUrl }),
+    );
+    // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
+    // request again, as seed 000's callers do; the answer time runs from the first send.
+    let res = await callApi(cancelAgent, '/api/pay/cancel', body);
+    for (let again = 0; res.status === 503 && again < 20; again += 1) {
+      resends += 1;
+      await new Promise((r) => setTimeout(r, 200));
+      res = await callApi(cancelAgent, '/api/pay/cancel', body);
+    }
+    const answered = performance.now() - t0;
+    const answer = JSON.parse(res.text) as { code: number; msg: string; data?: { cancelOrderId: string } };
+    // A refusal would measure the wrong thing: stop.
+    if (res.status !== 200 || answer.code !== 0 || !answer.data)
+      throw new Error(`/api/pay/cancel: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+    await waitAck(answer.data.cancelOrderId);
+    if (!sample && provider === 'payby') {
+      const { workflowId } = await cancelflow.getCancellation(answer.data.cancelOrderId);
+      sample = { workflowId, cancelOrderId: answer.data.cancelOrderId };
+    }
+    return { answered, acked: performance.now() - t0 };
+  };
   for (const level of PARTS.has('e2e') ? LEVELS : []) {
     say(`end to end: ${N} cancellations through the API (PayBy and Unified) at concurrency ${level} ...`);
     let t = performance.now();
     const e2eStarted = t;
     const e2e = await measured('cancelflow', level, () =>
       pool(N, level, async (i) => {
-        const provider = i % 2 === 0 ? 'payby' : 'unified';
-        const order =
-          provider === 'payby'
-            ? { mchOrderNo: `B${level}-${i}` }
-            : { payOrderId: sandboxes.unified.setOrder({}) };
-        const body = JSON.stringify(
-          signEnvelope(SANDBOX_APPS[provider], appKeys[provider], { ...order, notifyUrl }),
-        );
         const t0 = performance.now();
-        // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
-        // request again, as seed 000's callers do; the answer time runs from the first send.
-        let res = await callApi(cancelAgent, '/api/pay/cancel', body);
-        for (let again = 0; res.status === 503 && again < 20; again += 1) {
-          resends += 1;
-          await new Promise((r) => setTimeout(r, 200));
-          res = await callApi(cancelAgent, '/api/pay/cancel', body);
-        }
-        answerMs.push(performance.now() - t0);
-        const answer = JSON.parse(res.text) as {
-          code: number;
-          msg: string;
-          data?: { cancelOrderId: string };
-        };
-        // A refusal would measure the wrong thing: stop.
-        if (res.status !== 200 || answer.code !== 0 || !answer.data)
-          throw new Error(`/api/pay/cancel: HTTP ${res.status} ${res.text.slice(0, 200)}`);
-        await waitAck(answer.data.cancelOrderId);
-        if (!sample && provider === 'payby') {
-          const { workflowId } = await cancelflow.getCancellation(answer.data.cancelOrderId);
-          sample = { workflowId, cancelOrderId: answer.data.cancelOrderId };
-        }
-        return performance.now() - t0;
+        const { answered, acked } = await cancelOnce(`B${level}-${i}`, i, t0);
+        answerMs.push(answered);
+        return acked;
       }),
     );
     runs.push(summarise('cancelflow', level, t, e2e));
@@ -151,6 +160,39 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     answers.push({ label: 'merchant answer', concurrency: level, count, p50, p95, p99, resends });
     resends = 0;
   }
+  // Below capacity: cancellations sent at OPEN_LOAD of the rate the first level reached, and the
+  // 1-activity unit at the same rate (scripts/bench/open-loop.ts).
+  const open: OpenLoopRun[] = [];
+  const capacity = runs.find((r) => r.label === 'cancelflow')?.perSecond;
+  if (capacity && OPEN_LOAD > 0) {
+    const rate = Number((capacity * OPEN_LOAD).toFixed(1));
+    const count = Math.min(N, 300);
+    say(`open loop: ${count} cancellations at ${rate}/s (${OPEN_LOAD} of ${capacity}/s), then the unit ...`);
+    const answered: number[] = [];
+    const acked = await openLoop(count, rate, async (i, due) => {
+      const t = await cancelOnce(`O-${i}`, i, due);
+      answered.push(t.answered);
+      return t.acked;
+    });
+    const units = await openLoop(count, rate, async (i, due) => {
+      const id = `unit-open-${i}`;
+      await client.workflow.execute('unitActivityWorkflow', {
+        workflowId: id,
+        taskQueue: config.temporal.taskQueue,
+        args: [id],
+      });
+      return performance.now() - due;
+    });
+    const row = (label: string, ms: number[]): OpenLoopRun => {
+      const { p50, p95, p99 } = summarise(label, 0, performance.now(), ms);
+      return { label, perSecond: rate, count: ms.length, p50, p95, p99 };
+    };
+    open.push(
+      { ...row('merchant answer', answered), resends },
+      row('cancelflow (API → ack)', acked),
+      row('1 activity', units),
+    );
+  }
   cancelAgent.destroy();
-  return { runs, answers, sample, cpu };
+  return { runs, answers, sample, cpu, open };
 }

@@ -13,5 +13,7 @@ export const API_SECONDS = Number(env.BENCH_API_SECONDS ?? 8);
 export const API_CONCURRENCY = Number(env.BENCH_API_CONCURRENCY ?? 50);
 /** Each northbound route is first run this long, unmeasured (JIT, caches, the e2e pass's tail). */
 export const API_WARMUP_SECONDS = Number(env.BENCH_API_WARMUP_SECONDS ?? 2);
+/** The open-loop pass's rate, as a share of the cancellations/s the first level reached (0: none). */
+export const OPEN_LOAD = Number(env.BENCH_OPEN_LOAD ?? 0.5);
 export const PARTS = new Set((env.BENCH_PARTS ?? 'e2e,api,recon').split(','));
 export const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);

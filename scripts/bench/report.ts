@@ -4,7 +4,7 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import { REPO_ROOT } from '../stack';
 import type { CpuSplit } from './cpu';
-import type { MerchantAnswer } from './end-to-end';
+import type { MerchantAnswer, OpenLoopRun } from './end-to-end';
 import { LEVELS, PARTS, say } from './knobs';
 import type { Northbound } from './northbound';
 import type { ReconRun } from './reconciliation';
@@ -18,6 +18,7 @@ export function writeReport(
   northbound: Northbound | undefined,
   reconciliation: ReconRun[],
   cpu: CpuSplit[] = [],
+  open: OpenLoopRun[] = [],
 ): void {
   const table = new Table({
     head: ['measure', 'concurrency', 'count', 'seconds', 'per second', 'p50 ms', 'p95 ms', 'p99 ms'],
@@ -123,6 +124,29 @@ export function writeReport(
       ],
     );
   process.stdout.write(`${ratios.toString()}\n`);
+  if (open.length > 0) {
+    // Below capacity (open loop): what one request waits at that load, not Little's law.
+    const table = new Table({
+      head: ['open loop', 'sent per second', 'count', 'p50 ms', 'p95 ms', 'p99 ms'],
+    });
+    for (const r of open)
+      table.push([
+        r.resends ? `${r.label} (${r.resends} re-sent)` : r.label,
+        r.perSecond,
+        r.count,
+        r.p50,
+        r.p95,
+        r.p99,
+      ]);
+    process.stdout.write(`${table.toString()}\n`);
+    const answer = open.find((r) => r.label === 'merchant answer');
+    const unit = open.find((r) => r.label === '1 activity');
+    if (answer && unit)
+      ratioOf[`merchant answer p50 ÷ 1 activity p50, open loop at ${answer.perSecond}/s`] = Number(
+        (answer.p50 / unit.p50).toFixed(2),
+      );
+    results.openLoop = open;
+  }
   if (cpu.length > 0) {
     // CPU ms per item by process (scripts/bench/cpu.ts): what each pass's rate is made of.
     const groups = [...new Set(cpu.flatMap((c) => Object.keys(c.perItemMs)))].sort();

@@ -36,18 +36,40 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
       ? 'worker'
       : pid === api.pid
         ? 'API'
-        : pid === process.pid
-          ? 'bench'
-          : /^postgres/.test(comm)
-            ? 'Postgres'
-            : /^temporal/.test(comm)
-              ? 'Temporal server'
-              : undefined;
-  /** Runs one pass and keeps its CPU split by process (scripts/bench/cpu.ts). */
+        : /^postgres/.test(comm)
+          ? 'Postgres'
+          : /^temporal/.test(comm)
+            ? 'Temporal server'
+            : undefined;
+  const threads = new Set([worker.pid]);
+  /**
+   * Waits until the stack is idle (the server, Postgres, the worker and the API together under 10 %
+   * of a core for half a second, at most 15 s): what a pass started, its workflows' last tasks
+   * included, is counted in that pass, not in the next.
+   */
+  const settle = async () => {
+    const stack = ['worker', 'API', 'Postgres', 'Temporal server'];
+    for (let i = 0; i < 30; i++) {
+      const a = sampleCpu(groupOf);
+      await new Promise((r) => setTimeout(r, 500));
+      const b = sampleCpu(groupOf);
+      if (stack.reduce((sum, g) => sum + (b.groups[g] ?? 0) - (a.groups[g] ?? 0), 0) < 0.05) return;
+    }
+  };
+  let started = 0;
+  let ended = 0;
+  /**
+   * Runs one pass on a settled stack (its start and end times in `started` and `ended`, the
+   * settling left out) and keeps its CPU split.
+   */
   const measured = async <T>(label: string, level: number, pass: () => Promise<T[]>): Promise<T[]> => {
-    const before = sampleCpu(groupOf);
+    await settle();
+    const before = sampleCpu(groupOf, threads);
+    started = performance.now();
     const out = await pass();
-    cpu.push({ label, concurrency: level, ...cpuPerItem(before, sampleCpu(groupOf), out.length) });
+    ended = performance.now();
+    await settle();
+    cpu.push({ label, concurrency: level, ...cpuPerItem(before, sampleCpu(groupOf, threads), out.length) });
     return out;
   };
   /** Time from the request to the merchant's answer (POST /api/pay/cancel), apart from the end to end. */
@@ -61,11 +83,13 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     unified: readFileSync(path.join(dir, 'sandbox', 'keys', 'unified-app.key'), 'utf8').trim(),
   };
   const cancelAgent = new http.Agent({ keepAlive: true, maxSockets: Math.max(...LEVELS) });
+  // The open loop's requests are not bounded by a level: they must not queue in the bench's agent.
+  const openAgent = new http.Agent({ keepAlive: true });
   /**
    * One cancellation through the API (PayBy for even i, Unified for odd), until its notification is
    * acknowledged: the times of the answer and of the acknowledgement, from `t0`.
    */
-  const cancelOnce = async (mchOrderNo: string, i: number, t0: number) => {
+  const cancelOnce = async (mchOrderNo: string, i: number, t0: number, agent = cancelAgent) => {
     const provider = i % 2 === 0 ? 'payby' : 'unified';
     const order = provider === 'payby' ? { mchOrderNo } : { payOrderId: sandboxes.unified.setOrder({}) };
     const body = JSON.stringify(
@@ -73,11 +97,11 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     );
     // A merchant told "ask again" (503: not recorded within the API's wait) sends the same
     // request again, as seed 000's callers do; the answer time runs from the first send.
-    let res = await callApi(cancelAgent, '/api/pay/cancel', body);
+    let res = await callApi(agent, '/api/pay/cancel', body);
     for (let again = 0; res.status === 503 && again < 20; again += 1) {
       resends += 1;
       await new Promise((r) => setTimeout(r, 200));
-      res = await callApi(cancelAgent, '/api/pay/cancel', body);
+      res = await callApi(agent, '/api/pay/cancel', body);
     }
     const answered = performance.now() - t0;
     const answer = JSON.parse(res.text) as { code: number; msg: string; data?: { cancelOrderId: string } };
@@ -93,8 +117,6 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
   };
   for (const level of PARTS.has('e2e') ? LEVELS : []) {
     say(`end to end: ${N} cancellations through the API (PayBy and Unified) at concurrency ${level} ...`);
-    let t = performance.now();
-    const e2eStarted = t;
     const e2e = await measured('cancelflow', level, () =>
       pool(N, level, async (i) => {
         const t0 = performance.now();
@@ -103,11 +125,9 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
         return acked;
       }),
     );
-    runs.push(summarise('cancelflow', level, t, e2e));
+    runs.push(summarise('cancelflow', level, started, e2e, ended));
     say(`ceiling: ${N} workflows of the cancellation's shape, no work, at concurrency ${level} ...`);
-    t = performance.now();
     const ceilingAnswerMs: number[] = [];
-    const ceilingStarted = t;
     const ceiling = await measured('ceiling', level, () =>
       pool(N, level, async (i) => {
         const t0 = performance.now();
@@ -126,7 +146,7 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
         return performance.now() - t0;
       }),
     );
-    const ca = summarise('ceiling answer', level, ceilingStarted, ceilingAnswerMs);
+    const ca = summarise('ceiling answer', level, started, ceilingAnswerMs, ended);
     answers.push({
       label: 'ceiling answer',
       concurrency: level,
@@ -136,10 +156,9 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
       p99: ca.p99,
       resends: 0,
     });
-    runs.push(summarise('ceiling', level, t, ceiling));
+    runs.push(summarise('ceiling', level, started, ceiling, ended));
     for (const unit of ['unitActivityWorkflow', 'unitLocalActivityWorkflow'] as const) {
       say(`platform unit: ${N} ${unit} at concurrency ${level} ...`);
-      t = performance.now();
       const label = unit === 'unitActivityWorkflow' ? '1 activity' : '1 local activity';
       const units = await measured(label, level, () =>
         pool(N, level, async (i) => {
@@ -153,10 +172,10 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
           return performance.now() - t0;
         }),
       );
-      runs.push(summarise(label, level, t, units));
+      runs.push(summarise(label, level, started, units, ended));
     }
     // Latencies only: these answers came during the end-to-end pass, whose rate is above.
-    const { p50, p95, p99, count } = summarise('merchant answer', level, e2eStarted, answerMs.splice(0));
+    const { p50, p95, p99, count } = summarise('merchant answer', level, 0, answerMs.splice(0));
     answers.push({ label: 'merchant answer', concurrency: level, count, p50, p95, p99, resends });
     resends = 0;
   }
@@ -169,11 +188,13 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     const count = Math.min(N, 300);
     say(`open loop: ${count} cancellations at ${rate}/s (${OPEN_LOAD} of ${capacity}/s), then the unit ...`);
     const answered: number[] = [];
+    await settle();
     const acked = await openLoop(count, rate, async (i, due) => {
-      const t = await cancelOnce(`O-${i}`, i, due);
+      const t = await cancelOnce(`O-${i}`, i, due, openAgent);
       answered.push(t.answered);
       return t.acked;
     });
+    await settle();
     const units = await openLoop(count, rate, async (i, due) => {
       const id = `unit-open-${i}`;
       await client.workflow.execute('unitActivityWorkflow', {
@@ -194,5 +215,6 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
     );
   }
   cancelAgent.destroy();
+  openAgent.destroy();
   return { runs, answers, sample, cpu, open };
 }

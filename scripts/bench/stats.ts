@@ -34,8 +34,14 @@ export interface Run {
   p99: number;
 }
 
-export function summarise(label: string, concurrency: number, started: number, latencies: number[]): Run {
-  const seconds = (performance.now() - started) / 1000;
+export function summarise(
+  label: string,
+  concurrency: number,
+  started: number,
+  latencies: number[],
+  ended = performance.now(),
+): Run {
+  const seconds = (ended - started) / 1000;
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     label,

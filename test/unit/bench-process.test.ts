@@ -30,34 +30,64 @@ describe('cpuSecondsOfStat: a process CPU from /proc/<pid>/stat', () => {
 });
 
 describe('sampleCpu: CPU by process group, under this process', () => {
-  test("a child's group holds its CPU and that of its exited, waited-for child (Postgres's backends)", async () => {
-    // The child runs a grandchild that burns ~0.4 s of CPU and exits, then waits to be sampled.
-    const burn = 'const u=Date.now()+400;let x=0;while(Date.now()<u)x+=Math.sqrt(x+1);';
-    const script = `require('node:child_process').execFileSync(process.execPath,['-e',${JSON.stringify(burn)}]);console.log('burnt');setTimeout(()=>{},60000);`;
+  test("a child's group holds its own CPU, a live grandchild's and that of an exited, waited-for one (Postgres's backends)", async () => {
+    // Burns `ms` of this process's CPU (not wall time: a loaded box must not shorten it).
+    const burn = (ms: number) =>
+      `const u=process.cpuUsage();let x=0;for(;;){for(let i=0;i<1e5;i++)x+=Math.sqrt(i);const c=process.cpuUsage(u);if((c.user+c.system)/1000>=${ms})break;}`;
+    // The child runs grandchild A (400 ms of CPU, then exits and is reaped), then starts grandchild
+    // B (200 ms of CPU, then it waits), and says B's pid once B has burnt.
+    const script = [
+      "const cp=require('node:child_process');",
+      `cp.execFileSync(process.execPath,['-e',${JSON.stringify(burn(400))}]);`,
+      `const b=cp.spawn(process.execPath,['-e',${JSON.stringify(`${burn(200)}console.log('burnt');setTimeout(()=>{},60000);`)}],{stdio:['ignore','pipe','inherit']});`,
+      "b.stdout.on('data',()=>console.log('ready '+b.pid));",
+      'setTimeout(()=>{},60000);',
+    ].join('');
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let grandchild = 0;
     try {
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (c: Buffer) => c.toString().includes('burnt') && resolve());
+        child.stdout.on('data', (c: Buffer) => {
+          const m = /ready (\d+)/.exec(c.toString());
+          if (m) {
+            grandchild = Number(m[1]);
+            resolve();
+          }
+        });
         child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
       });
+      const own = (pid: number) => cpuSecondsOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      // Read before the sample: CPU only grows, so the sample holds at least these.
+      const [childOwn, bOwn] = [own(child.pid!), own(grandchild)];
       const sample = sampleCpu((pid) => (pid === child.pid ? 'child' : undefined));
-      // The grandchild is gone: only its parent's cutime/cstime can hold its 0.4 s.
-      expect(sample.groups.child).toBeGreaterThanOrEqual(0.3);
+      // B is under the child and in no group of its own: it counts as the child's.
+      expect(bOwn).toBeGreaterThanOrEqual(0.18);
+      expect(sample.groups.child).toBeGreaterThanOrEqual(childOwn + bOwn);
+      // A is gone: only the child's cutime/cstime can hold its 0.4 s.
+      expect(sample.groups.child! - childOwn - bOwn).toBeGreaterThanOrEqual(0.35);
       expect(sample.boxTotal).toBeGreaterThan(sample.boxBusy);
     } finally {
+      if (grandchild) process.kill(grandchild, 'SIGKILL');
       child.kill('SIGKILL');
     }
   });
 
   test('cpuPerItem: milliseconds per item by group, the box share, and what ran outside the tree', () => {
     const before = { groups: { worker: 10, API: 5 }, boxBusy: 100, boxTotal: 400 };
-    const after = { groups: { worker: 16, API: 6, Postgres: 2 }, boxBusy: 112, boxTotal: 420 };
-    // 200 items: worker 6 s, API 1 s, Postgres 2 s (new since the first sample); box busy 12 of 20 s.
+    const after = {
+      groups: { worker: 16, 'worker: main thread': 4, API: 6, Postgres: 2 },
+      boxBusy: 112,
+      boxTotal: 420,
+    };
+    // 200 items: worker 6 s (4 of them its main thread's, a breakdown, not added again), API 1 s,
+    // Postgres 2 s (new since the first sample); box busy 12 of 20 s.
     expect(cpuPerItem(before, after, 200)).toEqual({
-      perItemMs: { worker: 30, API: 5, Postgres: 10 },
+      perItemMs: { worker: 30, 'worker: main thread': 20, API: 5, Postgres: 10 },
       totalMs: 45,
       boxBusyShare: 0.6,
       outsideMs: 15,
     });
+    // A group that lost CPU between the samples shows it, negative, rather than vanishing.
+    expect(cpuPerItem(after, { ...after, groups: { worker: 16, API: 6 } }, 100).perItemMs.Postgres).toBe(-20);
   });
 });

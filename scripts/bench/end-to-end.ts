@@ -10,10 +10,12 @@ import { cpuPerItem, sampleCpu, type CpuSplit } from './cpu';
 import { LEVELS, N, OPEN_LOAD, PARTS, say } from './knobs';
 import { openLoop } from './open-loop';
 import type { BenchStack } from './stack';
-import { pool, summarise, type Run } from './stats';
+import { percentiles, pool, summarise, type Run } from './stats';
 
+/** Answer latencies at one concurrency level (the ceiling's have no re-sends). */
+export type Answer = Omit<Run, 'seconds' | 'perSecond'>;
 /** The merchant's answer latencies at one concurrency level, and how many requests it sent again. */
-export type MerchantAnswer = Omit<Run, 'seconds' | 'perSecond'> & { resends: number };
+export type MerchantAnswer = Answer & { resends: number };
 
 /** Latencies of requests sent at a fixed rate (open loop), from when each was due. */
 export type OpenLoopRun = Pick<Run, 'label' | 'perSecond' | 'count' | 'p50' | 'p95' | 'p99'> & {
@@ -24,6 +26,7 @@ export type OpenLoopRun = Pick<Run, 'label' | 'perSecond' | 'count' | 'p50' | 'p
 export async function measureEndToEnd(stack: BenchStack): Promise<{
   runs: Run[];
   answers: MerchantAnswer[];
+  ceilingAnswers: Answer[];
   sample: { workflowId: string; cancelOrderId: string } | undefined;
   cpu: CpuSplit[];
   open: OpenLoopRun[];
@@ -74,6 +77,7 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
   };
   /** Time from the request to the merchant's answer (POST /api/pay/cancel), apart from the end to end. */
   const answers: MerchantAnswer[] = [];
+  const ceilingAnswers: Answer[] = [];
   let resends = 0;
   const answerMs: number[] = [];
   let sample: { workflowId: string; cancelOrderId: string } | undefined;
@@ -146,16 +150,7 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
         return performance.now() - t0;
       }),
     );
-    const ca = summarise('ceiling answer', level, started, ceilingAnswerMs, ended);
-    answers.push({
-      label: 'ceiling answer',
-      concurrency: level,
-      count: ca.count,
-      p50: ca.p50,
-      p95: ca.p95,
-      p99: ca.p99,
-      resends: 0,
-    });
+    ceilingAnswers.push({ label: 'ceiling answer', concurrency: level, ...percentiles(ceilingAnswerMs) });
     runs.push(summarise('ceiling', level, started, ceiling, ended));
     for (const unit of ['unitActivityWorkflow', 'unitLocalActivityWorkflow'] as const) {
       say(`platform unit: ${N} ${unit} at concurrency ${level} ...`);
@@ -175,8 +170,12 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
       runs.push(summarise(label, level, started, units, ended));
     }
     // Latencies only: these answers came during the end-to-end pass, whose rate is above.
-    const { p50, p95, p99, count } = summarise('merchant answer', level, 0, answerMs.splice(0));
-    answers.push({ label: 'merchant answer', concurrency: level, count, p50, p95, p99, resends });
+    answers.push({
+      label: 'merchant answer',
+      concurrency: level,
+      ...percentiles(answerMs.splice(0)),
+      resends,
+    });
     resends = 0;
   }
   // Below capacity: cancellations sent at OPEN_LOAD of the rate the first level reached, and the
@@ -204,10 +203,11 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
       });
       return performance.now() - due;
     });
-    const row = (label: string, ms: number[]): OpenLoopRun => {
-      const { p50, p95, p99 } = summarise(label, 0, performance.now(), ms);
-      return { label, perSecond: rate, count: ms.length, p50, p95, p99 };
-    };
+    const row = (label: string, ms: number[]): OpenLoopRun => ({
+      label,
+      perSecond: rate,
+      ...percentiles(ms),
+    });
     open.push(
       { ...row('merchant answer', answered), resends },
       row('cancelflow (API → ack)', acked),
@@ -216,5 +216,5 @@ export async function measureEndToEnd(stack: BenchStack): Promise<{
   }
   cancelAgent.destroy();
   openAgent.destroy();
-  return { runs, answers, sample, cpu, open };
+  return { runs, answers, ceilingAnswers, sample, cpu, open };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import { REPO_ROOT } from '../stack';
 import type { CpuSplit } from './cpu';
-import type { MerchantAnswer, OpenLoopRun } from './end-to-end';
+import type { Answer, MerchantAnswer, OpenLoopRun } from './end-to-end';
 import { LEVELS, PARTS, say } from './knobs';
 import type { Northbound } from './northbound';
 import type { ReconRun } from './reconciliation';
@@ -17,8 +17,11 @@ export function writeReport(
   answers: MerchantAnswer[],
   northbound: Northbound | undefined,
   reconciliation: ReconRun[],
-  cpu: CpuSplit[] = [],
-  open: OpenLoopRun[] = [],
+  {
+    cpu = [],
+    open = [],
+    ceilingAnswers = [],
+  }: { cpu?: CpuSplit[]; open?: OpenLoopRun[]; ceilingAnswers?: Answer[] } = {},
 ): void {
   const table = new Table({
     head: ['measure', 'concurrency', 'count', 'seconds', 'per second', 'p50 ms', 'p95 ms', 'p99 ms'],
@@ -46,9 +49,9 @@ export function writeReport(
         unit === '1 activity' ? '≥ 0.6' : '-',
       ]);
     }
-    const m = answers.find((r) => r.label === 'merchant answer' && r.concurrency === level)!;
+    const m = answers.find((r) => r.concurrency === level)!;
     const unit = runs.find((r) => r.label === '1 activity' && r.concurrency === level)!;
-    const c = answers.find((r) => r.label === 'ceiling answer' && r.concurrency === level);
+    const c = ceilingAnswers.find((r) => r.concurrency === level);
     if (c)
       ratios.push([
         `ceiling answer p50 ÷ 1 activity p50 @${level} (${c.p50} / ${unit.p50} ms): the shape's own share`,
@@ -170,7 +173,7 @@ export function writeReport(
   results.units = runs.filter((r) => r.label === '1 activity' || r.label === '1 local activity');
   results.cancellation = {
     endToEnd: runs.filter((r) => r.label === 'cancelflow'),
-    merchantAnswer: answers.filter((a) => a.label === 'merchant answer'),
+    merchantAnswer: answers,
   };
   results.ratios = ratioOf;
   mkdirSync(path.join(REPO_ROOT, 'bench'), { recursive: true });

@@ -34,6 +34,17 @@ export interface Run {
   p99: number;
 }
 
+/** Count and p50/p95/p99 of latencies (ms, rounded): a row's latencies without a rate. */
+export function percentiles(latencies: number[]): { count: number; p50: number; p95: number; p99: number } {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    count: latencies.length,
+    p50: Math.round(percentile(sorted, 50)),
+    p95: Math.round(percentile(sorted, 95)),
+    p99: Math.round(percentile(sorted, 99)),
+  };
+}
+
 export function summarise(
   label: string,
   concurrency: number,
@@ -42,15 +53,11 @@ export function summarise(
   ended = performance.now(),
 ): Run {
   const seconds = (ended - started) / 1000;
-  const sorted = [...latencies].sort((a, b) => a - b);
   return {
     label,
     concurrency,
-    count: latencies.length,
     seconds: Number(seconds.toFixed(1)),
     perSecond: Number((latencies.length / seconds).toFixed(1)),
-    p50: Math.round(percentile(sorted, 50)),
-    p95: Math.round(percentile(sorted, 95)),
-    p99: Math.round(percentile(sorted, 99)),
+    ...percentiles(latencies),
   };
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpuPerItem, sampleCpu } from '../../scripts/bench/cpu';
+import { openLoop } from '../../scripts/bench/open-loop';
 import { cpuSecondsOfStat } from '../../scripts/bench/process';
 
 describe('cpuSecondsOfStat: a process CPU from /proc/<pid>/stat', () => {
@@ -89,5 +90,23 @@ describe('sampleCpu: CPU by process group, under this process', () => {
     });
     // A group that lost CPU between the samples shows it, negative, rather than vanishing.
     expect(cpuPerItem(after, { ...after, groups: { worker: 16, API: 6 } }, 100).perItemMs.Postgres).toBe(-20);
+  });
+});
+
+describe('openLoop: requests at a fixed rate, timed from when each was due', () => {
+  test('each task starts at or after its due time, due times are evenly spaced, and a slow task does not hold back the next', async () => {
+    const starts: Array<{ i: number; due: number; at: number }> = [];
+    const out = await openLoop(5, 50, async (i, due) => {
+      starts.push({ i, due, at: performance.now() });
+      // The first task is slow: a closed loop would start the second only after it.
+      if (i === 0) await new Promise((r) => setTimeout(r, 150));
+      return i;
+    });
+    expect(out).toEqual([0, 1, 2, 3, 4]);
+    expect(starts.map((s) => s.i)).toEqual([0, 1, 2, 3, 4]);
+    for (const s of starts) expect(s.at).toBeGreaterThanOrEqual(s.due - 1);
+    for (let k = 1; k < starts.length; k++) expect(starts[k]!.due - starts[k - 1]!.due).toBeCloseTo(20, 6);
+    // Task 1 was due 20 ms after task 0 and started long before task 0's 150 ms were over.
+    expect(starts[1]!.at - starts[0]!.at).toBeLessThan(140);
   });
 });

@@ -15,8 +15,11 @@ export async function openLoop<T>(
   const running: Promise<T>[] = [];
   for (let i = 0; i < count; i++) {
     const due = start + i * interval;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Node's timers run on the event loop's cached millisecond clock and can fire up to a
+    // millisecond or so before performance.now() reaches the due time: wait again until it has.
+    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) {
+      await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    }
     running.push(task(i, due));
   }
   return Promise.all(running);

@@ -77,6 +77,8 @@ export async function completeRecord(
   cancelOrderId: string,
   outcome: Extract<CancelOutcome, { kind: 'cancelled' | 'refused' }>,
   reason: string,
+  /** Settled by hand (`cancelflow settle`): ops checked with the provider, a lost cancel does not hold it. */
+  options: { byHand?: boolean } = {},
 ): Promise<{
   written: 'applied' | 'duplicate' | 'terminal' | 'retired' | 'undecided';
   status: string;
@@ -84,7 +86,7 @@ export async function completeRecord(
 }> {
   const state: SeedState = outcome.kind === 'cancelled' ? 2 : outcome.state;
   const status = outcome.kind === 'cancelled' ? 'SUCCEEDED' : outcome.state === 4 ? 'CLOSED' : 'FAILED';
-  if (outcome.kind === 'refused' && (await lostCancelOf(db, cancelOrderId)))
+  if (outcome.kind === 'refused' && !options.byHand && (await lostCancelOf(db, cancelOrderId)))
     return { written: 'undecided', status, state };
   // The next seq, taken under the row lock; a retired (superseded) record is left alone.
   const written = await applyRepairTransition(db, {
@@ -143,35 +145,48 @@ export function createCallbackActivities(deps: ActivityDeps) {
     verifiedCallbackOutcome: (input: { callbackId: string; cancelOrderId: string }) =>
       outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId),
 
-    async repairFromCallback(input: { callbackId: string; cancelOrderId: string }): Promise<{
-      applied: boolean;
-      status?: string;
-      reason: string;
-      notify: boolean;
-      /** The run that shows the repair in Temporal, for the repair workflow to start. */
-      recordRun?: { workflowId: string; input: CancellationInput };
-    }> {
+    async repairFromCallback(input: { callbackId: string; cancelOrderId: string }): Promise<RepairMade> {
       const outcome = await outcomeOfStoredCallback(db, config, input.callbackId, input.cancelOrderId);
       if (outcome.kind !== 'cancelled' && outcome.kind !== 'refused')
         return { applied: false, reason: `not final: ${outcome.kind}`, notify: false };
-      const done = await completeRecord(
-        db,
+      const by = `verified callback ${input.callbackId}`;
+      return whatRepairMade(
+        deps,
         input.cancelOrderId,
-        outcome,
-        `verified callback ${input.callbackId}`,
+        await completeRecord(db, input.cancelOrderId, outcome, by),
+        by,
       );
-      // Written now, or by this repair's earlier attempt that died before answering.
-      const made = done.written === 'applied' || done.written === 'duplicate';
-      const recordRun = made
-        ? await recordRunInput(deps, input.cancelOrderId, `verified callback ${input.callbackId}`)
-        : undefined;
-      return {
-        ...(recordRun ? { recordRun } : {}),
-        applied: made,
-        status: done.status,
-        reason: done.written,
-        notify: await notificationDue(db, input.cancelOrderId, done.written),
-      };
     },
+  };
+}
+
+/** What a repair outside the run leads to, once `completeRecord` answered: for its workflow to carry out. */
+export interface RepairMade {
+  applied: boolean;
+  status?: string;
+  reason: string;
+  notify: boolean;
+  /** The run that shows the repair in Temporal, for the repairing workflow to start. */
+  recordRun?: { workflowId: string; input: CancellationInput };
+}
+
+/**
+ * A record completed outside its run (written now, or by this repair's earlier attempt that died
+ * before answering) is shown by a new run of its workflow id and notified; anything else is not.
+ */
+export async function whatRepairMade(
+  deps: Pick<ActivityDeps, 'db' | 'config'>,
+  cancelOrderId: string,
+  done: Awaited<ReturnType<typeof completeRecord>>,
+  by: string,
+): Promise<RepairMade> {
+  const made = done.written === 'applied' || done.written === 'duplicate';
+  const recordRun = made ? await recordRunInput(deps, cancelOrderId, by) : undefined;
+  return {
+    ...(recordRun ? { recordRun } : {}),
+    applied: made,
+    status: done.status,
+    reason: done.written,
+    notify: await notificationDue(deps.db, cancelOrderId, done.written),
   };
 }

@@ -5,6 +5,7 @@ import { createFollowUpActivities } from './follow-up';
 import { createNotificationActivities } from './notification';
 import { createReconciliationActivities } from './reconciliation';
 import { createSelfCheckActivities } from './self-check';
+import { createSettleActivities } from './settle';
 
 export type { ActivityDeps };
 export type { CancelOutcome } from '../providers/types';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFollowUpActivities(deps),
     ...createNotificationActivities(deps),
     ...createReconciliationActivities(deps),
+    ...createSettleActivities(deps),
     /** Does nothing: the platform-ceiling workflow of `npm run bench`. */
     async benchNoop(id: string): Promise<string> {
       return id;

@@ -8,6 +8,7 @@ import { EXIT } from './cli/context';
 import { registerFollowUpCommand } from './cli/follow-up';
 import { registerListCommand } from './cli/list';
 import { registerReconcileCommands } from './cli/reconcile';
+import { registerSettleCommand } from './cli/settle';
 import { registerWhyCommand } from './cli/why';
 import { ValidationError } from './index';
 
@@ -34,7 +35,18 @@ function runScript(script: string, args: string[]): never {
 }
 
 const INPUT_CODES = ['INVALID_REQUEST', 'UNKNOWN_APP', 'UNKNOWN_ACCOUNT', 'CONFIG_INVALID'];
-const CONFLICT_CODES = ['DELIVERING', 'NOT_RUNNING', 'NOT_A_PAID_ORDER', 'HOLDING', 'FOLLOW_UP_UNSETTLED'];
+const CONFLICT_CODES = [
+  'DELIVERING',
+  'NOT_RUNNING',
+  'NOT_A_PAID_ORDER',
+  'HOLDING',
+  'FOLLOW_UP_UNSETTLED',
+  'RETIRED',
+  'ALREADY_FINAL',
+  'RUN_OPEN',
+  'SETTLING',
+  'NOT_SETTLED',
+];
 
 function exitCodeOf(err: unknown): number {
   // Commander's own refusals (unknown option or command, missing argument, bad choice) are bad input.
@@ -60,6 +72,7 @@ const program = new Command('cancelflow')
 
 registerCancellationCommands(program);
 registerFollowUpCommand(program);
+registerSettleCommand(program);
 registerWhyCommand(program);
 registerListCommand(program);
 registerReconcileCommands(program);

@@ -229,6 +229,20 @@ export interface RepairInput {
 }
 
 /**
+ * A cancellation settled by hand (see `settleWorkflow`): ops' verdict once they have checked with
+ * the provider out of band, for a record no run or repair can decide (a Unified refusal after a
+ * cancel whose answer was lost). The evidence and the operator are kept in its final transition.
+ */
+export interface SettleInput {
+  cancelOrderId: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  /** What was checked, and where (a ticket, the provider's answer): at most 200 characters. */
+  evidence: string;
+  operator: string;
+  notificationScheduleMs?: number[];
+}
+
+/**
  * What `recordTransition` found instead of writing: Postgres already held another state for this
  * step (a repair or a late callback wrote first, or the cancellation was already terminal). The
  * run adopts it: it never tells anyone a state the books do not have. Undefined: written as asked.

@@ -38,3 +38,8 @@ export function notificationWorkflowId(cancelOrderId: string): string {
 export function repairWorkflowId(cancelOrderId: string, callbackId: string): string {
   return `repair/${cancelOrderId}/${callbackId}`;
 }
+
+/** The settling by hand of one cancellation (`cancelflow settle`): at most one that writes. */
+export function settleWorkflowId(cancelOrderId: string): string {
+  return `settle/${cancelOrderId}`;
+}

@@ -2,10 +2,16 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { createCancelflowClient } from '../../client';
+import { settleInputOf } from '../../client/cli/settle';
+import { settleWorkflowId } from '../../contract/ids';
+import { CancelState } from '../../workflows/search-attributes';
+import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { freePort, isPortOpen } from '../../scripts/ports';
 import {
   createWorld,
   eventually,
+  FAST_TIMINGS,
   PAYBY_APP,
   startReceiver,
   UNIFIED_APP,
@@ -507,5 +513,172 @@ describe('the cancelflow CLI against the real stack', () => {
     expect(ran.stderr).toContain('npm run dev');
     // Nothing was started on that port.
     expect(await isPortOpen(Number(port))).toBe(false);
+  });
+});
+
+describe('settle: ops write the verdict no run or repair can reach', () => {
+  const row = (id: string) => world.database.db('cancellations').where({ cancel_order_id: id }).first();
+  const lastTransition = (id: string) =>
+    world.database
+      .db('cancellation_transitions')
+      .where({ cancel_order_id: id })
+      .orderBy('seq', 'desc')
+      .first<{ status: string; state: number; reason: string }>();
+  const newestRunState = async (workflowId: string) =>
+    (await world.temporal.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(
+      CancelState,
+    );
+
+  test('a Unified refusal after a lost cancel, settled FAILED by hand: written with the evidence, shown in Temporal, the merchant notified; refused when bad, already final, or unknown', async () => {
+    // The gateway refuses the cancel (the order is paid), the answer is lost, the repeat is refused:
+    // the order may be cancelled under a cancel order we never learnt, so nothing decides it.
+    const pay = world.unified.setOrder({
+      result: 'paid',
+      loseCancelResponse: true,
+      repeatRefusal: 'order status not allowed',
+      silent: true,
+    });
+    const shortLived = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, deadlineMs: 3_000, unresolvedHoldMs: 50 },
+    });
+    const started = await shortLived.startCancellation({
+      ...UNIFIED_APP,
+      payOrderId: pay,
+      notifyUrl: merchant.url,
+    });
+    const id = started.cancelOrderId;
+    expect(await shortLived.waitForResult(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    // What ops learn from the gateway out of band: its cancel order failed.
+    expect(world.unified.order(pay)!.cancel!.state).toBe(3);
+
+    // Refused before anything is written: the option and why.
+    expect(() => settleInputOf(id, { as: 'MAYBE', evidence: 'x', operator: 'a' })).toThrow('--as: must be');
+    expect(() => settleInputOf(id, { as: 'FAILED', evidence: '  ', operator: 'a' })).toThrow(
+      '--evidence: must say',
+    );
+    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x'.repeat(201), operator: 'a' })).toThrow(
+      '--evidence: at most 200',
+    );
+    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x' }, {})).toThrow('--operator: must name');
+    expect(settleInputOf(id, { as: ' failed ', evidence: ' ticket 1 ' }, { USER: 'ops' })).toEqual({
+      cancelOrderId: id,
+      status: 'FAILED',
+      evidence: 'ticket 1',
+      operator: 'ops',
+    });
+    const noEvidence = await cli('settle', id, '--as', 'FAILED');
+    expect(noEvidence.code).toBe(2);
+    expect(noEvidence.stderr).toContain('--evidence');
+    const unknown = await cli(
+      'settle',
+      'C000000000000000000000',
+      '--as',
+      'FAILED',
+      '--evidence',
+      'x',
+      '--operator',
+      'a',
+    );
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('no cancellation C000000000000000000000');
+    // The CLI's environment has no USER: who settles must be said.
+    const anonymous = await cli('settle', id, '--as', 'FAILED', '--evidence', 'x');
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toContain('--operator: must name');
+    expect(await row(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+
+    const evidence = `gateway support ticket 4411: cancel order ${world.unified.order(pay)!.cancel!.cancelOrderId} failed, order paid`;
+    const settled = await cli(
+      'settle',
+      id,
+      '--as',
+      'failed',
+      '--evidence',
+      evidence,
+      '--operator',
+      'alice',
+      '--json',
+    );
+    expect(settled.stderr).toBe('');
+    expect(settled.code).toBe(0);
+    expect(json(settled)).toMatchObject({ cancelOrderId: id, status: 'FAILED', reason: 'applied' });
+    expect(await row(id)).toMatchObject({ status: 'FAILED', state: 3, err_code: 'SETTLED_BY_HAND' });
+    expect(await lastTransition(id)).toMatchObject({
+      status: 'FAILED',
+      state: 3,
+      reason: `settled by hand by alice: ${evidence}`,
+    });
+    // The merchant is told 3, signed like every notification; Temporal shows the new state.
+    const told = await eventually(async () => {
+      const got = merchant.received.filter((r) => r.params.cancelOrderId === id);
+      return got.length > 0 ? got : undefined;
+    });
+    expect(told.map((r) => r.params.state)).toEqual(['3']);
+    expect(told[0]!.params.sign).toEqual(expect.any(String));
+    expect(await newestRunState(settleWorkflowId(id))).toBe('FAILED');
+    await eventually(async () => (await newestRunState(started.workflowId)) === 'FAILED');
+
+    // Settled once: a second verdict is refused and changes nothing.
+    const again = await cli(
+      'settle',
+      id,
+      '--as',
+      'SUCCEEDED',
+      '--evidence',
+      'changed my mind',
+      '--operator',
+      'bob',
+    );
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain(`${id} is FAILED (state 3) already`);
+    expect(await lastTransition(id)).toMatchObject({ reason: `settled by hand by alice: ${evidence}` });
+  });
+
+  test('not while a run is open (it may still decide); once stopped, settled SUCCEEDED', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const started = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    const id = started.cancelOrderId;
+    const open = await cli(
+      'settle',
+      id,
+      '--as',
+      'SUCCEEDED',
+      '--evidence',
+      'gateway says cancelled',
+      '--operator',
+      'alice',
+    );
+    expect(open.code).toBe(4);
+    expect(open.stderr).toContain(`a run of ${id} is open`);
+    expect(await row(id)).toMatchObject({ status: 'PENDING', state: 1 });
+
+    expect((await cli('terminate', id, '--reason', 'stuck at the gateway')).code).toBe(0);
+    const settled = await cli(
+      'settle',
+      id,
+      '--as',
+      'SUCCEEDED',
+      '--evidence',
+      'gateway says cancelled',
+      '--operator',
+      'alice',
+    );
+    expect(settled.code).toBe(0);
+    expect(settled.stdout).toContain(`settled: ${id} is SUCCEEDED`);
+    expect(await row(id)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    expect(await lastTransition(id)).toMatchObject({
+      reason: 'settled by hand by alice: gateway says cancelled',
+    });
+    await eventually(async () => (await newestRunState(started.workflowId)) === 'SUCCEEDED');
+  });
+
+  test('the settle runs of this suite replay with the current workflow code', async () => {
+    const { histories, failures } = await replayCompletedRuns(world, 'settleWorkflow');
+    expect(histories.length).toBeGreaterThanOrEqual(2);
+    expect(failures).toEqual([]);
+    // RECORD_HISTORIES=1 npm test -- cli: refresh the committed fixture (test/replay).
+    recordFixtures(histories.slice(0, 1).map((h) => ({ ...h, workflowId: 'settle/1' })));
   });
 });

@@ -4,19 +4,20 @@ import { Worker } from '@temporalio/worker';
 import { temporal as proto } from '@temporalio/proto';
 
 /**
- * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation, and -- paid-orders, notification, reconciliation, callbacks; v1_: recorded before the lean shape, kept; v2_: follow-ups that took a refused repeat as the verdict, recorded before patch follow-up-refusal-after-unconfirmed-send) replayed with the
+ * Histories recorded from real runs (binary protobuf) (RECORD_HISTORIES=1 npm test -- cancellation, and -- paid-orders, notification, reconciliation, callbacks, cli; v1_: recorded before the lean shape, kept; v2_: follow-ups that took a refused repeat as the verdict, recorded before patch follow-up-refusal-after-unconfirmed-send) replayed with the
  * current workflow code: a change that is not deterministic against running workflows fails here.
  */
 const DIR = path.join(__dirname, 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.binpb'));
 
 describe('replay of committed histories', () => {
-  test('fixtures exist for the cancellation, notification, reconciliation and repair workflows, before (v1_) and after the lean shape', () => {
+  test('fixtures exist for the cancellation, notification, reconciliation, repair and settle workflows, before (v1_) and after the lean shape', () => {
     expect(files.some((f) => f.startsWith('cancel_payby'))).toBe(true);
     expect(files.some((f) => f.startsWith('cancel_unified'))).toBe(true);
     expect(files.some((f) => f.startsWith('notify_'))).toBe(true);
     expect(files.some((f) => f.startsWith('reconcile_'))).toBe(true);
     expect(files.some((f) => f.startsWith('repair_'))).toBe(true);
+    expect(files.some((f) => f.startsWith('settle_'))).toBe(true);
     // Runs of the shape before the lean one (patch lean-shape-first-attempt-inline) still replay.
     expect(files.some((f) => f.startsWith('v1_cancel_payby'))).toBe(true);
     expect(files.some((f) => f.startsWith('v1_notify_'))).toBe(true);

@@ -4,7 +4,8 @@ import { parseParams } from '../providers/unified/protocol';
 import { verifyCancelNotification } from '../providers/unified/notification';
 import type { CancelOutcome } from '../providers/types';
 import type { CancellationInput, SeedState } from '../contract/cancellation';
-import { applyRepairTransition, lostCancelOf } from './cancellation-rows';
+import { applyRepairTransition, type ExpectedRow } from './cancellation-rows';
+import { lostCancelOf } from './cancel-orders';
 import type { ActivityDeps } from './deps';
 import { recordRunInput } from './record-run';
 
@@ -77,10 +78,13 @@ export async function completeRecord(
   cancelOrderId: string,
   outcome: Extract<CancelOutcome, { kind: 'cancelled' | 'refused' }>,
   reason: string,
-  /** Settled by hand (`cancelflow settle`): ops checked with the provider, a lost cancel does not hold it. */
-  options: { byHand?: boolean } = {},
+  /**
+   * Settled by hand (`cancelflow settle`): ops checked with the provider, so a lost cancel does not
+   * hold it back, and the row must still be as they saw it (`expect`, else `changed`).
+   */
+  options: { byHand?: { expect: ExpectedRow } } = {},
 ): Promise<{
-  written: 'applied' | 'duplicate' | 'terminal' | 'retired' | 'undecided';
+  written: 'applied' | 'duplicate' | 'terminal' | 'retired' | 'undecided' | 'changed';
   status: string;
   state: SeedState;
 }> {
@@ -89,20 +93,24 @@ export async function completeRecord(
   if (outcome.kind === 'refused' && !options.byHand && (await lostCancelOf(db, cancelOrderId)))
     return { written: 'undecided', status, state };
   // The next seq, taken under the row lock; a retired (superseded) record is left alone.
-  const written = await applyRepairTransition(db, {
-    cancelOrderId,
-    status,
-    state,
-    reason: reason.slice(0, 256),
-    ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
-    ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
-    ...(outcome.amount ? { amount: outcome.amount } : {}),
-    ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
-      ? { channelOrderNo: outcome.channelOrderNo }
-      : {}),
-    ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
-    ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
-  });
+  const written = await applyRepairTransition(
+    db,
+    {
+      cancelOrderId,
+      status,
+      state,
+      reason: reason.slice(0, 256),
+      ...(outcome.providerCancelId ? { providerCancelId: outcome.providerCancelId } : {}),
+      ...(outcome.payOrderId ? { payOrderId: outcome.payOrderId } : {}),
+      ...(outcome.amount ? { amount: outcome.amount } : {}),
+      ...(outcome.kind === 'cancelled' && outcome.channelOrderNo
+        ? { channelOrderNo: outcome.channelOrderNo }
+        : {}),
+      ...(outcome.kind === 'cancelled' && outcome.successTime ? { successTime: outcome.successTime } : {}),
+      ...(outcome.kind === 'refused' ? { errCode: outcome.code, errMsg: outcome.message.slice(0, 256) } : {}),
+    },
+    options.byHand?.expect,
+  );
   // This very repair, retried after it committed (its activity died before answering): the final
   // transition is its own, so what follows it (the run that shows it, the notification) is still due.
   if (written === 'terminal') {

@@ -1,7 +1,6 @@
 import { CHANGE_CHANNEL } from '../common/change-feed';
-import { withConnection, type Knex } from '../common/db';
+import type { Knex } from '../common/db';
 import { orderRefsOf } from '../contract/ids';
-import { SENT_NOT_ANSWERED } from '../contract/audit';
 import { cancellationsFinishedTotal } from '../common/metrics';
 import {
   isSettled,
@@ -142,8 +141,16 @@ export async function lastSeq(db: Knex, cancelOrderId: string): Promise<number> 
 export function applyRepairTransition(
   db: Knex,
   t: Omit<TransitionRecord, 'seq'>,
-): Promise<'applied' | 'duplicate' | 'terminal' | 'retired'> {
-  return applyTransition(db, { ...t, seq: 0 }, undefined, { repair: true });
+  expect?: ExpectedRow,
+): Promise<'applied' | 'duplicate' | 'terminal' | 'retired' | 'changed'> {
+  return applyTransition(db, { ...t, seq: 0 }, undefined, { repair: true, ...(expect ? { expect } : {}) });
+}
+
+/** The row as a repairer saw it when it decided (ops' settle): under the lock, it must still be so. */
+export interface ExpectedRow {
+  status: string;
+  /** The run that owns the row (`workflow_run_id`): a run taking it over changes it. */
+  workflowRunId: string | null;
 }
 
 /**
@@ -163,19 +170,19 @@ export async function applyTransition(
    * one, taken under the row lock (two repairers, or a repair and a run, never take the same one),
    * and a retired record (superseded by a retry) is left alone (`retired`).
    */
-  options: { repair?: boolean } = {},
-): Promise<'applied' | 'duplicate' | 'terminal' | 'retired'> {
+  options: { repair?: boolean; expect?: ExpectedRow } = {},
+): Promise<'applied' | 'duplicate' | 'terminal' | 'retired' | 'changed'> {
   return db.transaction(async (trx) => {
     const current = await trx('cancellations')
       .where({ cancel_order_id: transition.cancelOrderId })
       .forUpdate()
       .first<
-        | Pick<
+        | (Pick<
             CancellationRow,
             'status' | 'mch_no' | 'app_id' | 'pay_order_id' | 'mch_order_no' | 'retired_at'
-          >
+          > & { workflow_run_id: string | null })
         | undefined
-      >('status', 'mch_no', 'app_id', 'pay_order_id', 'mch_order_no', 'retired_at');
+      >('status', 'mch_no', 'app_id', 'pay_order_id', 'mch_order_no', 'retired_at', 'workflow_run_id');
     if (options.repair && current?.retired_at) return 'retired';
     const t = options.repair
       ? { ...transition, seq: (await lastSeq(trx, transition.cancelOrderId)) + 1 }
@@ -187,6 +194,13 @@ export async function applyTransition(
     // This very transition, retried, is a duplicate even once the record is final.
     if (current && TERMINAL_STATUSES.includes(current.status))
       return (await seen()) ? 'duplicate' : 'terminal';
+    // Decided on a row that has moved since (another state, or a run took it over): not written.
+    const { expect } = options;
+    if (
+      expect &&
+      (!current || current.status !== expect.status || current.workflow_run_id !== expect.workflowRunId)
+    )
+      return 'changed';
     // The row is locked: a transition with this seq is either committed already (nothing
     // inserted: a retry) or written by this statement.
     const inserted = await trx('cancellation_transitions')
@@ -242,59 +256,4 @@ export async function applyTransition(
         cancellationsFinishedTotal.labels(t.status, row.account_id, row.provider).inc();
     return 'applied';
   });
-}
-
-/**
- * `decide`'s `lostSubmit`, read back from `provider_calls` for the repairs that run without the
- * workflow's memory (reconciliation, a late callback): a cancel to a Unified gateway whose answer we
- * never got (`unknown`, or `sent` and never answered), by this cancellation or by the UNRESOLVED
- * ones it retries. Its gateway answers about one cancel order; the lost cancel may have cancelled the
- * order under an id we never learnt, so a refusal of the one we know does not decide. The lost
- * exchange's key, or undefined.
- */
-export async function lostCancelOf(db: Knex, cancelOrderId: string): Promise<string | undefined> {
-  const { rows } = await db.raw<{ rows: Array<{ exchange_key: string }> }>(
-    `WITH RECURSIVE chain(id) AS (
-       SELECT ?::varchar
-       UNION SELECT c.retry_of FROM cancellations c JOIN chain ON c.cancel_order_id = chain.id
-        WHERE c.retry_of IS NOT NULL)
-     SELECT p.exchange_key FROM provider_calls p
-      WHERE p.cancel_order_id IN (SELECT id FROM chain)
-        AND p.provider = 'unified' AND p.operation = 'cancel' AND p.outcome IN ('unknown', ?)
-      ORDER BY p.id LIMIT 1`,
-    [cancelOrderId, SENT_NOT_ANSWERED],
-  );
-  return rows[0]?.exchange_key;
-}
-
-/**
- * The cancellation other than `cancelOrderId` that holds the gateway's cancel order
- * `providerCancelId` at this account, unless it is provably about the same payment order as
- * `order` (what the merchant asked for: the same pay or merchant order number), or undefined. A
- * cancel order belongs to one payment order: an answer to our cancel that names one we recorded for
- * another order is signed but not about ours (replayed, or misrouted). Where the numbers cannot be
- * compared (one asked by payOrderId, the other by mchOrderNo), not ours either. Bounded (acquire, 3 s).
- */
-export async function holderOfCancelOrder(
-  db: Knex,
-  acquireMs: number,
-  accountId: string,
-  providerCancelId: string,
-  cancelOrderId: string,
-  order: { payOrderId?: string | undefined; mchOrderNo?: string | undefined },
-): Promise<string | undefined> {
-  const held = await withConnection(db, acquireMs, (connection) =>
-    db('cancellations')
-      .connection(connection)
-      .where({ account_id: accountId, provider_cancel_id: providerCancelId })
-      .whereNot({ cancel_order_id: cancelOrderId })
-      // NULL-safe: a number the other row does not have proves nothing.
-      .whereRaw('NOT (coalesce(pay_order_id = ?, false) OR coalesce(mch_order_no = ?, false))', [
-        order.payOrderId ?? null,
-        order.mchOrderNo ?? null,
-      ])
-      .first<{ cancel_order_id: string } | undefined>('cancel_order_id')
-      .timeout(3_000, { cancel: true }),
-  );
-  return held?.cancel_order_id;
 }

@@ -2,12 +2,8 @@ import type { CancelOutcome } from '../providers/types';
 import { adapterCache, auditExchange, PROVIDER_CALL_RECORD_BOUNDS, writeAhead } from './adapters';
 import { type OrderRefs, type TransitionHeld, type TransitionRecord } from '../contract/cancellation';
 import type { ActivityDeps } from './deps';
-import {
-  applyTransition,
-  holderOfCancelOrder,
-  snapshotOfRow,
-  type CancellationRow,
-} from './cancellation-rows';
+import { applyTransition, snapshotOfRow, type CancellationRow } from './cancellation-rows';
+import { holderOfCancelOrder } from './cancel-orders';
 import { createRecordCancellation } from './record-cancellation';
 
 export { applyTransition, snapshotOfRow, type CancellationRow } from './cancellation-rows';

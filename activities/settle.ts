@@ -8,22 +8,31 @@ export const SETTLED_BY_HAND = {
   message: 'the cancel did not happen: settled by the operator after checking with the provider',
 } as const;
 
+/** The reason kept in the final transition: who settled it, and on what evidence. */
+export const settledBy = (input: Pick<SettleInput, 'operator' | 'evidence'>) =>
+  `settled by hand by ${input.operator}: ${input.evidence}`;
+
 /**
  * Ops' verdict on a cancellation no run or repair can decide (`cancelflow settle`): the final
  * transition written as a repair (under the row lock, the next seq; never over a final or retired
- * record), its reason naming the operator and the evidence, then shown in Temporal and notified
- * like any repair. A Unified refusal after a lost cancel holds a repair back (`completeRecord`);
- * here the operator has checked with the provider, so it does not.
+ * record, nor over one that changed since ops looked: another state, or a run that took it over),
+ * its reason naming the operator and the evidence, then shown in Temporal and notified like any
+ * repair. A Unified refusal after a lost cancel holds a repair back (`completeRecord`); here the
+ * operator has checked with the provider, so it does not. Not written: `status` is the row's now.
  */
 export function createSettleActivities(deps: ActivityDeps) {
   const { db } = deps;
+  const statusOf = async (cancelOrderId: string) =>
+    (
+      await db('cancellations')
+        .where({ cancel_order_id: cancelOrderId })
+        .first<{ status: string } | undefined>('status')
+    )?.status;
   return {
     async settleByHand(input: SettleInput): Promise<RepairMade> {
-      const row = await db('cancellations')
-        .where({ cancel_order_id: input.cancelOrderId })
-        .first<{ status: string } | undefined>('status');
-      if (!row) return { applied: false, reason: 'no such cancellation', notify: false };
-      const by = `settled by hand by ${input.operator}: ${input.evidence}`;
+      if (!(await statusOf(input.cancelOrderId)))
+        return { applied: false, reason: 'no such cancellation', notify: false };
+      const by = settledBy(input);
       const done = await completeRecord(
         db,
         input.cancelOrderId,
@@ -31,9 +40,12 @@ export function createSettleActivities(deps: ActivityDeps) {
           ? { kind: 'cancelled' }
           : { kind: 'refused', state: 3, ...SETTLED_BY_HAND },
         by,
-        { byHand: true },
+        { byHand: { expect: input.expected } },
       );
-      return whatRepairMade(deps, input.cancelOrderId, done, by);
+      const made = await whatRepairMade(deps, input.cancelOrderId, done, by);
+      if (made.applied) return made;
+      const now = await statusOf(input.cancelOrderId);
+      return { ...made, ...(now ? { status: now } : {}) };
     },
   };
 }

@@ -46,6 +46,7 @@ const CONFLICT_CODES = [
   'RUN_OPEN',
   'SETTLING',
   'NOT_SETTLED',
+  'NOT_UNRESOLVED',
 ];
 
 function exitCodeOf(err: unknown): number {

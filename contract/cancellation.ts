@@ -236,9 +236,11 @@ export interface RepairInput {
 export interface SettleInput {
   cancelOrderId: string;
   status: 'SUCCEEDED' | 'FAILED';
-  /** What was checked, and where (a ticket, the provider's answer): at most 200 characters. */
+  /** What was checked, and where (a ticket, the provider's answer): kept whole in the transition. */
   evidence: string;
   operator: string;
+  /** The row as ops saw it: written only if it is still so under the row lock. */
+  expected: { status: 'UNRESOLVED'; workflowRunId: string | null };
   notificationScheduleMs?: number[];
 }
 

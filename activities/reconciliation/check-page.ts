@@ -17,7 +17,7 @@ import {
 } from '../../contract/reconciliation';
 import { TERMINAL_STATUSES } from '../../contract/cancellation';
 import { adapterCache, recordProviderCall, writeAhead } from '../adapters';
-import { lostCancelOf } from '../cancellation-rows';
+import { lostCancelOf } from '../cancel-orders';
 import type { ActivityDeps } from '../deps';
 import {
   afterLostCancel,

@@ -6,18 +6,22 @@ import { TERMINAL_STATUSES, type SettleInput } from '../../contract/cancellation
 import { settleWorkflowId } from '../../contract/ids';
 import type { settleWorkflow } from '../../workflows/settle';
 import { ValidationError } from '../index';
-import { findCancellation } from '../records';
+import { findCancellation, type CancellationRecord } from '../records';
 import { cliConfig, print, scopeOf, withDatabase, withTemporal, type Scoped } from './context';
 
-/** The longest evidence kept: it shares the transition's 256-character reason with the operator's name. */
-export const EVIDENCE_MAX = 200;
+/**
+ * The longest evidence and operator name: with "settled by hand by …: " they fit the transition's
+ * 256-character reason whole, and the record run's "completed outside its run: …" in Temporal too.
+ */
+export const EVIDENCE_MAX = 160;
+export const OPERATOR_MAX = 40;
 
 /** The settle's input from the command's options, refused with the option and why. */
 export function settleInputOf(
   cancelOrderId: string,
   o: { as: string; evidence: string; operator?: string },
   env: { USER?: string } = process.env,
-): Omit<SettleInput, 'notificationScheduleMs'> {
+): Omit<SettleInput, 'notificationScheduleMs' | 'expected'> {
   const status = o.as.trim().toUpperCase();
   if (status !== 'SUCCEEDED' && status !== 'FAILED')
     throw new ValidationError('--as', 'must be SUCCEEDED (the provider cancelled it) or FAILED (it did not)');
@@ -31,83 +35,118 @@ export function settleInputOf(
     );
   const operator = (o.operator ?? env.USER ?? '').trim();
   if (!operator) throw new ValidationError('--operator', 'must name who settles it (or set USER)');
-  if (operator.length > 40) throw new ValidationError('--operator', 'at most 40 characters');
+  if (operator.length > OPERATOR_MAX)
+    throw new ValidationError('--operator', `at most ${OPERATOR_MAX} characters`);
   return { cancelOrderId, status, evidence, operator };
+}
+
+/** Why a record cannot be settled by hand, or undefined when it can. */
+function unsettleable(record: CancellationRecord & { follow_up?: string | null }, moneyChecked: boolean) {
+  const id = record.cancel_order_id;
+  if (record.retired_at)
+    return new CancelflowError('RETIRED', `${id} was retried: settle the cancellation that superseded it`);
+  if (TERMINAL_STATUSES.includes(record.status))
+    return new CancelflowError('ALREADY_FINAL', `${id} is ${record.status} (state ${record.state}) already`);
+  if (record.status !== 'UNRESOLVED')
+    return new CancelflowError(
+      'NOT_UNRESOLVED',
+      `${id} is ${record.status}: only an UNRESOLVED cancellation is settled by hand (its run has given up). ` +
+        'A stopped run is carried on by `cancelflow start` (it asks the provider first)',
+    );
+  if (record.follow_up && !moneyChecked)
+    return new CancelflowError(
+      'FOLLOW_UP_UNSETTLED',
+      `${id} is UNRESOLVED during a ${record.follow_up} of the paid order: it may have moved money. ` +
+        'Check at the provider, then settle it with --money-checked',
+    );
+  return undefined;
 }
 
 export function registerSettleCommand(program: Command): void {
   program
     .command('settle')
     .description(
-      'write the final state of a cancellation that no run or repair can decide (a Unified refusal after a cancel whose answer was lost), once you have checked with the provider; the merchant is notified. Not while a run of it is open',
+      'write the final state of an UNRESOLVED cancellation that no run or repair can decide (a Unified refusal after a cancel whose answer was lost: ask the gateway about the payment order, the lost cancel may be under a cancel order id we never learnt), once you have checked with the provider; the merchant is notified. Not while a run of it is open',
     )
     .argument('<cancelOrderId>')
     .requiredOption('--as <status>', 'SUCCEEDED (the provider cancelled the order) or FAILED (it did not)')
     .requiredOption('--evidence <text>', 'what you checked with the provider, and where (kept in the record)')
     .option('--operator <name>', 'who settles it (default: $USER)')
+    .option(
+      '--money-checked',
+      "also one UNRESOLVED during a paid order's revoke/refund, once checked at the provider",
+    )
     .option('--mch-no <mchNo>', 'only if it belongs to this merchant')
     .option('--app-id <appId>', 'only if it belongs to this app')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, o: Scoped & { as: string; evidence: string; operator?: string }) => {
-      const input = settleInputOf(id, o);
-      const scope = scopeOf(o);
-      const config = cliConfig();
-      const record = await withDatabase(config, (db) => findCancellation(db, id, scope));
-      if (!record || record.cancel_order_id !== id)
-        throw new CancelflowError('NOT_FOUND', `no cancellation ${id}${scope ? ' for that app' : ''}`);
-      if (record.retired_at)
-        throw new CancelflowError('RETIRED', `${id} was retried: settle the cancellation that superseded it`);
-      if (TERMINAL_STATUSES.includes(record.status))
-        throw new CancelflowError(
-          'ALREADY_FINAL',
-          `${id} is ${record.status} (state ${record.state}) already`,
-        );
-      await withTemporal(config, async ({ client }) => {
-        const run = await client.workflow
-          .getHandle(record.workflow_id)
-          .describe()
-          .catch((err: unknown) => {
-            if (err instanceof WorkflowNotFoundError) return undefined;
-            throw err;
-          });
-        if (run?.status.name === 'RUNNING')
-          throw new CancelflowError(
-            'RUN_OPEN',
-            `a run of ${id} is open (${record.status}): it may still decide. Stop it first ` +
-              `(cancelflow terminate ${id} --reason ...), or ask it to query now (cancelflow requery ${id})`,
+    .action(
+      async (
+        id: string,
+        o: Scoped & { as: string; evidence: string; operator?: string; moneyChecked?: boolean },
+      ) => {
+        const input = settleInputOf(id, o);
+        const scope = scopeOf(o);
+        const config = cliConfig();
+        const record = await withDatabase(config, (db) => findCancellation(db, id, scope));
+        if (!record || record.cancel_order_id !== id)
+          throw new CancelflowError('NOT_FOUND', `no cancellation ${id}${scope ? ' for that app' : ''}`);
+        const refused = unsettleable(record, o.moneyChecked === true);
+        if (refused) throw refused;
+        await withTemporal(config, async ({ client }) => {
+          const run = await client.workflow
+            .getHandle(record.workflow_id)
+            .describe()
+            .catch((err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return undefined;
+              throw err;
+            });
+          if (run?.status.name === 'RUNNING')
+            throw new CancelflowError(
+              'RUN_OPEN',
+              `a run of ${id} is open (${record.status}): it may still decide. Stop it first ` +
+                `(cancelflow terminate ${id} --reason ...), or ask it to query now (cancelflow requery ${id})`,
+            );
+          const schedule = config.timings?.notificationScheduleMs;
+          const result = await client.workflow
+            .execute<typeof settleWorkflow>('settleWorkflow', {
+              workflowId: settleWorkflowId(id),
+              taskQueue: config.temporal.taskQueue,
+              args: [
+                {
+                  ...input,
+                  expected: { status: 'UNRESOLVED', workflowRunId: record.workflow_run_id ?? null },
+                  ...(schedule ? { notificationScheduleMs: schedule } : {}),
+                },
+              ],
+              // Never a verdict written long after ops looked: a run that cannot reach Postgres gives up.
+              workflowExecutionTimeout: '10 minutes',
+            })
+            .catch((err: unknown) => {
+              if (err instanceof WorkflowExecutionAlreadyStartedError)
+                throw new CancelflowError(
+                  'SETTLING',
+                  `${id} is being settled already (${settleWorkflowId(id)})`,
+                );
+              throw err;
+            });
+          if (!result.applied)
+            throw new CancelflowError(
+              result.reason === 'no such cancellation' ? 'NOT_FOUND' : 'NOT_SETTLED',
+              `${id} not settled: ${result.reason}${result.status ? ` (it is ${result.status} now)` : ''}`,
+            );
+          print(
+            Boolean(o.json),
+            {
+              cancelOrderId: id,
+              workflowId: settleWorkflowId(id),
+              status: result.status,
+              reason: result.reason,
+            },
+            () =>
+              `settled: ${id} is ${result.status} (${result.reason}); the merchant is notified if it gave a notifyUrl; ` +
+              `\`cancelflow why ${id}\` shows the transition`,
           );
-        const schedule = config.timings?.notificationScheduleMs;
-        const result = await client.workflow
-          .execute<typeof settleWorkflow>('settleWorkflow', {
-            workflowId: settleWorkflowId(id),
-            taskQueue: config.temporal.taskQueue,
-            args: [{ ...input, ...(schedule ? { notificationScheduleMs: schedule } : {}) }],
-          })
-          .catch((err: unknown) => {
-            if (err instanceof WorkflowExecutionAlreadyStartedError)
-              throw new CancelflowError(
-                'SETTLING',
-                `${id} is being settled already (${settleWorkflowId(id)})`,
-              );
-            throw err;
-          });
-        if (!result.applied)
-          throw new CancelflowError(
-            'NOT_SETTLED',
-            `${id} not settled: ${result.reason}${result.status ? ` (it is ${result.status})` : ''}`,
-          );
-        print(
-          Boolean(o.json),
-          {
-            cancelOrderId: id,
-            workflowId: settleWorkflowId(id),
-            status: result.status,
-            reason: result.reason,
-          },
-          () =>
-            `settled: ${id} is ${result.status} (${result.reason}); the merchant is notified if it gave a notifyUrl; ` +
-            `\`cancelflow why ${id}\` shows the transition`,
-        );
-      });
-    });
+        });
+      },
+    );
 }

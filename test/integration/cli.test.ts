@@ -4,7 +4,10 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createCancelflowClient } from '../../client';
 import { settleInputOf } from '../../client/cli/settle';
-import { settleWorkflowId } from '../../contract/ids';
+import { notificationWorkflowId, settleWorkflowId } from '../../contract/ids';
+import { createActivities } from '../../activities';
+import { createLogger } from '../../common/logger';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelState } from '../../workflows/search-attributes';
 import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { freePort, isPortOpen } from '../../scripts/ports';
@@ -528,8 +531,19 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     (await world.temporal.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(
       CancelState,
     );
+  /** Cancellations that give up after 3 s (UNRESOLVED, held 50 ms): their run is closed soon after. */
+  const shortLived = () =>
+    createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, deadlineMs: 3_000, unresolvedHoldMs: 50 },
+    });
+  const activities = () =>
+    createActivities({ db: world.database.db, config: world.config, logger: createLogger('silent') });
+  const settleByHand = (input: Parameters<ReturnType<typeof activities>['settleByHand']>[0]) =>
+    new MockActivityEnvironment().run(activities().settleByHand, input);
 
-  test('a Unified refusal after a lost cancel, settled FAILED by hand: written with the evidence, shown in Temporal, the merchant notified; refused when bad, already final, or unknown', async () => {
+  test('a Unified refusal after a lost cancel, settled FAILED by hand: written whole with the evidence, shown in Temporal, the merchant notified once; refused when bad, already final, or unknown', async () => {
     // The gateway refuses the cancel (the order is paid), the answer is lost, the repeat is refused:
     // the order may be cancelled under a cancel order we never learnt, so nothing decides it.
     const pay = world.unified.setOrder({
@@ -538,18 +552,10 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       repeatRefusal: 'order status not allowed',
       silent: true,
     });
-    const shortLived = createCancelflowClient({
-      client: world.temporal.client,
-      config: world.config,
-      timings: { ...FAST_TIMINGS, deadlineMs: 3_000, unresolvedHoldMs: 50 },
-    });
-    const started = await shortLived.startCancellation({
-      ...UNIFIED_APP,
-      payOrderId: pay,
-      notifyUrl: merchant.url,
-    });
+    const cf = shortLived();
+    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
     const id = started.cancelOrderId;
-    expect(await shortLived.waitForResult(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    expect(await cf.waitForResult(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
     // What ops learn from the gateway out of band: its cancel order failed.
     expect(world.unified.order(pay)!.cancel!.state).toBe(3);
 
@@ -558,8 +564,11 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     expect(() => settleInputOf(id, { as: 'FAILED', evidence: '  ', operator: 'a' })).toThrow(
       '--evidence: must say',
     );
-    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x'.repeat(201), operator: 'a' })).toThrow(
-      '--evidence: at most 200',
+    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x'.repeat(161), operator: 'a' })).toThrow(
+      '--evidence: at most 160',
+    );
+    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x', operator: 'o'.repeat(41) })).toThrow(
+      '--operator: at most 40',
     );
     expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x' }, {})).toThrow('--operator: must name');
     expect(settleInputOf(id, { as: ' failed ', evidence: ' ticket 1 ' }, { USER: 'ops' })).toEqual({
@@ -589,7 +598,10 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     expect(anonymous.stderr).toContain('--operator: must name');
     expect(await row(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
 
-    const evidence = `gateway support ticket 4411: cancel order ${world.unified.order(pay)!.cancel!.cancelOrderId} failed, order paid`;
+    // The longest operator and evidence are kept whole (the ticket number is at the end).
+    const operator = 'o'.repeat(40);
+    const head = `gateway: payment order ${pay} not cancelled, cancel order ${world.unified.order(pay)!.cancel!.cancelOrderId} failed (paid); ticket `;
+    const evidence = head + '4'.repeat(160 - head.length);
     const settled = await cli(
       'settle',
       id,
@@ -598,7 +610,7 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       '--evidence',
       evidence,
       '--operator',
-      'alice',
+      operator,
       '--json',
     );
     expect(settled.stderr).toBe('');
@@ -608,19 +620,17 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     expect(await lastTransition(id)).toMatchObject({
       status: 'FAILED',
       state: 3,
-      reason: `settled by hand by alice: ${evidence}`,
+      reason: `settled by hand by ${operator}: ${evidence}`,
     });
-    // The merchant is told 3, signed like every notification; Temporal shows the new state.
-    const told = await eventually(async () => {
-      const got = merchant.received.filter((r) => r.params.cancelOrderId === id);
-      return got.length > 0 ? got : undefined;
-    });
+    // The merchant is told 3, signed, once (the round has ended); Temporal shows the new state.
+    await world.temporal.client.workflow.getHandle(notificationWorkflowId(id)).result();
+    const told = merchant.received.filter((r) => r.params.cancelOrderId === id);
     expect(told.map((r) => r.params.state)).toEqual(['3']);
     expect(told[0]!.params.sign).toEqual(expect.any(String));
     expect(await newestRunState(settleWorkflowId(id))).toBe('FAILED');
     await eventually(async () => (await newestRunState(started.workflowId)) === 'FAILED');
 
-    // Settled once: a second verdict is refused and changes nothing.
+    // Settled once: a second verdict is refused and changes nothing, by the CLI and by the activity.
     const again = await cli(
       'settle',
       id,
@@ -633,14 +643,26 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     );
     expect(again.code).toBe(4);
     expect(again.stderr).toContain(`${id} is FAILED (state 3) already`);
-    expect(await lastTransition(id)).toMatchObject({ reason: `settled by hand by alice: ${evidence}` });
+    const expected = { status: 'UNRESOLVED', workflowRunId: (await row(id)).workflow_run_id } as const;
+    expect(
+      await settleByHand({
+        cancelOrderId: id,
+        status: 'SUCCEEDED',
+        evidence: 'x',
+        operator: 'bob',
+        expected,
+      }),
+    ).toMatchObject({ applied: false, reason: 'terminal', status: 'FAILED', notify: false });
+    // The same settle, retried after it committed (its activity died before answering): no second
+    // notification, since the first one was begun.
+    expect(
+      await settleByHand({ cancelOrderId: id, status: 'FAILED', evidence, operator, expected }),
+    ).toMatchObject({ applied: true, reason: 'duplicate', notify: false });
+    expect(await lastTransition(id)).toMatchObject({ reason: `settled by hand by ${operator}: ${evidence}` });
   });
 
-  test('not while a run is open (it may still decide); once stopped, settled SUCCEEDED', async () => {
-    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
-    const started = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
-    const id = started.cancelOrderId;
-    const open = await cli(
+  test('only an UNRESOLVED one, and not while a run of it is open (it may still decide)', async () => {
+    const args = (id: string) => [
       'settle',
       id,
       '--as',
@@ -649,27 +671,85 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       'gateway says cancelled',
       '--operator',
       'alice',
+    ];
+    // Stopped while PENDING: a cancel may be on its way; carried on (asking first), not settled.
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const pending = await world.cancelflow.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    expect((await cli('terminate', pending.cancelOrderId, '--reason', 'stuck at the gateway')).code).toBe(0);
+    const refused = await cli(...args(pending.cancelOrderId));
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain(
+      `${pending.cancelOrderId} is PENDING: only an UNRESOLVED cancellation is settled by hand`,
     );
+    expect(await row(pending.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
+
+    // UNRESOLVED, its run holding for a late callback: the run may still decide.
+    const held = createCancelflowClient({
+      client: world.temporal.client,
+      config: world.config,
+      timings: { ...FAST_TIMINGS, deadlineMs: 3_000, unresolvedHoldMs: 600_000 },
+    });
+    const holding = await held.startCancellation({
+      ...UNIFIED_APP,
+      payOrderId: world.unified.setOrder({ pendingQueries: 1_000, silent: true }),
+    });
+    const id = holding.cancelOrderId;
+    await eventually(async () => (await row(id)).status === 'UNRESOLVED');
+    const open = await cli(...args(id));
     expect(open.code).toBe(4);
     expect(open.stderr).toContain(`a run of ${id} is open`);
-    expect(await row(id)).toMatchObject({ status: 'PENDING', state: 1 });
+    expect(await row(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    expect((await cli('terminate', id, '--reason', 'test done')).code).toBe(0);
+  });
 
-    expect((await cli('terminate', id, '--reason', 'stuck at the gateway')).code).toBe(0);
-    const settled = await cli(
+  test('settled SUCCEEDED; never over a row that changed since ops looked; a paid-order follow-up only once money is checked', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const cf = shortLived();
+    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    const id = started.cancelOrderId;
+    expect(await cf.waitForResult(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    const runId = (await row(id)).workflow_run_id as string;
+    expect(runId).toEqual(expect.any(String));
+
+    // Decided on what the row was: another run has taken it over since, or it moved on.
+    const input = {
+      cancelOrderId: id,
+      status: 'SUCCEEDED',
+      evidence: 'gateway: cancelled',
+      operator: 'alice',
+    } as const;
+    for (const expected of [
+      { status: 'UNRESOLVED', workflowRunId: 'another-run' },
+      { status: 'UNRESOLVED', workflowRunId: null },
+    ] as const)
+      expect(await settleByHand({ ...input, expected })).toMatchObject({
+        applied: false,
+        reason: 'changed',
+        status: 'UNRESOLVED',
+      });
+    expect(await row(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+
+    // A revoke or refund under it may have moved money: only once ops say they checked.
+    await world.database.db('cancellations').where({ cancel_order_id: id }).update({ follow_up: 'refund' });
+    const args = [
       'settle',
       id,
       '--as',
       'SUCCEEDED',
       '--evidence',
-      'gateway says cancelled',
+      'gateway: cancelled',
       '--operator',
       'alice',
-    );
+    ];
+    const unchecked = await cli(...args);
+    expect(unchecked.code).toBe(4);
+    expect(unchecked.stderr).toContain('UNRESOLVED during a refund of the paid order');
+    const settled = await cli(...args, '--money-checked');
     expect(settled.code).toBe(0);
     expect(settled.stdout).toContain(`settled: ${id} is SUCCEEDED`);
     expect(await row(id)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
     expect(await lastTransition(id)).toMatchObject({
-      reason: 'settled by hand by alice: gateway says cancelled',
+      reason: 'settled by hand by alice: gateway: cancelled',
     });
     await eventually(async () => (await newestRunState(started.workflowId)) === 'SUCCEEDED');
   });

@@ -84,7 +84,7 @@ export async function completeRecord(
    */
   options: { byHand?: { expect: ExpectedRow } } = {},
 ): Promise<{
-  written: 'applied' | 'duplicate' | 'terminal' | 'retired' | 'undecided' | 'changed';
+  written: 'applied' | 'duplicate' | 'terminal' | 'retired' | 'undecided' | 'changed' | 'expired';
   status: string;
   state: SeedState;
 }> {

@@ -142,7 +142,7 @@ export function applyRepairTransition(
   db: Knex,
   t: Omit<TransitionRecord, 'seq'>,
   expect?: ExpectedRow,
-): Promise<'applied' | 'duplicate' | 'terminal' | 'retired' | 'changed'> {
+): Promise<'applied' | 'duplicate' | 'terminal' | 'retired' | 'changed' | 'expired'> {
   return applyTransition(db, { ...t, seq: 0 }, undefined, { repair: true, ...(expect ? { expect } : {}) });
 }
 
@@ -151,6 +151,8 @@ export interface ExpectedRow {
   status: string;
   /** The run that owns the row (`workflow_run_id`): a run taking it over changes it. */
   workflowRunId: string | null;
+  /** Epoch ms: a decision not written by then is stale (`expired`), whatever the row holds. */
+  until: number;
 }
 
 /**
@@ -171,7 +173,7 @@ export async function applyTransition(
    * and a retired record (superseded by a retry) is left alone (`retired`).
    */
   options: { repair?: boolean; expect?: ExpectedRow } = {},
-): Promise<'applied' | 'duplicate' | 'terminal' | 'retired' | 'changed'> {
+): Promise<'applied' | 'duplicate' | 'terminal' | 'retired' | 'changed' | 'expired'> {
   return db.transaction(async (trx) => {
     const current = await trx('cancellations')
       .where({ cancel_order_id: transition.cancelOrderId })
@@ -194,8 +196,10 @@ export async function applyTransition(
     // This very transition, retried, is a duplicate even once the record is final.
     if (current && TERMINAL_STATUSES.includes(current.status))
       return (await seen()) ? 'duplicate' : 'terminal';
-    // Decided on a row that has moved since (another state, or a run took it over): not written.
+    // Decided on a row that has moved since (another state, or a run took it over), or too long
+    // ago (the lock waited, or the writer's retries outlived the decision): not written.
     const { expect } = options;
+    if (expect && Date.now() > expect.until) return 'expired';
     if (
       expect &&
       (!current || current.status !== expect.status || current.workflow_run_id !== expect.workflowRunId)

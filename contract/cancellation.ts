@@ -239,8 +239,11 @@ export interface SettleInput {
   /** What was checked, and where (a ticket, the provider's answer): kept whole in the transition. */
   evidence: string;
   operator: string;
-  /** The row as ops saw it: written only if it is still so under the row lock. */
-  expected: { status: 'UNRESOLVED'; workflowRunId: string | null };
+  /**
+   * The row as ops saw it: written only if it is still so under the row lock, and before `until`
+   * (epoch ms; the activity retries while Postgres or the worker is away, never past it).
+   */
+  expected: { status: 'UNRESOLVED'; workflowRunId: string | null; until: number };
   notificationScheduleMs?: number[];
 }
 

@@ -15,6 +15,8 @@ import { cliConfig, print, scopeOf, withDatabase, withTemporal, type Scoped } fr
  */
 export const EVIDENCE_MAX = 160;
 export const OPERATOR_MAX = 40;
+/** How long after the CLI looked at the row its verdict may still be written. */
+export const SETTLE_WITHIN_MS = 10 * 60_000;
 
 /** The settle's input from the command's options, refused with the option and why. */
 export function settleInputOf(
@@ -114,12 +116,16 @@ export function registerSettleCommand(program: Command): void {
               args: [
                 {
                   ...input,
-                  expected: { status: 'UNRESOLVED', workflowRunId: record.workflow_run_id ?? null },
+                  expected: {
+                    status: 'UNRESOLVED',
+                    workflowRunId: record.workflow_run_id ?? null,
+                    // Never a verdict written long after ops looked; once written, what follows
+                    // it (the run that shows it, the notification) always runs: no execution timeout.
+                    until: Date.now() + SETTLE_WITHIN_MS,
+                  },
                   ...(schedule ? { notificationScheduleMs: schedule } : {}),
                 },
               ],
-              // Never a verdict written long after ops looked: a run that cannot reach Postgres gives up.
-              workflowExecutionTimeout: '10 minutes',
             })
             .catch((err: unknown) => {
               if (err instanceof WorkflowExecutionAlreadyStartedError)

@@ -643,7 +643,11 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     );
     expect(again.code).toBe(4);
     expect(again.stderr).toContain(`${id} is FAILED (state 3) already`);
-    const expected = { status: 'UNRESOLVED', workflowRunId: (await row(id)).workflow_run_id } as const;
+    const expected = {
+      status: 'UNRESOLVED',
+      workflowRunId: (await row(id)).workflow_run_id,
+      until: Date.now() + 60_000,
+    } as const;
     expect(
       await settleByHand({
         cancelOrderId: id,
@@ -682,6 +686,20 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       `${pending.cancelOrderId} is PENDING: only an UNRESOLVED cancellation is settled by hand`,
     );
     expect(await row(pending.cancelOrderId)).toMatchObject({ status: 'PENDING', state: 1 });
+    // The activity too: a row no longer UNRESOLVED is not written, whoever asks.
+    expect(
+      await settleByHand({
+        cancelOrderId: pending.cancelOrderId,
+        status: 'SUCCEEDED',
+        evidence: 'x',
+        operator: 'alice',
+        expected: {
+          status: 'UNRESOLVED',
+          workflowRunId: (await row(pending.cancelOrderId)).workflow_run_id,
+          until: Date.now() + 60_000,
+        },
+      }),
+    ).toMatchObject({ applied: false, reason: 'changed', status: 'PENDING' });
 
     // UNRESOLVED, its run holding for a late callback: the run may still decide.
     const held = createCancelflowClient({
@@ -718,16 +736,34 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       evidence: 'gateway: cancelled',
       operator: 'alice',
     } as const;
+    const until = Date.now() + 60_000;
     for (const expected of [
-      { status: 'UNRESOLVED', workflowRunId: 'another-run' },
-      { status: 'UNRESOLVED', workflowRunId: null },
+      { status: 'UNRESOLVED', workflowRunId: 'another-run', until },
+      { status: 'UNRESOLVED', workflowRunId: null, until },
     ] as const)
       expect(await settleByHand({ ...input, expected })).toMatchObject({
         applied: false,
         reason: 'changed',
         status: 'UNRESOLVED',
       });
+    // Decided too long ago (the worker or Postgres was away past the CLI's deadline): not written.
+    expect(
+      await settleByHand({
+        ...input,
+        expected: { status: 'UNRESOLVED', workflowRunId: runId, until: Date.now() - 1 },
+      }),
+    ).toMatchObject({ applied: false, reason: 'expired', status: 'UNRESOLVED' });
     expect(await row(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+
+    // Retired by a retry: the newer cancellation is the one to settle.
+    await world.database
+      .db('cancellations')
+      .where({ cancel_order_id: id })
+      .update({ retired_at: new Date() });
+    const retired = await cli('settle', id, '--as', 'SUCCEEDED', '--evidence', 'x', '--operator', 'alice');
+    expect(retired.code).toBe(4);
+    expect(retired.stderr).toContain(`${id} was retried`);
+    await world.database.db('cancellations').where({ cancel_order_id: id }).update({ retired_at: null });
 
     // A revoke or refund under it may have moved money: only once ops say they checked.
     await world.database.db('cancellations').where({ cancel_order_id: id }).update({ follow_up: 'refund' });

@@ -790,6 +790,43 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     await eventually(async () => (await newestRunState(started.workflowId)) === 'SUCCEEDED');
   });
 
+  test('two operators at once, with opposite verdicts: exactly one is written and notified, the other is refused', async () => {
+    const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+    const cf = shortLived();
+    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
+    const id = started.cancelOrderId;
+    expect(await cf.waitForResult(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+    const verdict = (as: string, operator: string) =>
+      cli(
+        'settle',
+        id,
+        '--as',
+        as,
+        '--evidence',
+        `${operator} asked the gateway`,
+        '--operator',
+        operator,
+        '--json',
+      );
+    const ran = await Promise.all([verdict('SUCCEEDED', 'alice'), verdict('FAILED', 'bob')]);
+    expect(ran.map((r) => r.code).sort()).toEqual([0, 4]);
+    const won = ran.findIndex((r) => r.code === 0);
+    const [status, state, operator] = won === 0 ? ['SUCCEEDED', 2, 'alice'] : ['FAILED', 3, 'bob'];
+    expect(json(ran[won]!)).toMatchObject({ cancelOrderId: id, status, reason: 'applied' });
+    // The loser was stopped by the settle already running, or by the row it found final.
+    expect(ran[1 - won]!.stderr).toMatch(/is being settled already|already|not settled: terminal/);
+    expect(await row(id)).toMatchObject({ status, state });
+    const byHand = await world.database
+      .db('cancellation_transitions')
+      .where({ cancel_order_id: id })
+      .whereLike('reason', 'settled by hand%')
+      .pluck('reason');
+    expect(byHand).toEqual([`settled by hand by ${operator}: ${operator} asked the gateway`]);
+    await world.temporal.client.workflow.getHandle(notificationWorkflowId(id)).result();
+    const told = merchant.received.filter((r) => r.params.cancelOrderId === id);
+    expect(told.map((r) => r.params.state)).toEqual([String(state)]);
+  });
+
   test('the settle runs of this suite replay with the current workflow code', async () => {
     const { histories, failures } = await replayCompletedRuns(world, 'settleWorkflow');
     expect(histories.length).toBeGreaterThanOrEqual(2);

@@ -21,8 +21,7 @@ export const SETTLE_WITHIN_MS = 10 * 60_000;
 /** The settle's input from the command's options, refused with the option and why. */
 export function settleInputOf(
   cancelOrderId: string,
-  o: { as: string; evidence: string; operator?: string },
-  env: { USER?: string } = process.env,
+  o: { as: string; evidence: string; operator: string },
 ): Omit<SettleInput, 'notificationScheduleMs' | 'expected'> {
   const status = o.as.trim().toUpperCase();
   if (status !== 'SUCCEEDED' && status !== 'FAILED')
@@ -35,8 +34,8 @@ export function settleInputOf(
       '--evidence',
       `at most ${EVIDENCE_MAX} characters (a ticket number, the provider's answer)`,
     );
-  const operator = (o.operator ?? env.USER ?? '').trim();
-  if (!operator) throw new ValidationError('--operator', 'must name who settles it (or set USER)');
+  const operator = o.operator.trim();
+  if (!operator) throw new ValidationError('--operator', 'must name who settles it');
   if (operator.length > OPERATOR_MAX)
     throw new ValidationError('--operator', `at most ${OPERATOR_MAX} characters`);
   return { cancelOrderId, status, evidence, operator };
@@ -73,7 +72,7 @@ export function registerSettleCommand(program: Command): void {
     .argument('<cancelOrderId>')
     .requiredOption('--as <status>', 'SUCCEEDED (the provider cancelled the order) or FAILED (it did not)')
     .requiredOption('--evidence <text>', 'what you checked with the provider, and where (kept in the record)')
-    .option('--operator <name>', 'who settles it (default: $USER)')
+    .requiredOption('--operator <name>', 'who settles it (kept with the evidence)')
     .option(
       '--money-checked',
       "also one UNRESOLVED during a paid order's revoke/refund, once checked at the provider",
@@ -84,7 +83,7 @@ export function registerSettleCommand(program: Command): void {
     .action(
       async (
         id: string,
-        o: Scoped & { as: string; evidence: string; operator?: string; moneyChecked?: boolean },
+        o: Scoped & { as: string; evidence: string; operator: string; moneyChecked?: boolean },
       ) => {
         const input = settleInputOf(id, o);
         const scope = scopeOf(o);

@@ -9,7 +9,7 @@ export const SETTLED_BY_HAND = {
 } as const;
 
 /** The reason kept in the final transition: who settled it, and on what evidence. */
-export const settledBy = (input: Pick<SettleInput, 'operator' | 'evidence'>) =>
+const settledBy = (input: Pick<SettleInput, 'operator' | 'evidence'>) =>
   `settled by hand by ${input.operator}: ${input.evidence}`;
 
 /**
@@ -30,8 +30,6 @@ export function createSettleActivities(deps: ActivityDeps) {
     )?.status;
   return {
     async settleByHand(input: SettleInput): Promise<RepairMade> {
-      if (!(await statusOf(input.cancelOrderId)))
-        return { applied: false, reason: 'no such cancellation', notify: false };
       const by = settledBy(input);
       const done = await completeRecord(
         db,
@@ -44,8 +42,11 @@ export function createSettleActivities(deps: ActivityDeps) {
       );
       const made = await whatRepairMade(deps, input.cancelOrderId, done, by);
       if (made.applied) return made;
+      // Not written (a missing row is `changed` too): say what the row holds now.
       const now = await statusOf(input.cancelOrderId);
-      return { ...made, ...(now ? { status: now } : {}) };
+      return now
+        ? { ...made, status: now }
+        : { applied: false, reason: 'no such cancellation', notify: false };
     },
   };
 }

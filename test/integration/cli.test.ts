@@ -570,8 +570,10 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x', operator: 'o'.repeat(41) })).toThrow(
       '--operator: at most 40',
     );
-    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x' }, {})).toThrow('--operator: must name');
-    expect(settleInputOf(id, { as: ' failed ', evidence: ' ticket 1 ' }, { USER: 'ops' })).toEqual({
+    expect(() => settleInputOf(id, { as: 'FAILED', evidence: 'x', operator: ' ' })).toThrow(
+      '--operator: must name',
+    );
+    expect(settleInputOf(id, { as: ' failed ', evidence: ' ticket 1 ', operator: ' ops ' })).toEqual({
       cancelOrderId: id,
       status: 'FAILED',
       evidence: 'ticket 1',
@@ -592,10 +594,10 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     );
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toContain('no cancellation C000000000000000000000');
-    // The CLI's environment has no USER: who settles must be said.
+    // Who settles must be said.
     const anonymous = await cli('settle', id, '--as', 'FAILED', '--evidence', 'x');
     expect(anonymous.code).toBe(2);
-    expect(anonymous.stderr).toContain('--operator: must name');
+    expect(anonymous.stderr).toContain("required option '--operator <name>' not specified");
     expect(await row(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
 
     // The longest operator and evidence are kept whole (the ticket number is at the end).
@@ -746,6 +748,13 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
         reason: 'changed',
         status: 'UNRESOLVED',
       });
+    expect(
+      await settleByHand({
+        ...input,
+        cancelOrderId: 'C000000000000000000000',
+        expected: { status: 'UNRESOLVED', workflowRunId: runId, until },
+      }),
+    ).toEqual({ applied: false, reason: 'no such cancellation', notify: false });
     // Decided too long ago (the worker or Postgres was away past the CLI's deadline): not written.
     expect(
       await settleByHand({
@@ -813,8 +822,11 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     const won = ran.findIndex((r) => r.code === 0);
     const [status, state, operator] = won === 0 ? ['SUCCEEDED', 2, 'alice'] : ['FAILED', 3, 'bob'];
     expect(json(ran[won]!)).toMatchObject({ cancelOrderId: id, status, reason: 'applied' });
-    // The loser was stopped by the settle already running, or by the row it found final.
-    expect(ran[1 - won]!.stderr).toMatch(/is being settled already|already|not settled: terminal/);
+    // The loser was stopped by the settle already running, by the row it found final, or (it read
+    // the row before the winner wrote it) by the run the winner started to show the verdict.
+    expect(ran[1 - won]!.stderr).toMatch(
+      new RegExp(`is being settled already|already|not settled: terminal|a run of ${id} is open`),
+    );
     expect(await row(id)).toMatchObject({ status, state });
     const byHand = await world.database
       .db('cancellation_transitions')

@@ -35,7 +35,11 @@ export function createSettleActivities(deps: ActivityDeps) {
         db,
         input.cancelOrderId,
         input.status === 'SUCCEEDED'
-          ? { kind: 'cancelled' }
+          ? {
+              kind: 'cancelled',
+              ...(input.successTime ? { successTime: input.successTime } : {}),
+              ...(input.channelOrderNo ? { channelOrderNo: input.channelOrderNo } : {}),
+            }
           : { kind: 'refused', state: 3, ...SETTLED_BY_HAND },
         by,
         { byHand: { expect: input.expected } },

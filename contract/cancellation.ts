@@ -239,6 +239,9 @@ export interface SettleInput {
   /** What was checked, and where (a ticket, the provider's answer): kept whole in the transition. */
   evidence: string;
   operator: string;
+  /** SUCCEEDED only: what the provider told ops, passed on to the merchant (seed 000, both optional). */
+  successTime?: number;
+  channelOrderNo?: string;
   /**
    * The row as ops saw it: written only if it is still so under the row lock, and before `until`
    * (epoch ms; the activity retries while Postgres or the worker is away, never past it).

@@ -18,10 +18,32 @@ export const OPERATOR_MAX = 40;
 /** How long after the CLI looked at the row its verdict may still be written. */
 export const SETTLE_WITHIN_MS = 10 * 60_000;
 
+/** The longest channel order number the record keeps (`cancellations.channel_order_no`). */
+export const CHANNEL_ORDER_NO_MAX = 64;
+
+/** `--success-time`: a 13-digit epoch-millisecond time (seed 000's form) or an ISO 8601 time with its zone. */
+function successTimeOf(text: string, now: number): number {
+  const t = text.trim();
+  const ms = /^\d{13}$/.test(t)
+    ? Number(t)
+    : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(t)
+      ? Date.parse(t)
+      : Number.NaN;
+  if (!Number.isSafeInteger(ms))
+    throw new ValidationError(
+      '--success-time',
+      'must be a 13-digit epoch-millisecond time or an ISO 8601 time with its zone (2026-12-02T16:03:00+08:00)',
+    );
+  if (ms > now)
+    throw new ValidationError('--success-time', 'is in the future: the provider has not cancelled it yet');
+  return ms;
+}
+
 /** The settle's input from the command's options, refused with the option and why. */
 export function settleInputOf(
   cancelOrderId: string,
-  o: { as: string; evidence: string; operator: string },
+  o: { as: string; evidence: string; operator: string; successTime?: string; channelOrderNo?: string },
+  now = Date.now(),
 ): Omit<SettleInput, 'notificationScheduleMs' | 'expected'> {
   const status = o.as.trim().toUpperCase();
   if (status !== 'SUCCEEDED' && status !== 'FAILED')
@@ -38,7 +60,28 @@ export function settleInputOf(
   if (!operator) throw new ValidationError('--operator', 'must name who settles it');
   if (operator.length > OPERATOR_MAX)
     throw new ValidationError('--operator', `at most ${OPERATOR_MAX} characters`);
-  return { cancelOrderId, status, evidence, operator };
+  if (status === 'FAILED' && (o.successTime !== undefined || o.channelOrderNo !== undefined))
+    throw new ValidationError(
+      o.successTime !== undefined ? '--success-time' : '--channel-order-no',
+      'only with --as SUCCEEDED: a cancel that did not happen has no success time or channel order',
+    );
+  const channelOrderNo = o.channelOrderNo?.trim();
+  if (
+    channelOrderNo !== undefined &&
+    !new RegExp(`^[\\x21-\\x7e]{1,${CHANNEL_ORDER_NO_MAX}}$`).test(channelOrderNo)
+  )
+    throw new ValidationError(
+      '--channel-order-no',
+      `must be 1 to ${CHANNEL_ORDER_NO_MAX} printable characters without spaces, as the provider gave it`,
+    );
+  return {
+    cancelOrderId,
+    status,
+    evidence,
+    operator,
+    ...(o.successTime !== undefined ? { successTime: successTimeOf(o.successTime, now) } : {}),
+    ...(channelOrderNo !== undefined ? { channelOrderNo } : {}),
+  };
 }
 
 /** Why a record cannot be settled by hand, or undefined when it can. */
@@ -74,6 +117,14 @@ export function registerSettleCommand(program: Command): void {
     .requiredOption('--evidence <text>', 'what you checked with the provider, and where (kept in the record)')
     .requiredOption('--operator <name>', 'who settles it (kept with the evidence)')
     .option(
+      '--success-time <time>',
+      'with SUCCEEDED: when the provider cancelled it, as it told you (13-digit epoch ms or ISO 8601 with zone); told to the merchant',
+    )
+    .option(
+      '--channel-order-no <no>',
+      'with SUCCEEDED: the channel order number the provider gave; told to the merchant',
+    )
+    .option(
       '--money-checked',
       "also one UNRESOLVED during a paid order's revoke/refund, once checked at the provider",
     )
@@ -83,7 +134,14 @@ export function registerSettleCommand(program: Command): void {
     .action(
       async (
         id: string,
-        o: Scoped & { as: string; evidence: string; operator: string; moneyChecked?: boolean },
+        o: Scoped & {
+          as: string;
+          evidence: string;
+          operator: string;
+          successTime?: string;
+          channelOrderNo?: string;
+          moneyChecked?: boolean;
+        },
       ) => {
         const input = settleInputOf(id, o);
         const scope = scopeOf(o);

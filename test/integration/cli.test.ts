@@ -579,6 +579,33 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       evidence: 'ticket 1',
       operator: 'ops',
     });
+    // What the provider told ops of a cancel that happened, passed on; refused when it cannot be so.
+    const now = Date.parse('2026-12-02T08:00:00Z');
+    const ok = { as: 'SUCCEEDED', evidence: 'x', operator: 'a' };
+    expect(
+      settleInputOf(
+        id,
+        { ...ok, successTime: '2026-12-02T15:59:59.5+08:00', channelOrderNo: ' 2021061822 ' },
+        now,
+      ),
+    ).toMatchObject({ successTime: now - 500, channelOrderNo: '2021061822' });
+    expect(settleInputOf(id, { ...ok, successTime: String(now) }, now)).toMatchObject({ successTime: now });
+    for (const [successTime, why] of [
+      [String(now + 1), '--success-time: is in the future'],
+      ['1622016572', '--success-time: must be a 13-digit'],
+      ['2026-12-02 08:00', '--success-time: must be a 13-digit'],
+      ['2026-12-02T08:00:00', '--success-time: must be a 13-digit'],
+      ['2026-13-45T08:00:00Z', '--success-time: must be a 13-digit'],
+    ] as const)
+      expect(() => settleInputOf(id, { ...ok, successTime }, now)).toThrow(why);
+    for (const channelOrderNo of ['', 'a b', 'x'.repeat(65), '单号'])
+      expect(() => settleInputOf(id, { ...ok, channelOrderNo }, now)).toThrow('--channel-order-no: must be');
+    expect(() => settleInputOf(id, { ...ok, as: 'FAILED', successTime: String(now) }, now)).toThrow(
+      '--success-time: only with --as SUCCEEDED',
+    );
+    expect(() => settleInputOf(id, { ...ok, as: 'FAILED', channelOrderNo: '1' }, now)).toThrow(
+      '--channel-order-no: only with --as SUCCEEDED',
+    );
     const noEvidence = await cli('settle', id, '--as', 'FAILED');
     expect(noEvidence.code).toBe(2);
     expect(noEvidence.stderr).toContain('--evidence');
@@ -722,10 +749,10 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     expect((await cli('terminate', id, '--reason', 'test done')).code).toBe(0);
   });
 
-  test('settled SUCCEEDED; never over a row that changed since ops looked; a paid-order follow-up only once money is checked', async () => {
+  test('settled SUCCEEDED with what the provider told ops; never over a row that changed since ops looked; a paid-order follow-up only once money is checked', async () => {
     const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
     const cf = shortLived();
-    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay });
+    const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
     const id = started.cancelOrderId;
     expect(await cf.waitForResult(id)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
     const runId = (await row(id)).workflow_run_id as string;
@@ -789,14 +816,38 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     const unchecked = await cli(...args);
     expect(unchecked.code).toBe(4);
     expect(unchecked.stderr).toContain('UNRESOLVED during a refund of the paid order');
-    const settled = await cli(...args, '--money-checked');
+    const successTime = Date.now() - 60_000;
+    const settled = await cli(
+      ...args,
+      '--money-checked',
+      '--success-time',
+      String(successTime),
+      '--channel-order-no',
+      '2021061822001423031419593035',
+    );
+    expect(settled.stderr).toBe('');
     expect(settled.code).toBe(0);
     expect(settled.stdout).toContain(`settled: ${id} is SUCCEEDED`);
-    expect(await row(id)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+    expect(await row(id)).toMatchObject({
+      status: 'SUCCEEDED',
+      state: 2,
+      success_time: new Date(successTime),
+      channel_order_no: '2021061822001423031419593035',
+    });
     expect(await lastTransition(id)).toMatchObject({
       reason: 'settled by hand by alice: gateway: cancelled',
     });
     await eventually(async () => (await newestRunState(started.workflowId)) === 'SUCCEEDED');
+    // The merchant is told it, once, with the provider's success time and channel order number.
+    await world.temporal.client.workflow.getHandle(notificationWorkflowId(id)).result();
+    const told = merchant.received.filter((r) => r.params.cancelOrderId === id);
+    expect(told.map((r) => r.params)).toEqual([
+      expect.objectContaining({
+        state: '2',
+        successTime: String(successTime),
+        channelOrderNo: '2021061822001423031419593035',
+      }),
+    ]);
   });
 
   test('two operators at once, with opposite verdicts: exactly one is written and notified, the other is refused', async () => {

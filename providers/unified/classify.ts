@@ -163,6 +163,13 @@ const NOT_FOUND_MESSAGE = /does not exist|not exist|not found/i;
  */
 const GATEWAY_TROUBLE_MESSAGE =
   /system (error|busy|exception|failure)|\bbusy\b|try again|retry later|internal (server )?error|service unavailable|系统(异常|错误|繁忙)|稍后/i;
+/**
+ * A call of the gateway's that timed out (its channel's, upstream, the network): trouble, the cancel
+ * may have been taken. An *order* that timed out ("order timed out", 订单已超时) is not: it expired,
+ * and a cancel of it is refused.
+ */
+const GATEWAY_TIMEOUT_MESSAGE =
+  /\btime-?outs?\b|\b(upstream|channel|gateway|network|connection|connect|socket|read|request|response|call|service)\b[^,.;:]{0,20}\btimed? ?out\b|(请求|网络|连接|渠道|上游|调用|服务)超时/i;
 
 export function classifyUnifiedAnswer(
   operation: ProviderOperation,
@@ -207,6 +214,12 @@ export function classifyUnifiedAnswer(
     // A stale reqTime is retried with a fresh one, like PayBy's REQUESTTIME_TOO_EARLY/LATER.
     if (/req\s*time|request time/i.test(message))
       return unknown(`reqTime refused: ${message}`, 'not-required', 'REQTIME');
+    // Seed 000 gives no code for "no such order": gateways say it in words.
+    const notFound = NOT_FOUND_MESSAGE.test(message) ? (true as const) : undefined;
+    // The gateway's own trouble (not a refusal of ours): the cancel may or may not have been taken,
+    // whatever else the message names ("Merchant system busy" is not our merchant refused).
+    if (!notFound && (GATEWAY_TROUBLE_MESSAGE.test(message) || GATEWAY_TIMEOUT_MESSAGE.test(message)))
+      return unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
     // Our signature, merchant/app identity or parameters refused: no retry fixes that.
     if (/sign|merchant|\bapp|mchNo|parameter|version/i.test(message)) {
       return {
@@ -219,11 +232,6 @@ export function classifyUnifiedAnswer(
       };
     }
     // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
-    // Seed 000 gives no code for "no such order": gateways say it in words.
-    const notFound = NOT_FOUND_MESSAGE.test(message) ? (true as const) : undefined;
-    // The gateway's own trouble (not a refusal of ours): the cancel may or may not have been taken.
-    if (!notFound && GATEWAY_TROUBLE_MESSAGE.test(message))
-      return unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
     if (operation === 'query')
       return unknown(`query refused: code ${code} ${message}`, 'not-required', errorCode, notFound);
     return {

@@ -525,6 +525,18 @@ describe('Unified classification', () => {
     'internal server error',
     '系统异常',
     '系统繁忙，请稍后重试',
+    // Trouble words win over the words of our own misconfiguration: the cancel may have been taken.
+    'Merchant system busy, please try again later',
+    'app service unavailable',
+    'merchant channel: internal error',
+    // A call of the gateway's timed out (not the order): the cancel may have been taken.
+    'upstream timeout',
+    'channel call timed out',
+    'Read timed out',
+    'connect timeout to channel',
+    'gateway time-out',
+    '渠道超时',
+    '请求超时，请查询',
   ])("the gateway's own trouble (%s) is an unknown outcome of the cancel, never its refusal", (msg) => {
     for (const operation of ['cancel', 'query'] as const)
       expect(classifyUnified(operation, http({ code: 9999, msg }), KEY).outcome).toMatchObject({
@@ -536,6 +548,9 @@ describe('Unified classification', () => {
     ['订单状态异常', 'refused'],
     ['订单已超时', 'refused'],
     ['order timed out', 'refused'],
+    ['the order has timed out', 'refused'],
+    ['订单超时', 'refused'],
+    ['order time out, closed', 'refused'],
     ['order does not exist in the system', 'refused'],
     ['system parameter error', 'misconfigured'],
     ['merchant app unavailable', 'misconfigured'],

@@ -1,4 +1,3 @@
-import { NOT_SENT } from './failures';
 import type { CancelOutcome } from '../providers/types';
 
 /**
@@ -103,8 +102,9 @@ export function decide(
         : go('submit', state.mayHaveLanded, outcome.reason);
     case 'unknown':
       if (from === 'signal') return { action: 'continue', state };
-      // The cancel never left (its audit row could not be written first): nothing changed.
-      if (from === 'submit' && outcome.code === NOT_SENT)
+      // The cancel never left (its audit row could not be written first): nothing changed. Known
+      // from the activity's failure only: a provider's answer with the code NOT_SENT is an answer.
+      if (from === 'submit' && outcome.notSent === true)
         return go('submit', state.mayHaveLanded, outcome.reason);
       if (from === 'submit') return go('query', true, outcome.reason, true);
       return go('query', state.mayHaveLanded, outcome.reason);

@@ -51,8 +51,12 @@ export type CancelOutcome =
     } & OrderFacts)
   | ({ kind: 'pending'; state: 0 | 1; providerCancelId?: string; reason?: string } & OrderFacts)
   | { kind: 'resubmit'; reason: string; authoritative: boolean }
-  /** `notFound`: the provider said it does not know the order, in an answer that decides nothing. */
-  | { kind: 'unknown'; reason: string; code?: string; notFound?: true }
+  /**
+   * `notFound`: the provider said it does not know the order, in an answer that decides nothing.
+   * `notSent`: our request never left (its activity failed with NOT_SENT); set by the workflow from
+   * the activity's failure only, never from an answer, whatever code a provider puts in one.
+   */
+  | { kind: 'unknown'; reason: string; code?: string; notFound?: true; notSent?: true }
   | { kind: 'misconfigured'; code: string; message: string };
 
 export type OutcomeKind = CancelOutcome['kind'];

@@ -78,7 +78,7 @@ export const unknownAfter =
     kind: 'unknown',
     reason: `${what} failed: ${message(err)}`,
     // The request never left (activities/adapters.ts writeAhead): decide() knows nothing changed.
-    ...(failureType(err) === NOT_SENT ? { code: NOT_SENT } : {}),
+    ...(failureType(err) === NOT_SENT ? { code: NOT_SENT, notSent: true as const } : {}),
   });
 
 /** The order's facts an answer carries (payOrderId, mchOrderNo, amount). */

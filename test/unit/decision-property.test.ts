@@ -21,7 +21,16 @@ import type { CancelOutcome } from '../../providers/types';
  */
 
 type Fault =
-  'none' | 'lost-applied' | 'lost-before' | 'garbled' | 'unsigned' | 'misaddressed' | 'http500' | 'not-sent';
+  | 'none'
+  | 'lost-applied'
+  | 'lost-before'
+  | 'garbled'
+  | 'unsigned'
+  | 'misaddressed'
+  | 'http500'
+  | 'not-sent'
+  /** Applied, then an unsigned answer whose code is our own marker's word (PayBy's head.code "NOT_SENT"). */
+  | 'coded-not-sent';
 
 interface World {
   provider: 'payby' | 'unified';
@@ -53,7 +62,9 @@ const unknown = (reason: string): CancelOutcome => ({ kind: 'unknown', reason })
 const secondFailed: CancelOutcome = { kind: 'refused', state: 3, code: '1002', message: 'Close exception' };
 
 /** The request never left: its write-ahead audit row could not be written (activities/adapters.ts). */
-const notSent: CancelOutcome = { kind: 'unknown', reason: 'not sent', code: NOT_SENT };
+const notSent: CancelOutcome = { kind: 'unknown', reason: 'not sent', code: NOT_SENT, notSent: true };
+/** A provider's answer that says "NOT_SENT" in its own code: an answer, whatever its words. */
+const codedNotSent: CancelOutcome = { kind: 'unknown', reason: 'unrecognised answer code', code: NOT_SENT };
 
 function submit(w: World, s: Step): CancelOutcome {
   if (s.fault === 'not-sent') return notSent;
@@ -62,6 +73,7 @@ function submit(w: World, s: Step): CancelOutcome {
   const repeat = w.applied;
   if (!w.paid) w.applied = true;
   if (repeat && w.provider === 'unified' && w.repeat === 'new-failing') w.second = true;
+  if (s.fault === 'coded-not-sent') return codedNotSent;
   if (s.fault !== 'none') return unknown(s.fault); // applied, then the answer was lost or unusable
   if (w.paid) return { kind: 'refused', state: 3, code: '62001', message: 'ORDER_PAID' };
   if (w.provider === 'payby')
@@ -80,6 +92,7 @@ function query(w: World, s: Step): CancelOutcome {
   if (w.provider === 'unified' && !w.known)
     return { kind: 'resubmit', authoritative: false, reason: 'no upstream cancelOrderId to query' };
   if (s.fault === 'not-sent') return notSent;
+  if (s.fault === 'coded-not-sent') return codedNotSent;
   if (s.fault !== 'none') return unknown(s.fault);
   if (w.rejectsUs) return { kind: 'misconfigured', code: '403', message: 'UNAUTHORIZED' };
   if (w.provider === 'unified' && w.known === 'second') return secondFailed;
@@ -141,6 +154,7 @@ const stepArb = fc.record({
     'misaddressed',
     'http500',
     'not-sent',
+    'coded-not-sent',
   ),
   callbackAboutSecond: fc.boolean(),
   stillPending: fc.boolean(),
@@ -230,6 +244,12 @@ describe('the paths a hostile review found', () => {
     // After a cancel that may have landed, a not-sent repeat keeps the doubt.
     const doubt = { nextOp: 'submit', mayHaveLanded: true, lostSubmit: true } as const;
     expect(decide(doubt, 'submit', notSent)).toMatchObject({ state: doubt });
+    // A provider's answer with the code NOT_SENT is not our marker: the cancel may have landed.
+    for (const scope of ['order', 'cancel-order'] as const)
+      expect(decideFor(INITIAL_DECISION_STATE, 'submit', codedNotSent, scope)).toMatchObject({
+        action: 'continue',
+        state: { nextOp: 'query', mayHaveLanded: true, lostSubmit: true },
+      });
   });
 
   test('PayBy: a verified getOrder showing CREATED clears the doubt; the next refusal is final', () => {

@@ -38,6 +38,9 @@ export interface CancellationRow {
   success_time: Date | null;
   deadline_at: Date | null;
   notify_url?: string | null;
+  ext_param?: string | null;
+  client_ip?: string | null;
+  channel_extra?: string | null;
   retry_of?: string | null;
   /** A revoke or refund of a paid order was begun under this row (money may have moved). */
   follow_up?: 'revoke' | 'refund' | null;

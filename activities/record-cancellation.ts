@@ -18,6 +18,19 @@ import {
   type CancellationRow,
 } from './cancellation-rows';
 
+type RequestRow = Pick<CancellationRow, 'notify_url' | 'ext_param' | 'client_ip' | 'channel_extra'>;
+
+/** The merchant's request fields a row keeps that the run's input lacks (`RecordResult.stored`). */
+function storedRequest(row: RequestRow, input: CancellationInput) {
+  const stored = {
+    ...(!input.notifyUrl && row.notify_url ? { notifyUrl: row.notify_url } : {}),
+    ...(!input.extParam && row.ext_param ? { extParam: row.ext_param } : {}),
+    ...(!input.clientIp && row.client_ip ? { clientIp: row.client_ip } : {}),
+    ...(!input.channelExtra && row.channel_extra ? { channelExtra: row.channel_extra } : {}),
+  };
+  return Object.keys(stored).length > 0 ? { stored } : {};
+}
+
 /** The `recordCancellation` activity: the run's first step (see its comment). */
 export function createRecordCancellation(db: Knex) {
   /**
@@ -56,6 +69,8 @@ export function createRecordCancellation(db: Knex) {
         .forUpdate()
         .first<CancellationRow | undefined>('c.*');
       let carriedOn: Extract<RecordResult, { kind: 'created' }>['carriedOn'];
+      /** Ops asked to retry `found`: the new cancellation keeps what the merchant asked with. */
+      let retriedByOps = false;
       if (found) {
         const seqOf = () => lastSeq(trx, found.cancel_order_id);
         /** Carrying on a cancellation whose run stopped: what may have been sent counts. */
@@ -70,7 +85,12 @@ export function createRecordCancellation(db: Knex) {
           // A retry of this activity: its first attempt committed; the answer is what it was.
           if (found.created_at.getTime() !== input.requestedAt)
             // It took over a stopped run's cancellation (the row is older than this run).
-            return { kind: 'created', cancelOrderId: found.cancel_order_id, carriedOn: await takenOver() };
+            return {
+              kind: 'created',
+              cancelOrderId: found.cancel_order_id,
+              carriedOn: await takenOver(),
+              ...storedRequest(found, input),
+            };
           const retired = found.retry_of
             ? await trx('cancellations')
                 .where({ cancel_order_id: found.retry_of })
@@ -82,12 +102,14 @@ export function createRecordCancellation(db: Knex) {
               kind: 'created',
               cancelOrderId: found.cancel_order_id,
               carriedOn: { ...unresolvedCarry(found.provider_cancel_id), seq: await seqOf() },
+              ...storedRequest(found, input),
             };
           // New (and, folded, marked sent): nothing has left yet, the run goes on from here.
           return {
             kind: 'created',
             cancelOrderId: found.cancel_order_id,
             ...(input.submitting && found.status === 'SUBMITTED' ? { submitted: true as const } : {}),
+            ...storedRequest(found, input),
           };
         }
         const unfinished = !TERMINAL_STATUSES.includes(found.status) && found.status !== 'UNRESOLVED';
@@ -110,7 +132,12 @@ export function createRecordCancellation(db: Knex) {
           await trx('cancellations')
             .where({ cancel_order_id: found.cancel_order_id })
             .update({ workflow_run_id: run.runId, updated_at: trx.fn.now() });
-          return { kind: 'created', cancelOrderId: found.cancel_order_id, carriedOn: await takenOver() };
+          return {
+            kind: 'created',
+            cancelOrderId: found.cancel_order_id,
+            carriedOn: await takenOver(),
+            ...storedRequest(found, input),
+          };
         }
         const retryAsked = input.retryOf?.cancelOrderId === found.cancel_order_id;
         const again =
@@ -120,6 +147,7 @@ export function createRecordCancellation(db: Knex) {
             input.retryOf!.force &&
             (!movingMoney || input.retryOf!.moneyChecked === true));
         if (!again) return { kind: 'existing', snapshot: snapshotOfRow(found) };
+        retriedByOps = retryAsked;
         if (found.status === 'UNRESOLVED')
           // A cancel may be out under the old id: the new one starts by asking, with what we knew.
           carriedOn = unresolvedCarry(found.provider_cancel_id);
@@ -131,6 +159,12 @@ export function createRecordCancellation(db: Knex) {
       // Folded (the run asked for it): a new cancellation is written as sent (seed state 1) in the
       // same statement, before its cancel can leave. So is a retry of an UNRESOLVED one: a cancel
       // may be out under the old id.
+      // A retry by ops keeps what the merchant asked with (its notifyUrl above all: the merchant is
+      // told how the retried cancellation ended); a merchant's own new request speaks for itself.
+      const asked: RequestRow =
+        found && retriedByOps
+          ? found
+          : { notify_url: null, ext_param: null, client_ip: null, channel_extra: null };
       const submitted = input.submitting === true && !carriedOn;
       const sent = submitted || carriedOn !== undefined;
       const [row] = await trx('cancellations')
@@ -145,10 +179,10 @@ export function createRecordCancellation(db: Knex) {
           order_ref: input.orderRef,
           pay_order_id: input.order.payOrderId ?? null,
           mch_order_no: input.order.mchOrderNo ?? null,
-          notify_url: input.notifyUrl ?? null,
-          ext_param: input.extParam ?? null,
-          client_ip: input.clientIp ?? null,
-          channel_extra: input.channelExtra ?? null,
+          notify_url: input.notifyUrl || asked.notify_url || null,
+          ext_param: input.extParam || asked.ext_param || null,
+          client_ip: input.clientIp || asked.client_ip || null,
+          channel_extra: input.channelExtra || asked.channel_extra || null,
           state: sent ? 1 : 0,
           status: sent ? 'SUBMITTED' : 'RECEIVED',
           provider_cancel_id: carriedOn?.providerCancelId ?? null,
@@ -206,6 +240,7 @@ export function createRecordCancellation(db: Knex) {
         cancelOrderId,
         ...(carriedOn ? { carriedOn } : {}),
         ...(submitted ? { submitted: true as const } : {}),
+        ...storedRequest(asked, input),
       };
     });
     if (!stranded) return result;

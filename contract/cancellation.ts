@@ -135,6 +135,12 @@ export type RecordResult =
       };
       /** Written as SUBMITTED (seq 1) with its row: the run's first transition is done. */
       submitted?: true;
+      /**
+       * What the merchant asked with that this run's input lacks, kept by the row: a retry by ops
+       * (`retry`, `follow-up`) keeps the retired cancellation's notifyUrl, extParam, clientIp and
+       * channelExtra, and a run carrying on a stopped one has its row's. The run takes them.
+       */
+      stored?: Pick<CancellationInput, 'notifyUrl' | 'extParam' | 'clientIp' | 'channelExtra'>;
     }
   /** The order already has a cancellation (running, finished, or named by its other number). */
   | { kind: 'existing'; snapshot: CancellationSnapshot };

@@ -222,6 +222,9 @@ async function recordOrAnswer(run: CancellationRun): Promise<CancellationSnapsho
     return snapshot;
   }
   snapshot.cancelOrderId = record.cancelOrderId;
+  // What the merchant asked with, kept by the row (a retry by ops, a stopped run carried on): the
+  // cancel sends it, and the merchant is notified at its notifyUrl.
+  if (record.stored) Object.assign(input, record.stored);
   // Carrying on after a stopped run keeps the id: not a new cancellation.
   run.created = !(input.takeOver && record.carriedOn);
   if (record.carriedOn) {

@@ -529,6 +529,43 @@ describe('what a hostile review found after the first pass', () => {
     });
   }, 60_000);
 
+  test('a retry by ops keeps what the merchant asked with: the new cancellation keeps its clientIp and extParam and notifies its notifyUrl', async () => {
+    world.payby.setOrder('PB-retry-notify', { status: 'PAID_SUCCESS' });
+    const asked = { notifyUrl: merchantA.url, extParam: 'ticket=42', clientIp: '192.166.1.132' };
+    const first = await world.cancelflow.startCancellation({
+      ...PAYBY_APP,
+      mchOrderNo: 'PB-retry-notify',
+      ...asked,
+    });
+    expect(await world.cancelflow.waitForResult(first.cancelOrderId)).toMatchObject({
+      status: 'FAILED',
+      errCode: '62001',
+    });
+    await eventually(async () =>
+      merchantA.received.some((r) => r.params.cancelOrderId === first.cancelOrderId),
+    );
+    // The payment was reversed elsewhere; ops retry, and the order is cancelled this time.
+    world.payby.order('PB-retry-notify')!.status = 'CREATED';
+    const retried = await world.cancelflow.retryCancellation(first.cancelOrderId, { force: true });
+    expect(retried.cancelOrderId).not.toBe(first.cancelOrderId);
+    expect(await world.cancelflow.waitForResult(retried.cancelOrderId)).toMatchObject({
+      status: 'SUCCEEDED',
+      state: 2,
+    });
+    expect(await row(retried.cancelOrderId)).toMatchObject({
+      notify_url: asked.notifyUrl,
+      ext_param: asked.extParam,
+      client_ip: asked.clientIp,
+    });
+    // The merchant is told how the retried cancellation ended, at the URL it gave, with its extParam.
+    await eventually(async () =>
+      merchantA.received.some((r) => r.params.cancelOrderId === retried.cancelOrderId),
+    );
+    expect(
+      merchantA.received.filter((r) => r.params.cancelOrderId === retried.cancelOrderId).map((r) => r.params),
+    ).toEqual([expect.objectContaining({ state: '2', extraParam: 'ticket=42' })]);
+  }, 60_000);
+
   test('a retried cancellation keeps every number the old one was known by', async () => {
     world.payby.setOrder('PB-refs', { status: 'PAID_SUCCESS' });
     const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-refs' });
@@ -701,6 +738,40 @@ describe('recordCancellation retried after its first attempt committed (its answ
     });
     expect(first).not.toHaveProperty('submitted');
     expect(await record('run-2', input)).toEqual(first);
+  });
+
+  test('what the merchant asked with, kept by the row: a retry by ops and a run carrying on a stopped one take it, and a retry of the activity says it again', async () => {
+    const asked = { notifyUrl: 'http://127.0.0.1:9/notify', extParam: 'x=1', clientIp: '10.0.0.1' };
+    const mchOrderNo = `RR-asked-${Date.now()}`;
+    const original = await record('run-a1', inputFor(mchOrderNo, asked));
+    if (original.kind !== 'created') throw new Error('expected a new cancellation');
+    expect(original).not.toHaveProperty('stored');
+    // Carried on by a request that did not repeat them (`cancelflow start` after a terminate).
+    await new Promise((r) => setTimeout(r, 5));
+    const carryOn = inputFor(mchOrderNo, { takeOver: true });
+    const carried = await record('run-a2', carryOn);
+    expect(carried).toMatchObject({ kind: 'created', cancelOrderId: original.cancelOrderId, stored: asked });
+    expect(await record('run-a2', carryOn)).toEqual(carried);
+    // Retried by ops: a new cancellation, with the old one's request fields.
+    await applyTransition(world.database.db, {
+      cancelOrderId: original.cancelOrderId,
+      seq: 2,
+      status: 'FAILED',
+      state: 3,
+      errCode: '62001',
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const retry = inputFor(mchOrderNo, { retryOf: { cancelOrderId: original.cancelOrderId, force: true } });
+    const retried = await record('run-a3', retry);
+    expect(retried).toMatchObject({ kind: 'created', stored: asked });
+    if (retried.kind !== 'created') throw new Error('expected a new cancellation');
+    expect(retried.cancelOrderId).not.toBe(original.cancelOrderId);
+    expect(await record('run-a3', retry)).toEqual(retried);
+    expect(await row(retried.cancelOrderId)).toMatchObject({
+      notify_url: asked.notifyUrl,
+      ext_param: asked.extParam,
+      client_ip: asked.clientIp,
+    });
   });
 
   test('a forced retry of an UNRESOLVED one: the retry asks first too', async () => {

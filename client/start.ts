@@ -161,17 +161,16 @@ export function createStart(options: CancelflowClientOptions) {
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
-      // The order's cancellation ran and closed. A final answer stands, unless it failed for our
-      // own reasons (configuration): then a new run starts it again. A run that closed without
-      // a final answer (UNRESOLVED: a repair may have completed the record since) is answered
-      // by a new run from Postgres, the source of truth. A run that did not complete at all
-      // (terminated by hand) is carried on by a new run, same cancellation, asking first.
+      // The order's cancellation ran and closed: a new run answers from Postgres, the source of
+      // truth (it starts nothing again unless the record says so: failed for our own reasons). Not
+      // the closed run's answer: a repair may have completed the record since, and ops may have
+      // retried the cancellation under another of the order's numbers (the answer of this number's
+      // last run names the retired one). A run that did not complete at all (terminated by hand)
+      // is carried on by a new run, same cancellation, asking first.
       const last = await client.workflow
         .getHandle<typeof cancellationWorkflow>(workflowId)
         .result()
         .catch(() => undefined);
-      if (last && TERMINAL_STATUSES.includes(last.status) && !last.retryable)
-        return started({ ...last, created: false });
       return answered('ALLOW_DUPLICATE', last === undefined);
     };
     // The run answers when the provider's first answer is in. Runs of the lean shape have no
@@ -210,16 +209,12 @@ export function createStart(options: CancelflowClientOptions) {
           return started(now);
         }
         // No run (the wait ran out before the start reached Temporal), or the newest run is closed
-        // (the wait ran out between the steps of `attempt`). A closed run answers only when its
-        // answer stands, as in `attempt`; otherwise the run `attempt` would start is started now,
-        // on its own deadline, and the merchant asks again.
+        // (the wait ran out between the steps of `attempt`): the run `attempt` would start is
+        // started now, on its own deadline, and the merchant asks again (a closed run's answer is
+        // not given, as in `attempt`).
         let takeOver = false;
-        if (run && !start.retryOf) {
-          const last = await bounded(() => handle.result()).catch(() => undefined);
-          if (last && TERMINAL_STATUSES.includes(last.status) && !last.retryable)
-            return started({ ...last, created: false });
-          takeOver = last === undefined;
-        }
+        if (run && !start.retryOf)
+          takeOver = (await bounded(() => handle.result()).catch(() => undefined)) === undefined;
         await bounded(() =>
           client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
             workflowId,

@@ -571,11 +571,30 @@ describe('what a hostile review found after the first pass', () => {
     const first = await world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-refs' });
     await world.cancelflow.waitForResult(first.cancelOrderId);
     const orderNo = world.payby.order('PB-refs')!.orderNo;
+    // Asked by its other number before the retry: the same one, answered by a run of that number.
+    const byPayBefore = await world.cancelflow.startCancellation({ ...PAYBY_APP, payOrderId: orderNo });
+    expect(byPayBefore).toMatchObject({ cancelOrderId: first.cancelOrderId, created: false });
+    await world.temporal.client.workflow.getHandle(byPayBefore.workflowId).result();
+    // The payment was reversed elsewhere; ops retry, and the order is cancelled this time.
+    world.payby.order('PB-refs')!.status = 'CREATED';
     const retried = await world.cancelflow.retryCancellation(first.cancelOrderId, { force: true });
-    await world.cancelflow.waitForResult(retried.cancelOrderId);
-    // Asked by the number only the old one had learned: the new cancellation, not a third.
+    expect(await world.cancelflow.waitForResult(retried.cancelOrderId)).toMatchObject({
+      status: 'SUCCEEDED',
+    });
+    // Asked by the number only the old one had learned: the new cancellation, not a third, and
+    // not the old FAILED answer that number's last run gave before the retry.
     const byPay = await world.cancelflow.startCancellation({ ...PAYBY_APP, payOrderId: orderNo });
-    expect(byPay).toMatchObject({ cancelOrderId: retried.cancelOrderId, created: false });
+    expect(byPay).toMatchObject({
+      cancelOrderId: retried.cancelOrderId,
+      created: false,
+      answer: { status: 'SUCCEEDED', state: 2 },
+    });
+    // And by the number the retry ran under, and by both.
+    for (const order of [{ mchOrderNo: 'PB-refs' }, { mchOrderNo: 'PB-refs', payOrderId: orderNo }])
+      expect(await world.cancelflow.startCancellation({ ...PAYBY_APP, ...order })).toMatchObject({
+        cancelOrderId: retried.cancelOrderId,
+        answer: { status: 'SUCCEEDED' },
+      });
     expect(await world.database.db('cancellations').where({ mch_order_no: 'PB-refs' })).toHaveLength(2);
   }, 60_000);
 });

@@ -18,6 +18,7 @@ import { finish } from './cancellation-finish';
 import { installHandlers } from './cancellation-handlers';
 import { CancellationRun } from './cancellation-run';
 import { factsOf, SettledElsewhere, UNFROZEN_HISTORY_LIMIT, unknownAfter } from './cancellation-rules';
+import { forwardRepeatNews } from './repeat-news';
 import { CancelOrderId, CancelState } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -219,6 +220,8 @@ async function recordOrAnswer(run: CancellationRun): Promise<CancellationSnapsho
     run.committed();
     run.showDetails();
     await condition(allHandlersFinished);
+    // News for the cancellation's closed run that reached this one instead (a callback).
+    await forwardRepeatNews(run);
     return snapshot;
   }
   snapshot.cancelOrderId = record.cancelOrderId;

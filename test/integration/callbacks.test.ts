@@ -5,6 +5,7 @@ import { recordFixtures, replayCompletedRuns } from '../helpers/replay';
 import { md5Sign } from '../../providers/unified/sign';
 import { notificationWorkflowId, repairWorkflowId } from '../../contract/ids';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { providerOutcomeSignal } from '../../workflows/definitions';
 import { CancelOrderId, CancelState } from '../../workflows/search-attributes';
 import {
@@ -339,6 +340,69 @@ test('another cancel order of our payment order: its success settles ours (the o
   expect(await cf.waitForResult(started.workflowId)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
   expect(pending.provider_cancel_id).not.toBe('C-OTHER-OK');
 });
+
+test("a verified callback that reaches a run answering a repeated request (the cancellation's own run closed) is applied by a repair, not dropped", async () => {
+  const pay = world.unified.setOrder({ pendingQueries: 1_000, silent: true });
+  const cf = createCancelflowClient({
+    client: world.temporal.client,
+    config: world.config,
+    timings: { ...FAST_TIMINGS, deadlineMs: 1_500, unresolvedHoldMs: 10 },
+  });
+  const started = await cf.startCancellation({ ...UNIFIED_APP, payOrderId: pay, notifyUrl: merchant.url });
+  expect(await cf.waitForResult(started.cancelOrderId)).toMatchObject({ status: 'UNRESOLVED', state: 1 });
+  const { provider_cancel_id: gatewayCancelId } = await row(started.cancelOrderId);
+  expect(gatewayCancelId).toEqual(expect.any(String));
+  // The gateway's signed notification, stored and verified by our endpoint...
+  const params: Record<string, string> = {
+    cancelOrderId: gatewayCancelId,
+    payOrderId: pay,
+    mchNo: GATEWAY.mchNo,
+    appId: GATEWAY.appId,
+    payAmount: '100',
+    currency: 'HKD',
+    state: '2',
+    createdAt: String(Date.now()),
+    reqTime: String(Date.now()),
+  };
+  params.sign = md5Sign(params, GATEWAY.key);
+  const [stored] = await world.database
+    .db('provider_callbacks')
+    .insert({
+      account_id: 'unified-test',
+      raw_body: new URLSearchParams(params).toString(),
+      content_type: 'application/x-www-form-urlencoded',
+      verdict: 'valid',
+      cancel_order_id: started.cancelOrderId,
+      provider_cancel_id: gatewayCancelId,
+      state: 2,
+    })
+    .returning<Array<{ id: number }>>('id');
+  // ...signalled to the open run of the cancellation's id, which is a repeat of the merchant's
+  // request (the signal delivered with its start, so it is there before that run answers).
+  const history = await world.temporal.client.workflow.getHandle(started.workflowId).fetchHistory();
+  const [input] = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) =>
+    defaultPayloadConverter.fromPayload(p),
+  );
+  const repeat = await world.temporal.client.workflow.signalWithStart('cancellationWorkflow', {
+    workflowId: started.workflowId,
+    taskQueue: world.config.temporal.taskQueue,
+    args: [input],
+    signal: providerOutcomeSignal,
+    signalArgs: [{ source: 'callback', reference: String(stored!.id) }],
+  });
+  expect(await repeat.result()).toMatchObject({ cancelOrderId: started.cancelOrderId, status: 'UNRESOLVED' });
+  const repair = world.temporal.client.workflow.getHandle(
+    repairWorkflowId(started.cancelOrderId, String(stored!.id)),
+  );
+  expect(await eventually(() => repair.result().catch(() => undefined), 20_000)).toMatchObject({
+    applied: true,
+  });
+  expect(await row(started.cancelOrderId)).toMatchObject({ status: 'SUCCEEDED', state: 2 });
+  const told = await eventually(async () =>
+    merchant.received.find((r) => r.params.cancelOrderId === started.cancelOrderId),
+  );
+  expect(told.params.state).toBe('2');
+}, 60_000);
 
 test('a verified callback about a final cancellation is stored and answered, and starts nothing: no signal, no repair run', async () => {
   // Settled at once; the gateway sends nothing itself: the test sends its notifications, late.

@@ -165,6 +165,11 @@ export interface OrderPaymentFacts extends OrderFacts {
   status: PaybyOrderStatus;
   revoked: boolean;
   paidTime?: number;
+  /**
+   * `paymentInfo.paidAmount`: what the payer actually paid (less than `amount`, the order's total,
+   * when a discount was used). A refund in full gives back this, never the order's total.
+   */
+  paidAmount?: OrderFacts['amount'];
 }
 
 /**

@@ -77,7 +77,13 @@ export function answerPaybyOperation(request: PaybyOperationRequest) {
       orderNo: named.orderNo,
       status: shown.status,
       ...(ours.paidTime !== undefined
-        ? { paymentInfo: { paidAmount: totalAmount, paidTime: ours.paidTime, payChannel: 'BALANCE' } }
+        ? {
+            paymentInfo: {
+              paidAmount: { ...totalAmount, amount: ours.paidAmount ?? totalAmount.amount },
+              paidTime: ours.paidTime,
+              payChannel: 'BALANCE',
+            },
+          }
         : {}),
       product: 'Basic Payment Gateway',
       totalAmount,

@@ -13,6 +13,8 @@ export interface PaybyOrderBehaviour {
   status: PaybyOrderStatus;
   /** Decimal major units as PayBy sends them, e.g. 21.74. */
   amount?: number;
+  /** What the payer paid (`paymentInfo.paidAmount`), less than `amount` with a discount; default `amount`. */
+  paidAmount?: number;
   currency?: string;
   /** Faults answered to the first N requests about this order (any operation). */
   faults?: PaybyFault[];
@@ -128,9 +130,11 @@ export function createPaybyStore(options: PaybySandboxOptions) {
     decimalToMinor(order.amount ?? DEFAULT_AMOUNT, order.currency ?? DEFAULT_CURRENCY);
   const refundsOf = (order: PaybySandboxOrder) =>
     [...refunds.values()].filter((r) => r.originMerchantOrderNo === order.merchantOrderNo);
-  /** What is left to refund: the total less every refund that has not failed. */
+  const paidMinor = (order: PaybySandboxOrder) =>
+    decimalToMinor(order.paidAmount ?? order.amount ?? DEFAULT_AMOUNT, order.currency ?? DEFAULT_CURRENCY);
+  /** What is left to refund: what was paid less every refund that has not failed. */
   const refundable = (order: PaybySandboxOrder) =>
-    totalMinor(order) -
+    paidMinor(order) -
     refundsOf(order)
       .filter((r) => r.status !== 'FAILURE')
       .reduce((sum, r) => sum + r.amountMinor, 0);

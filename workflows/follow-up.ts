@@ -16,6 +16,8 @@ const { recordRefund: recordRefundLocally } = proxyLocalActivities<Activities>(l
  * after a query that did not show it (runs from before ended on it, and replay so). Never rename it.
  */
 const REFUSAL_AFTER_UNCONFIRMED_SEND_PATCH = 'follow-up-refusal-after-unconfirmed-send';
+/** A refund in full gives back `paymentInfo.paidAmount`, not the order's total. Never rename it. */
+const REFUND_PAID_AMOUNT_PATCH = 'follow-up-refund-paid-amount';
 
 /**
  * Whether an answer refusing this send must be confirmed by a query rather than taken: a send may
@@ -110,16 +112,21 @@ export async function followUpPaidOrder(args: FollowUpArgs): Promise<FollowUpEnd
           ? 'the order is settled: policy "revoke" does not refund'
           : `paid on ${paidDay ?? 'an unknown day'}, not today (${today}, ${timeZone}): policy "revoke" reverses same-day payments only`,
     };
-  if (via === 'refund' && !payment.amount)
-    return { kind: 'declined', reason: 'getOrder gave no amount to refund' };
+  // In full is what the payer paid (paymentInfo.paidAmount), not the order's total: with a discount
+  // the total is more than PayBy holds for it. Runs from before the patch refunded the total; they
+  // replay so. Never rename it.
+  const refundAmount =
+    via === 'refund' ? (patched(REFUND_PAID_AMOUNT_PATCH) ? payment.paidAmount : payment.amount) : undefined;
+  if (via === 'refund' && !refundAmount)
+    return { kind: 'declined', reason: 'getOrder gave no paid amount to refund' };
 
   await args.onStart(
     via,
     via === 'revoke'
       ? `paid today (${today}, ${timeZone}): revoking it (policy ${args.policy.policy})`
-      : `refunding ${payment.amount!.minor} minor units ${payment.amount!.currency} in full (policy ${args.policy.policy})`,
+      : `refunding ${refundAmount!.minor} minor units ${refundAmount!.currency} in full, as paid (policy ${args.policy.policy})`,
   );
-  return via === 'revoke' ? revoke(args, call, payment, wait) : refund(args, call, payment.amount!, wait);
+  return via === 'revoke' ? revoke(args, call, payment, wait) : refund(args, call, refundAmount!, wait);
 }
 
 async function revoke(

@@ -81,11 +81,15 @@ export function paymentFactsOf(raw: Record<string, unknown>): OrderPaymentFacts 
   const revoked = revokedFlag(parsed.data.revoked);
   if (revoked === undefined) return `unrecognised revoked value ${shown(parsed.data.revoked)}`;
   const paidTime = paidTimeOf(parsed.data.paymentInfo);
+  const paidAmount = isRecord(parsed.data.paymentInfo)
+    ? amountOf(parsed.data.paymentInfo.paidAmount)
+    : undefined;
   return {
     ...orderFacts(raw),
     status: parsed.data.status,
     revoked,
     ...(paidTime !== undefined ? { paidTime } : {}),
+    ...(paidAmount ? { paidAmount } : {}),
   };
 }
 
@@ -100,7 +104,7 @@ export function revokeOutcomeOf(
   asked: 'revoke' | 'query',
   receivedAt: number,
 ): FollowUpOutcome {
-  const { status, revoked, paidTime: _paidTime, ...facts } = payment;
+  const { status, revoked, paidTime: _paidTime, paidAmount: _paidAmount, ...facts } = payment;
   if (revoked && status === 'CREATED')
     return { kind: 'unknown', reason: 'order is CREATED yet marked revoked: contradictory answer' };
   if (revoked) return { kind: 'done', effect: 'revoked', successTime: receivedAt, ...facts };

@@ -111,6 +111,29 @@ test('settled, policy revokeOrRefund: refund CREATED, then SUCCESS after 2 queri
   expect(await row(started.cancelOrderId)).toMatchObject({ channel_order_no: refundId, state: 2 });
 });
 
+test('paid with a discount: the refund in full gives back what the payer paid (paymentInfo.paidAmount), not the order total', async () => {
+  world.payby.setOrder('PO-discount', {
+    status: 'SETTLED',
+    amount: 30.01,
+    paidAmount: 25,
+    currency: 'AED',
+    paidAt: Date.now() - 3 * DAY,
+  });
+  const { started, result } = await cancel(REFUND_APP, 'PO-discount');
+  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'refund' });
+  expect(world.payby.order('PO-discount')!.refunds).toBe(1);
+  expect(
+    await world.database
+      .db('refunds')
+      .where({ cancel_order_id: started.cancelOrderId })
+      .select('amount_minor'),
+  ).toEqual([{ amount_minor: 2500 }]);
+  expect(world.payby.refund(`R${started.cancelOrderId.slice(1)}`)).toMatchObject({
+    amountMinor: 2500,
+    status: 'SUCCESS',
+  });
+});
+
 test('refund FAILURE: FAILED/3 with the channel code; the notification says 3', async () => {
   world.payby.setOrder('PO-refund-fails', {
     status: 'SETTLED',

@@ -49,7 +49,12 @@ const refund = (refundMerchantOrderNo: string, order: OrderRef, minor = 2174) =>
 describe('PayBy revoke against the sandbox', () => {
   test('paid today → getOrder gives the paidTime, revoke is done, getOrder confirms revoked; one revoke', async () => {
     const paidAt = Date.now() - 60_000;
-    sandbox.setOrder('F-paid', { status: 'PAID_SUCCESS', amount: 21.74, paidAt }, '131422372621100001');
+    // Paid with a discount: the payer paid 20.00 of the 21.74 total.
+    sandbox.setOrder(
+      'F-paid',
+      { status: 'PAID_SUCCESS', amount: 21.74, paidAmount: 20, paidAt },
+      '131422372621100001',
+    );
     const before = await adapter.queryOrder({ mchOrderNo: 'F-paid' });
     // The cancel's view is unchanged: ORDER_PAID.
     expect(before.outcome).toMatchObject({ kind: 'refused', code: '62001' });
@@ -60,6 +65,7 @@ describe('PayBy revoke against the sandbox', () => {
       payOrderId: '131422372621100001',
       mchOrderNo: 'F-paid',
       amount: AED(2174),
+      paidAmount: AED(2000),
     });
     expect(before.revoke).toMatchObject({ kind: 'resubmit', authoritative: true });
     expect(before.exchange?.operation).toBe('query');

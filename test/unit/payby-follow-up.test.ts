@@ -241,6 +241,7 @@ describe('PayBy getOrder for a follow-up: payment facts and the revoke view', ()
         status: 'PAID_SUCCESS',
         revoked: false,
         paidTime: PAID_AT,
+        paidAmount: { minor: 2174, currency: 'AED' },
         payOrderId: '131422372621002238',
         mchOrderNo: 'M1',
         amount: { minor: 2174, currency: 'AED' },
@@ -259,6 +260,24 @@ describe('PayBy getOrder for a follow-up: payment facts and the revoke view', ()
     expect(withPaid({ paidTime: String(PAID_AT) })).toMatchObject({ paidTime: PAID_AT });
     for (const junk of [undefined, {}, { paidTime: 'yesterday' }, { paidTime: -1 }, { paidTime: 1.5 }, 'x'])
       expect(withPaid(junk)).not.toHaveProperty('paidTime');
+  });
+  test('paidAmount (what the payer paid, less than the total with a discount) is read exactly; absent or junk is left out', () => {
+    const withPaid = (paymentInfo: unknown) =>
+      query(http(payby('0', acquireOrder('PAID_SUCCESS', { paymentInfo })))).payment;
+    expect(withPaid({ paidAmount: { currency: 'AED', amount: '20.10' }, paidTime: PAID_AT })).toMatchObject({
+      paidAmount: { minor: 2010, currency: 'AED' },
+      amount: { minor: 2174, currency: 'AED' },
+    });
+    for (const junk of [
+      undefined,
+      {},
+      { paidAmount: { currency: 'AED' } },
+      { paidAmount: { currency: 'AED', amount: '20.105' } },
+      { paidAmount: { currency: 'AED', amount: -1 } },
+      { paidAmount: { currency: 'DIRHAM', amount: 1 } },
+      { paidAmount: 20 },
+    ])
+      expect(withPaid(junk)).not.toHaveProperty('paidAmount');
   });
   test('the cancel outcome is exactly classifyPaybyAnswer("query")', () => {
     const answers: Array<[HttpAnswer, SignatureVerdict]> = [

@@ -47,6 +47,8 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
             force: retry.force === true,
             ...(retry.moneyChecked ? { moneyChecked: true } : {}),
           },
+          // Under the retried one's own id: that id's newest run tells how it ended.
+          workflowId: current.workflowId,
         },
       );
     },
@@ -75,6 +77,7 @@ export function createCancelflowClient(options: CancelflowClientOptions) {
         { mchNo: current.mchNo, appId: current.appId, ...current.order },
         {
           retryOf: { cancelOrderId: current.cancelOrderId, force: true },
+          workflowId: current.workflowId,
           paidOrders:
             followUp.via === 'revoke'
               ? { policy: 'revoke', timeZone: app?.paidOrdersTimeZone ?? 'UTC', anyDay: true }

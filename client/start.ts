@@ -23,6 +23,20 @@ import { parseOrThrow, startCancellationSchema, type StartCancellationRequest } 
 import type { CancelflowClientOptions, StartedCancellation, StartOptions } from './types';
 
 /** gRPC's DEADLINE_EXCEEDED, on the error or on its cause. */
+/**
+ * Where ops' retry runs: the retried cancellation's own workflow id (`StartOptions.workflowId`),
+ * which must be one of this app's cancellation ids (`prefix`).
+ */
+function retryWorkflowId(start: StartOptions, prefix: string): string | undefined {
+  if (!start.workflowId) return undefined;
+  if (!start.retryOf || !start.workflowId.startsWith(prefix))
+    throw new CancelflowError(
+      'INVALID_OPTION',
+      `workflowId ${start.workflowId} is only for a retry, of one of this app's cancellations`,
+    );
+  return start.workflowId;
+}
+
 function isDeadlineExceeded(err: unknown): boolean {
   const cause = err instanceof Error ? err.cause : undefined;
   return [err, cause].some((e) => isGrpcServiceError(e) && e.code === grpcStatus.DEADLINE_EXCEEDED);
@@ -68,6 +82,22 @@ export function createStart(options: CancelflowClientOptions) {
   };
 
   /**
+   * A closed run's answer that stands for the order: final, not failed for our own reasons, and
+   * about this workflow id's own cancellation. A run that answered a repeat from the record of a
+   * cancellation of another of the order's numbers does not stand: ops may have retried that one
+   * since (a retry runs under the retried one's own id, `retryWorkflowId`), and Postgres knows
+   * which is current.
+   */
+  const standing = (
+    last: CancellationSnapshot | undefined,
+    workflowId: string,
+  ): last is CancellationSnapshot =>
+    last !== undefined &&
+    TERMINAL_STATUSES.includes(last.status) &&
+    !last.retryable &&
+    last.workflowId === workflowId;
+
+  /**
    * Starts the cancellation of one order, idempotently: the same order from the same app gives
    * the same cancellation (running or finished), and a finished one is never redone.
    */
@@ -86,7 +116,9 @@ export function createStart(options: CancelflowClientOptions) {
       ...(v.mchOrderNo ? { mchOrderNo: v.mchOrderNo } : {}),
     };
     const orderRef = orderRefOf(order);
-    const workflowId = cancellationWorkflowId(account.id, v, orderRef);
+    const workflowId =
+      retryWorkflowId(start, cancellationWorkflowId(account.id, v, '')) ??
+      cancellationWorkflowId(account.id, v, orderRef);
     const input: CancellationInput = {
       accountId: account.id,
       provider: account.provider,
@@ -161,16 +193,17 @@ export function createStart(options: CancelflowClientOptions) {
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
-      // The order's cancellation ran and closed: a new run answers from Postgres, the source of
-      // truth (it starts nothing again unless the record says so: failed for our own reasons). Not
-      // the closed run's answer: a repair may have completed the record since, and ops may have
-      // retried the cancellation under another of the order's numbers (the answer of this number's
-      // last run names the retired one). A run that did not complete at all (terminated by hand)
-      // is carried on by a new run, same cancellation, asking first.
+      // The order's cancellation ran and closed. A final answer stands (`standing`), unless it
+      // failed for our own reasons (configuration): then a new run starts it again. A run that
+      // closed without a final answer (UNRESOLVED: a repair may have completed the record since),
+      // or that answered another workflow id's cancellation, is answered by a new run from
+      // Postgres, the source of truth. A run that did not complete at all (terminated by hand) is
+      // carried on by a new run, same cancellation, asking first.
       const last = await client.workflow
         .getHandle<typeof cancellationWorkflow>(workflowId)
         .result()
         .catch(() => undefined);
+      if (standing(last, workflowId)) return started({ ...last, created: false });
       return answered('ALLOW_DUPLICATE', last === undefined);
     };
     // The run answers when the provider's first answer is in. Runs of the lean shape have no
@@ -209,12 +242,15 @@ export function createStart(options: CancelflowClientOptions) {
           return started(now);
         }
         // No run (the wait ran out before the start reached Temporal), or the newest run is closed
-        // (the wait ran out between the steps of `attempt`): the run `attempt` would start is
-        // started now, on its own deadline, and the merchant asks again (a closed run's answer is
-        // not given, as in `attempt`).
+        // (the wait ran out between the steps of `attempt`). A closed run answers only when its
+        // answer stands, as in `attempt`; otherwise the run `attempt` would start is started now,
+        // on its own deadline, and the merchant asks again.
         let takeOver = false;
-        if (run && !start.retryOf)
-          takeOver = (await bounded(() => handle.result()).catch(() => undefined)) === undefined;
+        if (run && !start.retryOf) {
+          const last = await bounded(() => handle.result()).catch(() => undefined);
+          if (standing(last, workflowId)) return started({ ...last, created: false });
+          takeOver = last === undefined;
+        }
         await bounded(() =>
           client.workflow.start<typeof cancellationWorkflow>('cancellationWorkflow', {
             workflowId,

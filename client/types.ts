@@ -37,6 +37,11 @@ export interface StartOptions {
   deadlineMs?: number;
   /** Ops' retry of a cancellation that failed or is UNRESOLVED (see `retryCancellation`). */
   retryOf?: { cancelOrderId: string; force: boolean; moneyChecked?: boolean };
+  /**
+   * With `retryOf`: the retried cancellation's own workflow id, where the retry runs (whatever
+   * order number the request names first), so that id's newest run always tells the truth.
+   */
+  workflowId?: string;
   /** Overrides the app's paid-order policy for this run (ops' follow-up by hand). */
   paidOrders?: PaidOrderPolicy;
   /** Why ops started it by hand (kept with its first transition). */

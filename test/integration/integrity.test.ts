@@ -578,6 +578,8 @@ describe('what a hostile review found after the first pass', () => {
     // The payment was reversed elsewhere; ops retry, and the order is cancelled this time.
     world.payby.order('PB-refs')!.status = 'CREATED';
     const retried = await world.cancelflow.retryCancellation(first.cancelOrderId, { force: true });
+    // Under the retried one's own id, whatever numbers its snapshot names now.
+    expect(retried.workflowId).toBe(first.workflowId);
     expect(await world.cancelflow.waitForResult(retried.cancelOrderId)).toMatchObject({
       status: 'SUCCEEDED',
     });
@@ -589,6 +591,14 @@ describe('what a hostile review found after the first pass', () => {
       created: false,
       answer: { status: 'SUCCEEDED', state: 2 },
     });
+    // A retry under an id not of this app's cancellations, or an id without a retry: refused.
+    for (const start of [
+      { retryOf: { cancelOrderId: retried.cancelOrderId, force: true }, workflowId: 'cancel/other/x' },
+      { workflowId: first.workflowId },
+    ])
+      await expect(
+        world.cancelflow.startCancellation({ ...PAYBY_APP, mchOrderNo: 'PB-refs' }, start),
+      ).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     // And by the number the retry ran under, and by both.
     for (const order of [{ mchOrderNo: 'PB-refs' }, { mchOrderNo: 'PB-refs', payOrderId: orderNo }])
       expect(await world.cancelflow.startCancellation({ ...PAYBY_APP, ...order })).toMatchObject({

@@ -160,16 +160,26 @@ const NOT_FOUND_MESSAGE = /does not exist|not exist|not found/i;
  * How a gateway says it failed itself rather than refused us (seed 000: any code ≠ 0 is a
  * "processing error"; Jeepay-style gateways answer 9999 for an exception too, possibly after the
  * cancel order was created): an unknown outcome, never a refusal that would end the cancellation.
+ * These words win over the words of our own misconfiguration ("Merchant system busy" is not our
+ * merchant refused).
  */
 const GATEWAY_TROUBLE_MESSAGE =
-  /system (error|busy|exception|failure)|\bbusy\b|try again|retry later|internal (server )?error|service unavailable|系统(异常|错误|繁忙)|稍后/i;
+  /system (error|busy|exception|failure)|\bbusy\b|internal (server )?error|service unavailable|系统(异常|错误|繁忙)/i;
 /**
  * A call of the gateway's that timed out (its channel's, upstream, the network): trouble, the cancel
- * may have been taken. An *order* that timed out ("order timed out", 订单已超时) is not: it expired,
- * and a cancel of it is refused.
+ * may have been taken. An *order* or a payment that timed out ("order timeout", 订单已超时) is not:
+ * it expired, and a cancel of it is refused. So a timeout counts only with what timed out named.
  */
-const GATEWAY_TIMEOUT_MESSAGE =
-  /\btime-?outs?\b|\b(upstream|channel|gateway|network|connection|connect|socket|read|request|response|call|service)\b[^,.;:]{0,20}\btimed? ?out\b|(请求|网络|连接|渠道|上游|调用|服务)超时/i;
+const TIMEOUT_SUBJECT =
+  '(upstream|channel|gateway|network|connection|connect|socket|read|request|response|call|service|3rd[- ]party|third[- ]party)';
+const GATEWAY_TIMEOUT_MESSAGE = new RegExp(
+  `\\b${TIMEOUT_SUBJECT}\\b[^,.;:]{0,20}\\b(timed? ?out|time[- ]?outs?)\\b|` +
+    `\\btime[- ]?outs?\\b[^,.;:]{0,20}\\b(calling|connecting|from|to|of|at|in)\\b[^,.;:]{0,12}\\b${TIMEOUT_SUBJECT}\\b|` +
+    '(请求|网络|连接|渠道|上游|调用|服务)超时',
+  'i',
+);
+/** "Try again later" alone: trouble, unless the message also names our own misconfiguration. */
+const TRY_AGAIN_MESSAGE = /try again|retry later|稍后/i;
 
 export function classifyUnifiedAnswer(
   operation: ProviderOperation,
@@ -216,10 +226,10 @@ export function classifyUnifiedAnswer(
       return unknown(`reqTime refused: ${message}`, 'not-required', 'REQTIME');
     // Seed 000 gives no code for "no such order": gateways say it in words.
     const notFound = NOT_FOUND_MESSAGE.test(message) ? (true as const) : undefined;
-    // The gateway's own trouble (not a refusal of ours): the cancel may or may not have been taken,
-    // whatever else the message names ("Merchant system busy" is not our merchant refused).
+    // The gateway's own trouble (not a refusal of ours): the cancel may or may not have been taken.
+    const trouble = () => unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
     if (!notFound && (GATEWAY_TROUBLE_MESSAGE.test(message) || GATEWAY_TIMEOUT_MESSAGE.test(message)))
-      return unknown(`the gateway failed: code ${code} ${message}`, 'not-required', errorCode);
+      return trouble();
     // Our signature, merchant/app identity or parameters refused: no retry fixes that.
     if (/sign|merchant|\bapp|mchNo|parameter|version/i.test(message)) {
       return {
@@ -231,6 +241,7 @@ export function classifyUnifiedAnswer(
         signature: 'not-required',
       };
     }
+    if (!notFound && TRY_AGAIN_MESSAGE.test(message)) return trouble();
     // A query error tells us nothing about the cancel; a cancel error is the gateway's refusal.
     if (operation === 'query')
       return unknown(`query refused: code ${code} ${message}`, 'not-required', errorCode, notFound);

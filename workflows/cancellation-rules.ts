@@ -2,7 +2,7 @@
  * The cancellation workflow's fixed rules (workflows/cancellation.ts): bounds, patch names, which
  * answers mean what, and how a failed activity becomes an answer. Plain values and functions.
  */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
 import type { FinalOutcome } from '../contract/decision';
 import { NOT_SENT } from '../contract/failures';
 import type { CancellationStatus } from '../contract/cancellation';
@@ -80,6 +80,19 @@ export const unknownAfter =
     // The request never left (activities/adapters.ts writeAhead): decide() knows nothing changed.
     ...(failureType(err) === NOT_SENT ? { code: NOT_SENT, notSent: true as const } : {}),
   });
+
+/**
+ * Runs from before it took any unknown answer with the code NOT_SENT for "our request never left",
+ * a provider's own code included (PayBy passes an unrecognised head.code through); they replay so.
+ * Since, only the activity's NOT_SENT failure says it (`unknownAfter`). Never rename it.
+ */
+const NOT_SENT_FROM_ACTIVITY_ONLY_PATCH = 'not-sent-from-the-activity-failure-only';
+
+/** The answer as decide() reads it: a provider's code NOT_SENT is our marker only in runs from before. */
+export function notSentAsRecorded(outcome: CancelOutcome): CancelOutcome {
+  if (outcome.kind !== 'unknown' || outcome.code !== NOT_SENT || outcome.notSent) return outcome;
+  return patched(NOT_SENT_FROM_ACTIVITY_ONLY_PATCH) ? outcome : { ...outcome, notSent: true };
+}
 
 /** The order's facts an answer carries (payOrderId, mchOrderNo, amount). */
 export function factsOf(outcome: CancelOutcome): OrderFacts {

@@ -17,7 +17,13 @@ import { localPersistence, persistence, providerQuery, providerSubmit } from './
 import { finish } from './cancellation-finish';
 import { installHandlers } from './cancellation-handlers';
 import { CancellationRun } from './cancellation-run';
-import { factsOf, SettledElsewhere, UNFROZEN_HISTORY_LIMIT, unknownAfter } from './cancellation-rules';
+import {
+  factsOf,
+  notSentAsRecorded,
+  SettledElsewhere,
+  UNFROZEN_HISTORY_LIMIT,
+  unknownAfter,
+} from './cancellation-rules';
 import { forwardRepeatNews } from './repeat-news';
 import { CancelOrderId, CancelState } from './search-attributes';
 
@@ -98,7 +104,7 @@ export async function cancellationWorkflow(input: CancellationInput): Promise<Ca
           .catch(unknownAfter('query'));
       }
 
-      const next = decide(run.decision, from, outcome, ANSWER_SCOPE[input.provider]);
+      const next = decide(run.decision, from, notSentAsRecorded(outcome), ANSWER_SCOPE[input.provider]);
       if (next.action === 'finish') return await finish(run, next.outcome);
       run.decision = next.state;
       if (next.note) log.info('answer did not decide the cancellation', { from, note: next.note });

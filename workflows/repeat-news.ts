@@ -21,7 +21,8 @@ const REPEAT_FORWARDS_NEWS_PATCH = 'repeat-run-forwards-provider-news';
 export async function forwardRepeatNews(run: CancellationRun): Promise<void> {
   if (run.inbox.length === 0 || !patched(REPEAT_FORWARDS_NEWS_PATCH)) return;
   const { cancelOrderId } = run.snapshot;
-  for (const news of run.inbox.splice(0)) {
+  // Until none is left: news that arrives while a repair is being started is forwarded too.
+  for (let news = run.inbox.shift(); news; news = run.inbox.shift()) {
     if (news.source !== 'callback') {
       log.warn('a reconciliation request reached a run that only answered a repeat: not acted on', {
         cancelOrderId,

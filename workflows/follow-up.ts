@@ -115,10 +115,14 @@ export async function followUpPaidOrder(args: FollowUpArgs): Promise<FollowUpEnd
   // In full is what the payer paid (paymentInfo.paidAmount), not the order's total: with a discount
   // the total is more than PayBy holds for it. Runs from before the patch refunded the total; they
   // replay so. Never rename it.
-  const refundAmount =
-    via === 'refund' ? (patched(REFUND_PAID_AMOUNT_PATCH) ? payment.paidAmount : payment.amount) : undefined;
+  const asPaid = via === 'refund' && patched(REFUND_PAID_AMOUNT_PATCH);
+  const refundAmount = via === 'refund' ? (asPaid ? payment.paidAmount : payment.amount) : undefined;
   if (via === 'refund' && !refundAmount)
     return { kind: 'declined', reason: 'getOrder gave no paid amount to refund' };
+  // Nothing paid, more than the order, another currency: not what the payer paid for this order.
+  const implausible =
+    asPaid && refundAmount && payment.amount ? implausiblePaid(refundAmount, payment.amount) : undefined;
+  if (implausible) return { kind: 'declined', reason: implausible };
 
   await args.onStart(
     via,
@@ -126,7 +130,9 @@ export async function followUpPaidOrder(args: FollowUpArgs): Promise<FollowUpEnd
       ? `paid today (${today}, ${timeZone}): revoking it (policy ${args.policy.policy})`
       : `refunding ${refundAmount!.minor} minor units ${refundAmount!.currency} in full, as paid (policy ${args.policy.policy})`,
   );
-  return via === 'revoke' ? revoke(args, call, payment, wait) : refund(args, call, refundAmount!, wait);
+  return via === 'revoke'
+    ? revoke(args, call, payment, wait)
+    : refund(args, call, refundAmount!, wait, payment.amount);
 }
 
 async function revoke(
@@ -179,11 +185,22 @@ async function revoke(
   }
 }
 
+/** Why a paid amount cannot be what the payer paid for this order (nothing, more, another currency). */
+function implausiblePaid(paid: Money, total: Money): string | undefined {
+  if (paid.currency !== total.currency)
+    return `getOrder's paid amount is in ${paid.currency}, the order in ${total.currency}: not refunded`;
+  if (paid.minor <= 0 || paid.minor > total.minor)
+    return `getOrder's paid amount ${paid.minor} is not within the order's total ${total.minor} (${total.currency}): not refunded`;
+  return undefined;
+}
+
 async function refund(
   args: FollowUpArgs,
   call: { cancelOrderId: string; accountId: string; order: OrderRef },
   amount: Money,
   wait: (round: number) => Promise<void>,
+  /** The order's total, which the cancellation reports (as a revoke does); the refund gives back `amount`. */
+  orderAmount?: Money,
 ): Promise<FollowUpEnd> {
   // Ours, created once for this cancellation and reused on every resend: PayBy never refunds twice.
   const refundId = `R${args.cancelOrderId.slice(1)}`;
@@ -206,7 +223,13 @@ async function refund(
           ...refundStatus(refundId, args, amount, 'SUCCESS'),
           ...(providerRefundNo ? { providerRefundNo } : {}),
         });
-        return { kind: 'done', via: 'refund', channelOrderNo: refundId, successTime: o.successTime, amount };
+        return {
+          kind: 'done',
+          via: 'refund',
+          channelOrderNo: refundId,
+          successTime: o.successTime,
+          amount: orderAmount ?? amount,
+        };
       case 'pending':
         await recordRefund({
           ...refundStatus(refundId, args, amount, 'CREATED'),

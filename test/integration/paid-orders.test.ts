@@ -120,7 +120,13 @@ test('paid with a discount: the refund in full gives back what the payer paid (p
     paidAt: Date.now() - 3 * DAY,
   });
   const { started, result } = await cancel(REFUND_APP, 'PO-discount');
-  expect(result).toMatchObject({ status: 'SUCCEEDED', state: 2, followUp: 'refund' });
+  // The cancellation reports the order's total, as a revoke does; the refund row what was given back.
+  expect(result).toMatchObject({
+    status: 'SUCCEEDED',
+    state: 2,
+    followUp: 'refund',
+    amount: { minor: 3001 },
+  });
   expect(world.payby.order('PO-discount')!.refunds).toBe(1);
   expect(
     await world.database
@@ -132,6 +138,25 @@ test('paid with a discount: the refund in full gives back what the payer paid (p
     amountMinor: 2500,
     status: 'SUCCESS',
   });
+});
+
+test('a paid amount of nothing or more than the order is not refunded: the refusal stands, saying why', async () => {
+  for (const [mchOrderNo, paidAmount, why] of [
+    ['PO-paid-nothing', 0, 'is not within'],
+    ['PO-paid-more', 31, 'is not within'],
+  ] as const) {
+    world.payby.setOrder(mchOrderNo, {
+      status: 'SETTLED',
+      amount: 30.01,
+      paidAmount,
+      currency: 'AED',
+      paidAt: Date.now() - 3 * DAY,
+    });
+    const { result } = await cancel(REFUND_APP, mchOrderNo);
+    expect(result).toMatchObject({ status: 'FAILED', state: 3, errCode: '62003' });
+    expect(result.errMsg).toContain(why);
+    expect(world.payby.order(mchOrderNo)!.refunds).toBe(0);
+  }
 });
 
 test('refund FAILURE: FAILED/3 with the channel code; the notification says 3', async () => {

@@ -37,7 +37,7 @@ export function createSettleActivities(deps: ActivityDeps) {
         input.status === 'SUCCEEDED'
           ? {
               kind: 'cancelled',
-              ...(input.successTime ? { successTime: input.successTime } : {}),
+              ...(input.successTime !== undefined ? { successTime: input.successTime } : {}),
               ...(input.channelOrderNo ? { channelOrderNo: input.channelOrderNo } : {}),
             }
           : { kind: 'refused', state: 3, ...SETTLED_BY_HAND },

@@ -21,20 +21,38 @@ export const SETTLE_WITHIN_MS = 10 * 60_000;
 /** The longest channel order number the record keeps (`cancellations.channel_order_no`). */
 export const CHANNEL_ORDER_NO_MAX = 64;
 
+/** How far a provider's clock (or ours) may be off: a success time this much ahead of now, or before the request, is still believed. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An ISO 8601 time with its zone in epoch ms, or NaN when it names no real instant (31 February). */
+function isoMs(text: string): number {
+  const m = ISO_TIME.exec(text);
+  if (!m) return Number.NaN;
+  const [y, mo, d, h, mi, s = '0', frac = '0'] = m.slice(1, 8).map((v: string | undefined) => v);
+  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)] as const;
+  const local = new Date(Date.UTC(...fields, Number(frac.padEnd(3, '0'))));
+  const same =
+    local.getUTCFullYear() === fields[0] &&
+    local.getUTCMonth() === fields[1] &&
+    local.getUTCDate() === fields[2] &&
+    local.getUTCHours() === fields[3] &&
+    local.getUTCMinutes() === fields[4] &&
+    local.getUTCSeconds() === fields[5];
+  return same ? Date.parse(text) : Number.NaN;
+}
+
 /** `--success-time`: a 13-digit epoch-millisecond time (seed 000's form) or an ISO 8601 time with its zone. */
 function successTimeOf(text: string, now: number): number {
   const t = text.trim();
-  const ms = /^\d{13}$/.test(t)
-    ? Number(t)
-    : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(t)
-      ? Date.parse(t)
-      : Number.NaN;
+  const ms = /^\d{13}$/.test(t) ? Number(t) : isoMs(t);
   if (!Number.isSafeInteger(ms))
     throw new ValidationError(
       '--success-time',
       'must be a 13-digit epoch-millisecond time or an ISO 8601 time with its zone (2026-12-02T16:03:00+08:00)',
     );
-  if (ms > now)
+  if (ms > now + CLOCK_SKEW_MS)
     throw new ValidationError('--success-time', 'is in the future: the provider has not cancelled it yet');
   return ms;
 }
@@ -151,6 +169,14 @@ export function registerSettleCommand(program: Command): void {
           throw new CancelflowError('NOT_FOUND', `no cancellation ${id}${scope ? ' for that app' : ''}`);
         const refused = unsettleable(record, o.moneyChecked === true);
         if (refused) throw refused;
+        if (
+          input.successTime !== undefined &&
+          input.successTime < record.created_at.getTime() - CLOCK_SKEW_MS
+        )
+          throw new ValidationError(
+            '--success-time',
+            `is before ${id} was requested (${record.created_at.toISOString()}): not when this cancel succeeded`,
+          );
         await withTemporal(config, async ({ client }) => {
           const run = await client.workflow
             .getHandle(record.workflow_id)

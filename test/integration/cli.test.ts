@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createCancelflowClient } from '../../client';
-import { settleInputOf } from '../../client/cli/settle';
+import { CLOCK_SKEW_MS, settleInputOf } from '../../client/cli/settle';
 import { notificationWorkflowId, settleWorkflowId } from '../../contract/ids';
 import { createActivities } from '../../activities';
 import { createLogger } from '../../common/logger';
@@ -590,8 +590,14 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
       ),
     ).toMatchObject({ successTime: now - 500, channelOrderNo: '2021061822' });
     expect(settleInputOf(id, { ...ok, successTime: String(now) }, now)).toMatchObject({ successTime: now });
+    // A provider's clock a little ahead of ours is believed.
+    expect(settleInputOf(id, { ...ok, successTime: String(now + CLOCK_SKEW_MS) }, now)).toMatchObject({
+      successTime: now + CLOCK_SKEW_MS,
+    });
     for (const [successTime, why] of [
-      [String(now + 1), '--success-time: is in the future'],
+      [String(now + CLOCK_SKEW_MS + 1), '--success-time: is in the future'],
+      ['2026-02-31T10:00:00Z', '--success-time: must be a 13-digit'],
+      ['2026-12-02T24:00:00Z', '--success-time: must be a 13-digit'],
       ['1622016572', '--success-time: must be a 13-digit'],
       ['2026-12-02 08:00', '--success-time: must be a 13-digit'],
       ['2026-12-02T08:00:00', '--success-time: must be a 13-digit'],
@@ -816,6 +822,11 @@ describe('settle: ops write the verdict no run or repair can reach', () => {
     const unchecked = await cli(...args);
     expect(unchecked.code).toBe(4);
     expect(unchecked.stderr).toContain('UNRESOLVED during a refund of the paid order');
+    // A success time before the cancellation was requested is not this cancel's: refused, nothing written.
+    const early = await cli(...args, '--money-checked', '--success-time', '0000000000001');
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain('--success-time: is before');
+    expect(await row(id)).toMatchObject({ status: 'UNRESOLVED' });
     const successTime = Date.now() - 60_000;
     const settled = await cli(
       ...args,

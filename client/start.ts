@@ -22,7 +22,6 @@ import {
 import { parseOrThrow, startCancellationSchema, type StartCancellationRequest } from './validation';
 import type { CancelflowClientOptions, StartedCancellation, StartOptions } from './types';
 
-/** gRPC's DEADLINE_EXCEEDED, on the error or on its cause. */
 /**
  * Where ops' retry runs: the retried cancellation's own workflow id (`StartOptions.workflowId`),
  * which must be one of this app's cancellation ids (`prefix`).
@@ -37,6 +36,7 @@ function retryWorkflowId(start: StartOptions, prefix: string): string | undefine
   return start.workflowId;
 }
 
+/** gRPC's DEADLINE_EXCEEDED, on the error or on its cause. */
 function isDeadlineExceeded(err: unknown): boolean {
   const cause = err instanceof Error ? err.cause : undefined;
   return [err, cause].some((e) => isGrpcServiceError(e) && e.code === grpcStatus.DEADLINE_EXCEEDED);

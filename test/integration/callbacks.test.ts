@@ -263,8 +263,10 @@ test('an unverified callback to an account we have keeps only its first 4 KiB, a
   }
 });
 
-/** A Cancel Notification signed by the gateway, sent to our callback endpoint: HTTP status and body. */
-async function gatewayNotifies(fields: { cancelOrderId: string; payOrderId: string; state: string }) {
+type NotifiedFields = { cancelOrderId: string; payOrderId: string; state: string };
+
+/** A Cancel Notification signed by the gateway, as the form body it sends. */
+function gatewayNotification(fields: NotifiedFields): string {
   const params: Record<string, string> = {
     ...fields,
     mchNo: GATEWAY.mchNo,
@@ -275,10 +277,15 @@ async function gatewayNotifies(fields: { cancelOrderId: string; payOrderId: stri
     reqTime: String(Date.now()),
   };
   params.sign = md5Sign(params, GATEWAY.key);
+  return new URLSearchParams(params).toString();
+}
+
+/** A Cancel Notification signed by the gateway, sent to our callback endpoint: HTTP status and body. */
+async function gatewayNotifies(fields: NotifiedFields) {
   const res = await fetch(`${world.apiUrl}/callbacks/unified/unified-test`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(params).toString(),
+    body: gatewayNotification(fields),
   });
   return { status: res.status, text: await res.text() };
 }
@@ -353,23 +360,11 @@ test("a verified callback that reaches a run answering a repeated request (the c
   const { provider_cancel_id: gatewayCancelId } = await row(started.cancelOrderId);
   expect(gatewayCancelId).toEqual(expect.any(String));
   // The gateway's signed notification, stored and verified by our endpoint...
-  const params: Record<string, string> = {
-    cancelOrderId: gatewayCancelId,
-    payOrderId: pay,
-    mchNo: GATEWAY.mchNo,
-    appId: GATEWAY.appId,
-    payAmount: '100',
-    currency: 'HKD',
-    state: '2',
-    createdAt: String(Date.now()),
-    reqTime: String(Date.now()),
-  };
-  params.sign = md5Sign(params, GATEWAY.key);
   const [stored] = await world.database
     .db('provider_callbacks')
     .insert({
       account_id: 'unified-test',
-      raw_body: new URLSearchParams(params).toString(),
+      raw_body: gatewayNotification({ cancelOrderId: gatewayCancelId, payOrderId: pay, state: '2' }),
       content_type: 'application/x-www-form-urlencoded',
       verdict: 'valid',
       cancel_order_id: started.cancelOrderId,
